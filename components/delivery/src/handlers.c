@@ -1,0 +1,239 @@
+/* Deliveries: created for paid orders, moved on by the brand, cancelled unless shipping. */
+#include "handlers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hausbus/bus.h"
+#include "hausbus/log.h"
+
+
+static const char delivery_schema[] =
+    "CREATE TABLE IF NOT EXISTS deliveries("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL, product_name TEXT, qty INTEGER NOT NULL,"
+    "  status TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries(status);";
+
+#define DELIVERY_FIELDS(id_key)                                                                \
+    "json_object('" id_key "', id, 'orderId', order_id, 'userId', user_id,"                   \
+    " 'productName', product_name, 'qty', qty, 'status', status, 'version', version)"
+
+/* The event that announces each delivery status. */
+static const struct {
+    const char *status;
+    const char *event;
+} status_events[] = {
+    {"RECEIVED", "DeliveryCreated"},     {"PREPARING", "DeliveryConfirmed"},
+    {"SHIPPING", "DeliveryStarted"},     {"DELIVERED", "DeliveryCompleted"},
+    {"CANCELLED", "DeliveryCancelled"},
+};
+
+static const char *event_for(const char *status)
+{
+    for (size_t i = 0; i < sizeof(status_events) / sizeof(status_events[0]); i++) {
+        if (strcmp(status_events[i].status, status) == 0) {
+            return status_events[i].event;
+        }
+    }
+    return NULL;
+}
+
+static hb_err_t emit_delivery(struct hb_ctx *ctx, int64_t order_id, const char *type)
+{
+    cJSON *data = NULL;
+    HB_RETURN_ON_ERR(hb_store_query_json(
+        ctx->store, "SELECT " DELIVERY_FIELDS("deliveryId") " FROM deliveries WHERE order_id = ?",
+        &order_id, 1, &data));
+    HB_LOGI(order_id, "%s", type);
+    return hb_store_emit(ctx->store, type, order_id, data);
+}
+
+/* Reads one delivery's status by "id" or "order_id" into status ("" when none). */
+static hb_err_t delivery_status(struct hb_ctx *ctx, const char *key, int64_t value,
+                                int64_t *order_id, char *status, size_t cap)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT order_id, status FROM deliveries WHERE %s = ?", key);
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store, sql, &s));
+    sqlite3_bind_int64(s, 1, value);
+    int step = sqlite3_step(s);
+    *order_id = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    snprintf(status, cap, "%s",
+             step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 1) : "");
+    sqlite3_finalize(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+}
+
+static hb_err_t set_status(struct hb_ctx *ctx, int64_t order_id, const char *status)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "UPDATE deliveries SET status = ?, version = version + 1"
+                                      " WHERE order_id = ?",
+                                      &s));
+    sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, order_id);
+    int step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+}
+
+static hb_err_t insert_delivery(struct hb_ctx *ctx, const struct hb_event *ev, int64_t order_id,
+                                const char *status)
+{
+    int64_t user_id, qty;
+    const char *name = "";
+    if (hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK ||
+        hb_json_int(ev->data, "qty", 1, 1000000, &qty) != HB_OK) {
+        return hb_ctx_reject(ctx, "order event needs userId and qty");
+    }
+    hb_json_str(ev->data, "productName", 100, &name); /* optional */
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "INSERT INTO deliveries(order_id, user_id, product_name,"
+                                      " qty, status) VALUES(?, ?, NULLIF(?, ''), ?, ?)",
+                                      &s));
+    sqlite3_bind_int64(s, 1, order_id);
+    sqlite3_bind_int64(s, 2, user_id);
+    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, qty);
+    sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+}
+
+hb_err_t delivery_on_order_paid(struct hb_ctx *ctx, const struct hb_event *ev,
+                                struct hb_reply *reply)
+{
+    (void)reply;
+    int64_t order_id, known;
+    char status[16];
+    if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK) {
+        return hb_ctx_reject(ctx, "OrderPaid needs orderId");
+    }
+    HB_RETURN_ON_ERR(delivery_status(ctx, "order_id", order_id, &known, status, sizeof(status)));
+    if (status[0] != '\0') {
+        return emit_delivery(ctx, order_id, event_for(status)); /* a re-drive: answer again */
+    }
+    HB_RETURN_ON_ERR(insert_delivery(ctx, ev, order_id, "RECEIVED"));
+    return emit_delivery(ctx, order_id, "DeliveryCreated");
+}
+
+hb_err_t delivery_on_order_cancelling(struct hb_ctx *ctx, const struct hb_event *ev,
+                                      struct hb_reply *reply)
+{
+    (void)reply;
+    int64_t order_id, known;
+    char status[16];
+    if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK) {
+        return hb_ctx_reject(ctx, "OrderCancelling needs orderId");
+    }
+    HB_RETURN_ON_ERR(delivery_status(ctx, "order_id", order_id, &known, status, sizeof(status)));
+    if (status[0] == '\0') {
+        /* Cancelled before OrderPaid reached us: record it so a late one creates nothing. */
+        HB_RETURN_ON_ERR(insert_delivery(ctx, ev, order_id, "CANCELLED"));
+    } else if (strcmp(status, "SHIPPING") == 0 || strcmp(status, "DELIVERED") == 0) {
+        return emit_delivery(ctx, order_id, "DeliveryCancelRefused");
+    } else if (strcmp(status, "CANCELLED") != 0) {
+        HB_RETURN_ON_ERR(set_status(ctx, order_id, "CANCELLED"));
+    }
+    return emit_delivery(ctx, order_id, "DeliveryCancelled");
+}
+
+/* A brand action: moves delivery data.id from `from` to `to`, or answers 404/409. */
+static hb_err_t brand_action(struct hb_ctx *ctx, const struct hb_event *ev,
+                             struct hb_reply *reply, const char *action, const char *from,
+                             const char *to)
+{
+    int64_t id, order_id;
+    char status[16];
+    if (hb_json_int(ev->data, "id", 1, HB_ID_MAX, &id) != HB_OK) {
+        return hb_ctx_reject(ctx, "id must be a positive integer");
+    }
+    HB_RETURN_ON_ERR(delivery_status(ctx, "id", id, &order_id, status, sizeof(status)));
+    if (status[0] == '\0') {
+        return hb_reply_error(reply, 404, "delivery not found");
+    }
+    if (strcmp(status, from) != 0) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "delivery is %s; %s needs %s", status, action, from);
+        return hb_reply_error(reply, 409, msg);
+    }
+    HB_RETURN_ON_ERR(set_status(ctx, order_id, to));
+    HB_RETURN_ON_ERR(emit_delivery(ctx, order_id, event_for(to)));
+    reply->code = 200;
+    return hb_store_query_json(ctx->store,
+                               "SELECT " DELIVERY_FIELDS("id") " FROM deliveries WHERE id = ?",
+                               &id, 1, &reply->body);
+}
+
+hb_err_t delivery_confirm(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    return brand_action(ctx, ev, reply, "confirm", "RECEIVED", "PREPARING");
+}
+
+hb_err_t delivery_start(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    return brand_action(ctx, ev, reply, "start", "PREPARING", "SHIPPING");
+}
+
+hb_err_t delivery_complete(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    return brand_action(ctx, ev, reply, "complete", "SHIPPING", "DELIVERED");
+}
+
+hb_err_t delivery_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    int64_t id;
+    if (hb_json_int(ev->data, "id", 1, HB_ID_MAX, &id) != HB_OK) {
+        return hb_ctx_reject(ctx, "id must be a positive integer");
+    }
+    HB_RETURN_ON_ERR(hb_store_query_json(
+        ctx->store, "SELECT " DELIVERY_FIELDS("id") " FROM deliveries WHERE id = ?", &id, 1,
+        &reply->body));
+    if (!reply->body) {
+        return hb_reply_error(reply, 404, "delivery not found");
+    }
+    reply->code = 200;
+    return HB_OK;
+}
+
+hb_err_t delivery_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    int64_t order_id = 0;
+    bool by_order = cJSON_GetObjectItemCaseSensitive(ev->data, "orderId") != NULL;
+    if (by_order && hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK) {
+        return hb_ctx_reject(ctx, "orderId must be a positive integer");
+    }
+    HB_RETURN_ON_ERR(hb_store_query_json(
+        ctx->store,
+        by_order ? "SELECT json_group_array(json(j)) FROM (SELECT " DELIVERY_FIELDS(
+                       "id") " AS j FROM deliveries WHERE order_id = ?)"
+                 : "SELECT json_group_array(json(j)) FROM (SELECT " DELIVERY_FIELDS(
+                       "id") " AS j FROM deliveries ORDER BY id LIMIT 10000)",
+        &order_id, by_order ? 1 : 0, &reply->body));
+    reply->code = 200;
+    return HB_OK;
+}
+
+#define CMD(name) HB_CMD_TOPIC("delivery", name)
+
+static const struct hb_route delivery_routes[] = {
+    {CMD("confirm"), delivery_confirm, false},
+    {CMD("start"), delivery_start, false},
+    {CMD("complete"), delivery_complete, false},
+    {CMD("get"), delivery_get, true},
+    {CMD("list"), delivery_list, true},
+    {HB_EVT_TOPIC("order", "OrderPaid"), delivery_on_order_paid, false},
+    {HB_EVT_TOPIC("order", "OrderCancelling"), delivery_on_order_cancelling, false},
+};
+
+const struct hb_component delivery_component = {
+    .name = "delivery",
+    .schema_sql = delivery_schema,
+    .routes = delivery_routes,
+    .n_routes = sizeof(delivery_routes) / sizeof(delivery_routes[0]),
+};

@@ -1,0 +1,7 @@
+/* hausbus-delivery: wiring only; the logic is in handlers.c. */
+#include "handlers.h"
+
+int main(void)
+{
+    return hb_component_main(&delivery_component);
+}

@@ -1,0 +1,527 @@
+/* Order state machine: places orders, follows the other steps' outcomes, drives
+ * compensations on cancel, and re-drives steps that got no answer. */
+#include "handlers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hausbus/bus.h"
+#include "hausbus/log.h"
+
+#define REDRIVE_BATCH 100
+#define REDRIVE_BACKOFF_MAX_SHIFT 6
+
+static const char order_schema[] =
+    "CREATE TABLE IF NOT EXISTS orders("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  product_id INTEGER NOT NULL, product_name TEXT, qty INTEGER NOT NULL,"
+    "  user_id INTEGER NOT NULL, amount INTEGER NOT NULL DEFAULT 0,"
+    "  status TEXT NOT NULL, reason TEXT,"
+    "  delivery_id INTEGER NOT NULL DEFAULT 0, delivery_status TEXT,"
+    "  delivery_version INTEGER NOT NULL DEFAULT 0,"
+    "  cancel_phase INTEGER NOT NULL DEFAULT 0," /* 1: waiting for delivery, 2: for stock+payment */
+    "  stock_released INTEGER NOT NULL DEFAULT 0, payment_settled INTEGER NOT NULL DEFAULT 0,"
+    "  version INTEGER NOT NULL DEFAULT 1, updated_at INTEGER NOT NULL,"
+    "  redrives INTEGER NOT NULL DEFAULT 0, next_redrive_at INTEGER);"
+    "CREATE INDEX IF NOT EXISTS orders_by_user ON orders(user_id);"
+    "CREATE INDEX IF NOT EXISTS orders_by_redrive ON orders(next_redrive_at)"
+    "  WHERE next_redrive_at IS NOT NULL;";
+
+/* The order as the API shows it; events carry the same fields with "orderId" for "id",
+ * like every other event of the saga. */
+#define ORDER_FIELDS(id_key)                                                                   \
+    "SELECT json_object('" id_key "', id, 'productId', product_id,"                            \
+    " 'productName', product_name, 'qty', qty, 'userId', user_id, 'amount', amount,"           \
+    " 'status', status, 'reason', reason, 'deliveryId', NULLIF(delivery_id, 0),"               \
+    " 'version', version)"
+static const char order_json_sql[] = ORDER_FIELDS("id");
+static const char order_event_sql[] = ORDER_FIELDS("orderId") " FROM orders WHERE id = ?";
+
+struct order {
+    int64_t id;
+    int64_t amount;
+    int64_t delivery_id;
+    int64_t delivery_version;
+    int64_t version;
+    int64_t redrives;
+    int cancel_phase;
+    bool stock_released;
+    bool payment_settled;
+    char status[20];
+    char reason[32];
+    char delivery_status[20];
+    char product_name[101];
+};
+
+static bool is(const struct order *o, const char *status)
+{
+    return strcmp(o->status, status) == 0;
+}
+
+static void copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+/* Loads order id into o. HB_ERR_NOT_FOUND when there is no such order. */
+static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(
+        ctx->store,
+        "SELECT amount, delivery_id, delivery_version, version, redrives, cancel_phase,"
+        " stock_released, payment_settled, status, reason, delivery_status, product_name"
+        " FROM orders WHERE id = ?",
+        &s));
+    sqlite3_bind_int64(s, 1, id);
+    int step = sqlite3_step(s);
+    hb_err_t rc = step == SQLITE_ROW ? HB_OK : step == SQLITE_DONE ? HB_ERR_NOT_FOUND : HB_ERR_DB;
+    if (rc == HB_OK) {
+        memset(o, 0, sizeof(*o));
+        o->id = id;
+        o->amount = sqlite3_column_int64(s, 0);
+        o->delivery_id = sqlite3_column_int64(s, 1);
+        o->delivery_version = sqlite3_column_int64(s, 2);
+        o->version = sqlite3_column_int64(s, 3);
+        o->redrives = sqlite3_column_int64(s, 4);
+        o->cancel_phase = sqlite3_column_int(s, 5);
+        o->stock_released = sqlite3_column_int(s, 6) != 0;
+        o->payment_settled = sqlite3_column_int(s, 7) != 0;
+        copy_text(o->status, sizeof(o->status), sqlite3_column_text(s, 8));
+        copy_text(o->reason, sizeof(o->reason), sqlite3_column_text(s, 9));
+        copy_text(o->delivery_status, sizeof(o->delivery_status), sqlite3_column_text(s, 10));
+        copy_text(o->product_name, sizeof(o->product_name), sqlite3_column_text(s, 11));
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Emits event_type carrying the order's current snapshot. */
+static hb_err_t emit_snapshot(struct hb_ctx *ctx, int64_t id, const char *event_type)
+{
+    cJSON *snapshot = NULL;
+    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, order_event_sql, &id, 1, &snapshot));
+    return hb_store_emit(ctx->store, event_type, id, snapshot);
+}
+
+/* True while the order waits for another component's answer (and may need a re-drive). */
+static bool is_waiting(const struct order *o)
+{
+    return is(o, "PLACED") || is(o, "STOCK_RESERVED") || is(o, "CANCELLING") ||
+           (is(o, "PAID") && o->delivery_id == 0) || (is(o, "REJECTED") && !o->stock_released);
+}
+
+/* Writes o back. A changed status bumps the version, resets the re-drive clock and emits
+ * event_type with the order's snapshot; event_type NULL stores quietly. */
+static hb_err_t order_store(struct hb_ctx *ctx, struct order *o, const char *event_type)
+{
+    if (event_type) {
+        o->version++;
+        o->redrives = 0;
+    }
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(
+        ctx->store,
+        "UPDATE orders SET amount = ?, delivery_id = ?, delivery_version = ?, version = ?,"
+        " redrives = ?, cancel_phase = ?, stock_released = ?, payment_settled = ?, status = ?,"
+        " reason = NULLIF(?, ''), delivery_status = NULLIF(?, ''),"
+        " product_name = NULLIF(?, ''), updated_at = CASE WHEN ? THEN ? ELSE updated_at END,"
+        " next_redrive_at = CASE WHEN NOT ? THEN NULL WHEN ? THEN ? ELSE COALESCE(next_redrive_at, ?) END"
+        " WHERE id = ?",
+        &s));
+    int i = 1;
+    sqlite3_bind_int64(s, i++, o->amount);
+    sqlite3_bind_int64(s, i++, o->delivery_id);
+    sqlite3_bind_int64(s, i++, o->delivery_version);
+    sqlite3_bind_int64(s, i++, o->version);
+    sqlite3_bind_int64(s, i++, o->redrives);
+    sqlite3_bind_int(s, i++, o->cancel_phase);
+    sqlite3_bind_int(s, i++, o->stock_released);
+    sqlite3_bind_int(s, i++, o->payment_settled);
+    sqlite3_bind_text(s, i++, o->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, i++, o->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, i++, o->delivery_status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, i++, o->product_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, i++, event_type != NULL);
+    sqlite3_bind_int64(s, i++, ctx->now_ms);
+    sqlite3_bind_int(s, i++, is_waiting(o));
+    sqlite3_bind_int(s, i++, event_type != NULL);
+    sqlite3_bind_int64(s, i++, ctx->now_ms + ctx->cfg->redrive_ms);
+    sqlite3_bind_int64(s, i++, ctx->now_ms + ctx->cfg->redrive_ms);
+    sqlite3_bind_int64(s, i++, o->id);
+    int step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (step != SQLITE_DONE) {
+        return HB_ERR_DB;
+    }
+    if (!event_type) {
+        return HB_OK;
+    }
+    HB_LOGI(o->id, "order %s (%s)", o->status, event_type);
+    return emit_snapshot(ctx, o->id, event_type);
+}
+
+static hb_err_t transition(struct hb_ctx *ctx, struct order *o, const char *status,
+                           const char *event_type)
+{
+    snprintf(o->status, sizeof(o->status), "%s", status);
+    return order_store(ctx, o, event_type);
+}
+
+/* Reads data.orderId and loads that order; an event about an unknown order is rejected
+ * (dead-lettered) since nothing here can apply it. */
+static hb_err_t load_from_event(struct hb_ctx *ctx, const struct hb_event *ev, struct order *o)
+{
+    int64_t id = 0;
+    if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &id) != HB_OK) {
+        return hb_ctx_reject(ctx, "data.orderId must be a positive integer");
+    }
+    hb_err_t rc = order_load(ctx, id, o);
+    if (rc == HB_ERR_NOT_FOUND) {
+        return hb_ctx_reject(ctx, "unknown order");
+    }
+    return rc;
+}
+
+static hb_err_t reply_status(struct hb_reply *reply, int code, const struct order *o)
+{
+    reply->code = code;
+    reply->body = cJSON_CreateObject();
+    if (!reply->body || !cJSON_AddNumberToObject(reply->body, "id", (double)o->id) ||
+        !cJSON_AddStringToObject(reply->body, "status", o->status)) {
+        return HB_ERR_NOMEM;
+    }
+    snprintf(reply->location, sizeof(reply->location), "/orders/%lld", (long long)o->id);
+    return HB_OK;
+}
+
+hb_err_t order_place(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    int64_t product_id, qty, user_id;
+    const char *product_name = "";
+    if (hb_json_int(ev->data, "productId", 1, HB_ID_MAX, &product_id) != HB_OK) {
+        return hb_ctx_reject(ctx, "productId must be a positive integer");
+    }
+    if (hb_json_int(ev->data, "qty", 1, 1000000, &qty) != HB_OK) {
+        return hb_ctx_reject(ctx, "qty must be an integer between 1 and 1000000");
+    }
+    if (hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
+        return hb_ctx_reject(ctx, "userId must be a positive integer");
+    }
+    if (cJSON_GetObjectItemCaseSensitive(ev->data, "productName") &&
+        hb_json_str(ev->data, "productName", 100, &product_name) != HB_OK) {
+        return hb_ctx_reject(ctx, "productName must be a string of 1 to 100 bytes");
+    }
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "INSERT INTO orders(product_id, product_name, qty, user_id,"
+                                      " status, updated_at, next_redrive_at)"
+                                      " VALUES(?, NULLIF(?, ''), ?, ?, 'PLACED', ?, ?)",
+                                      &s));
+    sqlite3_bind_int64(s, 1, product_id);
+    sqlite3_bind_text(s, 2, product_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, qty);
+    sqlite3_bind_int64(s, 4, user_id);
+    sqlite3_bind_int64(s, 5, ctx->now_ms);
+    sqlite3_bind_int64(s, 6, ctx->now_ms + ctx->cfg->redrive_ms);
+    int step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (step != SQLITE_DONE) {
+        return HB_ERR_DB;
+    }
+    struct order o;
+    HB_RETURN_ON_ERR(order_load(ctx, sqlite3_last_insert_rowid(hb_store_db(ctx->store)), &o));
+    o.version--; /* order_store bumps it back to 1 for the first event */
+    HB_RETURN_ON_ERR(order_store(ctx, &o, "OrderPlaced"));
+    return reply_status(reply, 202, &o);
+}
+
+hb_err_t order_cancel(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    int64_t id;
+    struct order o;
+    if (hb_json_int(ev->data, "id", 1, HB_ID_MAX, &id) != HB_OK) {
+        return hb_ctx_reject(ctx, "id must be a positive integer");
+    }
+    hb_err_t rc = order_load(ctx, id, &o);
+    if (rc == HB_ERR_NOT_FOUND) {
+        return hb_reply_error(reply, 404, "order not found");
+    }
+    HB_RETURN_ON_ERR(rc);
+    if (is(&o, "PLACED") || is(&o, "STOCK_RESERVED")) {
+        /* No delivery can exist yet: release the stock and settle the payment at once. */
+        o.cancel_phase = 2;
+        HB_RETURN_ON_ERR(transition(ctx, &o, "CANCELLING", "OrderWithdrawn"));
+    } else if (is(&o, "PAID") || is(&o, "PREPARING")) {
+        /* The delivery component arbitrates the race with the brand's "start" first. */
+        o.cancel_phase = 1;
+        HB_RETURN_ON_ERR(transition(ctx, &o, "CANCELLING", "OrderCancelling"));
+    } else if (!is(&o, "CANCELLING") && !is(&o, "CANCELLED")) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "order is %s and can no longer be cancelled", o.status);
+        return hb_reply_error(reply, 409, msg);
+    }
+    return reply_status(reply, 202, &o);
+}
+
+hb_err_t order_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    int64_t id;
+    char sql[512];
+    if (hb_json_int(ev->data, "id", 1, HB_ID_MAX, &id) != HB_OK) {
+        return hb_ctx_reject(ctx, "id must be a positive integer");
+    }
+    snprintf(sql, sizeof(sql), "%s FROM orders WHERE id = ?", order_json_sql);
+    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, sql, &id, 1, &reply->body));
+    if (!reply->body) {
+        return hb_reply_error(reply, 404, "order not found");
+    }
+    reply->code = 200;
+    return HB_OK;
+}
+
+hb_err_t order_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    int64_t user_id = 0;
+    char sql[768];
+    bool by_user = cJSON_GetObjectItemCaseSensitive(ev->data, "userId") != NULL;
+    if (by_user && hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
+        return hb_ctx_reject(ctx, "userId must be a positive integer");
+    }
+    snprintf(sql, sizeof(sql),
+             "SELECT json_group_array(json(j)) FROM (%s AS j FROM orders %s ORDER BY id"
+             " LIMIT 10000)",
+             order_json_sql, by_user ? "WHERE user_id = ?" : "");
+    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, sql, &user_id, by_user ? 1 : 0,
+                                         &reply->body));
+    reply->code = 200;
+    return HB_OK;
+}
+
+/* Finishes a cancel once stock is released and the payment is settled. */
+static hb_err_t finish_cancel_if_done(struct hb_ctx *ctx, struct order *o)
+{
+    if (is(o, "CANCELLING") && o->cancel_phase == 2 && o->stock_released &&
+        o->payment_settled) {
+        o->cancel_phase = 0;
+        return transition(ctx, o, "CANCELLED", "OrderCancelled");
+    }
+    return order_store(ctx, o, NULL);
+}
+
+hb_err_t order_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev,
+                                 struct hb_reply *reply)
+{
+    (void)reply;
+    struct order o;
+    int64_t amount;
+    const char *name = NULL;
+    HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
+    if (hb_json_int(ev->data, "amount", 0, INT64_MAX, &amount) != HB_OK) {
+        return hb_ctx_reject(ctx, "data.amount must be a non-negative integer");
+    }
+    o.amount = amount;
+    if (o.product_name[0] == '\0' && hb_json_str(ev->data, "productName", 100, &name) == HB_OK) {
+        snprintf(o.product_name, sizeof(o.product_name), "%s", name);
+    }
+    if (is(&o, "PLACED")) {
+        return transition(ctx, &o, "STOCK_RESERVED", "OrderStockReserved");
+    }
+    return order_store(ctx, &o, NULL); /* late or replayed: CANCELLING releases it anyway */
+}
+
+hb_err_t order_on_stock_rejected(struct hb_ctx *ctx, const struct hb_event *ev,
+                                 struct hb_reply *reply)
+{
+    (void)reply;
+    struct order o;
+    const char *reason = NULL;
+    HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
+    if (hb_json_str(ev->data, "reason", sizeof(o.reason) - 1, &reason) != HB_OK) {
+        return hb_ctx_reject(ctx, "data.reason must be a short string");
+    }
+    if (!is(&o, "PLACED")) {
+        return HB_OK;
+    }
+    snprintf(o.reason, sizeof(o.reason), "%s", reason);
+    o.stock_released = true; /* nothing was held */
+    return transition(ctx, &o, "REJECTED", "OrderRejected");
+}
+
+hb_err_t order_on_stock_released(struct hb_ctx *ctx, const struct hb_event *ev,
+                                 struct hb_reply *reply)
+{
+    (void)reply;
+    struct order o;
+    HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
+    o.stock_released = true;
+    return finish_cancel_if_done(ctx, &o);
+}
+
+hb_err_t order_on_payment_approved(struct hb_ctx *ctx, const struct hb_event *ev,
+                                   struct hb_reply *reply)
+{
+    (void)reply;
+    struct order o;
+    int64_t amount;
+    HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
+    if (hb_json_int(ev->data, "amount", 0, INT64_MAX, &amount) != HB_OK) {
+        return hb_ctx_reject(ctx, "data.amount must be a non-negative integer");
+    }
+    /* PLACED too: payment answers product directly, so its event may overtake ours. */
+    if (is(&o, "PLACED") || is(&o, "STOCK_RESERVED")) {
+        o.amount = amount;
+        return transition(ctx, &o, "PAID", "OrderPaid");
+    }
+    return HB_OK; /* CANCELLING: the withdrawal refunds it */
+}
+
+hb_err_t order_on_payment_declined(struct hb_ctx *ctx, const struct hb_event *ev,
+                                   struct hb_reply *reply)
+{
+    (void)reply;
+    struct order o;
+    HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
+    if (is(&o, "PLACED") || is(&o, "STOCK_RESERVED")) {
+        snprintf(o.reason, sizeof(o.reason), "payment_declined");
+        o.payment_settled = true;
+        /* OrderRejected tells product to release the reservation. */
+        return transition(ctx, &o, "REJECTED", "OrderRejected");
+    }
+    return HB_OK;
+}
+
+hb_err_t order_on_payment_settled(struct hb_ctx *ctx, const struct hb_event *ev,
+                                  struct hb_reply *reply)
+{
+    (void)reply;
+    struct order o;
+    HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
+    o.payment_settled = true;
+    return finish_cancel_if_done(ctx, &o);
+}
+
+/* Applies a delivery event: deliveries move the order forward, and decide a cancel. */
+hb_err_t order_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
+                                 struct hb_reply *reply)
+{
+    (void)reply;
+    struct order o;
+    int64_t delivery_id, version;
+    const char *status = NULL;
+    HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
+    if (hb_json_int(ev->data, "deliveryId", 1, HB_ID_MAX, &delivery_id) != HB_OK ||
+        hb_json_int(ev->data, "version", 1, INT64_MAX, &version) != HB_OK ||
+        hb_json_str(ev->data, "status", 15, &status) != HB_OK) {
+        return hb_ctx_reject(ctx, "delivery event needs deliveryId, version and status");
+    }
+    if (version <= o.delivery_version) {
+        return HB_OK; /* older than what we know: redelivered or overtaken */
+    }
+    o.delivery_id = delivery_id;
+    o.delivery_version = version;
+    snprintf(o.delivery_status, sizeof(o.delivery_status), "%s", status);
+
+    bool forward = is(&o, "PAID") || is(&o, "PREPARING") || is(&o, "SHIPPING");
+    bool deciding_cancel = is(&o, "CANCELLING") && o.cancel_phase == 1;
+    if (strcmp(ev->type, "DeliveryConfirmed") == 0 && is(&o, "PAID")) {
+        return transition(ctx, &o, "PREPARING", "OrderPreparing");
+    }
+    if (strcmp(ev->type, "DeliveryStarted") == 0 && forward && !is(&o, "SHIPPING")) {
+        return transition(ctx, &o, "SHIPPING", "OrderShipping");
+    }
+    if (strcmp(ev->type, "DeliveryCompleted") == 0 && forward) {
+        return transition(ctx, &o, "DELIVERED", "OrderDelivered");
+    }
+    if (strcmp(ev->type, "DeliveryCancelled") == 0 && deciding_cancel) {
+        o.cancel_phase = 2;
+        return order_store(ctx, &o, "OrderWithdrawn");
+    }
+    if (strcmp(ev->type, "DeliveryCancelRefused") == 0 && deciding_cancel) {
+        o.cancel_phase = 0;
+        snprintf(o.reason, sizeof(o.reason), "cancel_refused");
+        return transition(ctx, &o, strcmp(status, "DELIVERED") == 0 ? "DELIVERED" : "SHIPPING",
+                          "OrderCancelRefused");
+    }
+    return order_store(ctx, &o, NULL);
+}
+
+/* The event that asks again for the step an order waits on. */
+static const char *redrive_event(const struct order *o)
+{
+    if (is(o, "PLACED") || is(o, "STOCK_RESERVED")) {
+        return "OrderPlaced"; /* product replays its answer, payment replays its own */
+    }
+    if (is(o, "PAID")) {
+        return "OrderPaid";
+    }
+    if (is(o, "CANCELLING")) {
+        return o->cancel_phase == 1 ? "OrderCancelling" : "OrderWithdrawn";
+    }
+    return "OrderRejected";
+}
+
+hb_err_t order_redrive(struct hb_ctx *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t ids[REDRIVE_BATCH];
+    int n = 0;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "SELECT id FROM orders WHERE next_redrive_at IS NOT NULL"
+                                      " AND next_redrive_at <= ? ORDER BY next_redrive_at LIMIT ?",
+                                      &s));
+    sqlite3_bind_int64(s, 1, ctx->now_ms);
+    sqlite3_bind_int(s, 2, REDRIVE_BATCH);
+    while (n < REDRIVE_BATCH && sqlite3_step(s) == SQLITE_ROW) {
+        ids[n++] = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    for (int i = 0; i < n; i++) {
+        struct order o;
+        HB_RETURN_ON_ERR(order_load(ctx, ids[i], &o));
+        int shift = o.redrives < REDRIVE_BACKOFF_MAX_SHIFT ? (int)o.redrives
+                                                           : REDRIVE_BACKOFF_MAX_SHIFT;
+        int64_t next = ctx->now_ms + ((int64_t)ctx->cfg->redrive_ms << (shift + 1));
+        const char *type = redrive_event(&o);
+        HB_LOGW(o.id, "no answer while %s, re-driving with %s (attempt %lld)", o.status, type,
+                (long long)o.redrives + 1);
+        int64_t args[2] = {next, o.id};
+        HB_RETURN_ON_ERR(hb_store_run(ctx->store,
+                                      "UPDATE orders SET redrives = redrives + 1,"
+                                      " next_redrive_at = ? WHERE id = ?",
+                                      args, 2));
+        HB_RETURN_ON_ERR(emit_snapshot(ctx, o.id, type));
+    }
+    return HB_OK;
+}
+
+#define EVT HB_EVT_TOPIC
+#define CMD(name) HB_CMD_TOPIC("order", name)
+
+static const struct hb_route order_routes[] = {
+    {CMD("place"), order_place, false},
+    {CMD("cancel"), order_cancel, false},
+    {CMD("get"), order_get, true},
+    {CMD("list"), order_list, true},
+    {EVT("product", "StockReserved"), order_on_stock_reserved, false},
+    {EVT("product", "StockRejected"), order_on_stock_rejected, false},
+    {EVT("product", "StockReleased"), order_on_stock_released, false},
+    {EVT("payment", "PaymentApproved"), order_on_payment_approved, false},
+    {EVT("payment", "PaymentDeclined"), order_on_payment_declined, false},
+    {EVT("payment", "PaymentRefunded"), order_on_payment_settled, false},
+    {EVT("payment", "PaymentVoided"), order_on_payment_settled, false},
+    {EVT("delivery", "DeliveryCreated"), order_on_delivery_event, false},
+    {EVT("delivery", "DeliveryConfirmed"), order_on_delivery_event, false},
+    {EVT("delivery", "DeliveryStarted"), order_on_delivery_event, false},
+    {EVT("delivery", "DeliveryCompleted"), order_on_delivery_event, false},
+    {EVT("delivery", "DeliveryCancelled"), order_on_delivery_event, false},
+    {EVT("delivery", "DeliveryCancelRefused"), order_on_delivery_event, false},
+};
+
+const struct hb_component order_component = {
+    .name = "order",
+    .schema_sql = order_schema,
+    .routes = order_routes,
+    .n_routes = sizeof(order_routes) / sizeof(order_routes[0]),
+    .tick = order_redrive,
+};

@@ -1,0 +1,172 @@
+/* Payments: charge on reserved stock, decline over the limit, refund or void on withdrawal. */
+#include "handlers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hausbus/bus.h"
+#include "hausbus/log.h"
+
+
+static const char payment_schema[] =
+    "CREATE TABLE IF NOT EXISTS payments("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL, amount INTEGER NOT NULL, status TEXT NOT NULL,"
+    "  reason TEXT, version INTEGER NOT NULL DEFAULT 1);"
+    /* Orders withdrawn before any charge: a late StockReserved must not charge them. */
+    "CREATE TABLE IF NOT EXISTS voided_orders(order_id INTEGER PRIMARY KEY, user_id INTEGER);";
+
+#define PAYMENT_FIELDS(id_key)                                                                 \
+    "json_object('" id_key "', id, 'orderId', order_id, 'userId', user_id, 'amount', amount," \
+    " 'status', status, 'reason', reason, 'version', version)"
+
+static hb_err_t emit_payment(struct hb_ctx *ctx, int64_t order_id, const char *type)
+{
+    cJSON *data = NULL;
+    HB_RETURN_ON_ERR(hb_store_query_json(
+        ctx->store, "SELECT " PAYMENT_FIELDS("paymentId") " FROM payments WHERE order_id = ?",
+        &order_id, 1, &data));
+    HB_LOGI(order_id, "%s", type);
+    return hb_store_emit(ctx->store, type, order_id, data);
+}
+
+static hb_err_t emit_voided(struct hb_ctx *ctx, int64_t order_id, int64_t user_id)
+{
+    cJSON *data = cJSON_CreateObject();
+    if (!data || !cJSON_AddNumberToObject(data, "orderId", (double)order_id) ||
+        !cJSON_AddNumberToObject(data, "userId", (double)user_id) ||
+        !cJSON_AddStringToObject(data, "status", "VOIDED")) {
+        cJSON_Delete(data);
+        return HB_ERR_NOMEM;
+    }
+    HB_LOGI(order_id, "PaymentVoided");
+    return hb_store_emit(ctx->store, "PaymentVoided", order_id, data);
+}
+
+/* The payment status of order_id ("" when none, "VOIDED" when voided). */
+static hb_err_t payment_status(struct hb_ctx *ctx, int64_t order_id, char *status, size_t cap)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "SELECT status FROM payments WHERE order_id = ?1 UNION ALL"
+                                      " SELECT 'VOIDED' FROM voided_orders WHERE order_id = ?1",
+                                      &s));
+    sqlite3_bind_int64(s, 1, order_id);
+    int step = sqlite3_step(s);
+    snprintf(status, cap, "%s",
+             step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : "");
+    sqlite3_finalize(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+}
+
+static const char *event_for(const char *status)
+{
+    if (strcmp(status, "APPROVED") == 0) {
+        return "PaymentApproved";
+    }
+    if (strcmp(status, "DECLINED") == 0) {
+        return "PaymentDeclined";
+    }
+    return "PaymentRefunded";
+}
+
+hb_err_t payment_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev,
+                                   struct hb_reply *reply)
+{
+    (void)reply;
+    int64_t order_id, user_id, amount;
+    if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK ||
+        hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK ||
+        hb_json_int(ev->data, "amount", 0, INT64_MAX, &amount) != HB_OK) {
+        return hb_ctx_reject(ctx, "StockReserved needs orderId, userId and amount");
+    }
+    char status[16];
+    HB_RETURN_ON_ERR(payment_status(ctx, order_id, status, sizeof(status)));
+    if (strcmp(status, "VOIDED") == 0) {
+        return HB_OK; /* withdrawn first: never charge it */
+    }
+    if (status[0] != '\0') {
+        return emit_payment(ctx, order_id, event_for(status)); /* a re-drive: answer again */
+    }
+    bool approved = amount <= ctx->cfg->payment_limit;
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "INSERT INTO payments(order_id, user_id, amount, status,"
+                                      " reason) VALUES(?, ?, ?, ?, ?)",
+                                      &s));
+    sqlite3_bind_int64(s, 1, order_id);
+    sqlite3_bind_int64(s, 2, user_id);
+    sqlite3_bind_int64(s, 3, amount);
+    sqlite3_bind_text(s, 4, approved ? "APPROVED" : "DECLINED", -1, SQLITE_STATIC);
+    if (approved) {
+        sqlite3_bind_null(s, 5);
+    } else {
+        sqlite3_bind_text(s, 5, "payment_declined", -1, SQLITE_STATIC);
+    }
+    int step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (step != SQLITE_DONE) {
+        return HB_ERR_DB;
+    }
+    return emit_payment(ctx, order_id, approved ? "PaymentApproved" : "PaymentDeclined");
+}
+
+hb_err_t payment_on_order_withdrawn(struct hb_ctx *ctx, const struct hb_event *ev,
+                                    struct hb_reply *reply)
+{
+    (void)reply;
+    int64_t order_id, user_id;
+    if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK ||
+        hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
+        return hb_ctx_reject(ctx, "OrderWithdrawn needs orderId and userId");
+    }
+    char status[16];
+    HB_RETURN_ON_ERR(payment_status(ctx, order_id, status, sizeof(status)));
+    if (strcmp(status, "APPROVED") == 0) {
+        HB_RETURN_ON_ERR(hb_store_run(ctx->store,
+                                      "UPDATE payments SET status = 'REFUNDED',"
+                                      " version = version + 1 WHERE order_id = ?",
+                                      &order_id, 1));
+        return emit_payment(ctx, order_id, "PaymentRefunded");
+    }
+    if (strcmp(status, "REFUNDED") == 0) {
+        return emit_payment(ctx, order_id, "PaymentRefunded");
+    }
+    if (status[0] == '\0') {
+        int64_t args[2] = {order_id, user_id};
+        HB_RETURN_ON_ERR(hb_store_run(
+            ctx->store, "INSERT INTO voided_orders(order_id, user_id) VALUES(?, ?)", args, 2));
+    }
+    return emit_voided(ctx, order_id, user_id); /* DECLINED, VOIDED or new: nothing to refund */
+}
+
+hb_err_t payment_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    int64_t order_id = 0;
+    bool by_order = cJSON_GetObjectItemCaseSensitive(ev->data, "orderId") != NULL;
+    if (by_order && hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK) {
+        return hb_ctx_reject(ctx, "orderId must be a positive integer");
+    }
+    HB_RETURN_ON_ERR(hb_store_query_json(
+        ctx->store,
+        by_order ? "SELECT json_group_array(json(j)) FROM (SELECT " PAYMENT_FIELDS(
+                       "id") " AS j FROM payments WHERE order_id = ? ORDER BY id)"
+                 : "SELECT json_group_array(json(j)) FROM (SELECT " PAYMENT_FIELDS(
+                       "id") " AS j FROM payments ORDER BY id LIMIT 10000)",
+        &order_id, by_order ? 1 : 0, &reply->body));
+    reply->code = 200;
+    return HB_OK;
+}
+
+static const struct hb_route payment_routes[] = {
+    {HB_CMD_TOPIC("payment", "list"), payment_list, true},
+    {HB_EVT_TOPIC("product", "StockReserved"), payment_on_stock_reserved, false},
+    {HB_EVT_TOPIC("order", "OrderWithdrawn"), payment_on_order_withdrawn, false},
+};
+
+const struct hb_component payment_component = {
+    .name = "payment",
+    .schema_sql = payment_schema,
+    .routes = payment_routes,
+    .n_routes = sizeof(payment_routes) / sizeof(payment_routes[0]),
+};

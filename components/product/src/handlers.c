@@ -1,0 +1,225 @@
+/* Product catalogue and stock: reservations per order, never below zero, released once. */
+#include "handlers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hausbus/bus.h"
+#include "hausbus/log.h"
+
+#define STOCK_MAX 1000000000LL
+#define PRICE_MAX 1000000000000LL /* with qty <= 1e6 the amount stays far below 2^63 */
+
+static const char product_schema[] =
+    "CREATE TABLE IF NOT EXISTS products("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
+    "  stock INTEGER NOT NULL CHECK (stock >= 0), price INTEGER NOT NULL);"
+    /* One row per order ever seen: RESERVED, REJECTED, RELEASED (after RESERVED) or
+     * WITHDRAWN (cancelled before we saw it; a late OrderPlaced must not reserve). */
+    "CREATE TABLE IF NOT EXISTS reservations("
+    "  order_id INTEGER PRIMARY KEY, product_id INTEGER NOT NULL, qty INTEGER NOT NULL,"
+    "  user_id INTEGER NOT NULL, amount INTEGER NOT NULL DEFAULT 0,"
+    "  status TEXT NOT NULL, reason TEXT);";
+
+#define PRODUCT_FIELDS                                                                         \
+    "json_object('id', id, 'productName', name, 'stock', stock, 'price', price)"
+
+static const char reservation_event_sql[] =
+    "SELECT json_object('orderId', r.order_id, 'productId', r.product_id,"
+    " 'productName', p.name, 'qty', r.qty, 'price', p.price, 'amount', r.amount,"
+    " 'userId', r.user_id, 'reason', r.reason, 'status', r.status)"
+    " FROM reservations r LEFT JOIN products p ON p.id = r.product_id WHERE r.order_id = ?";
+
+static hb_err_t emit_reservation(struct hb_ctx *ctx, int64_t order_id, const char *type)
+{
+    cJSON *data = NULL;
+    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, reservation_event_sql, &order_id, 1, &data));
+    HB_LOGI(order_id, "%s", type);
+    return hb_store_emit(ctx->store, type, order_id, data);
+}
+
+/* The reservation status of order_id into status ("" when none). */
+static hb_err_t reservation_status(struct hb_ctx *ctx, int64_t order_id, char *status,
+                                   size_t cap)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(
+        hb_store_prepare(ctx->store, "SELECT status FROM reservations WHERE order_id = ?", &s));
+    sqlite3_bind_int64(s, 1, order_id);
+    int step = sqlite3_step(s);
+    snprintf(status, cap, "%s",
+             step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : "");
+    sqlite3_finalize(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+}
+
+static hb_err_t insert_reservation(struct hb_ctx *ctx, int64_t order_id, int64_t product_id,
+                                   int64_t qty, int64_t user_id, int64_t amount,
+                                   const char *status, const char *reason)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "INSERT INTO reservations(order_id, product_id, qty,"
+                                      " user_id, amount, status, reason)"
+                                      " VALUES(?, ?, ?, ?, ?, ?, ?)",
+                                      &s));
+    sqlite3_bind_int64(s, 1, order_id);
+    sqlite3_bind_int64(s, 2, product_id);
+    sqlite3_bind_int64(s, 3, qty);
+    sqlite3_bind_int64(s, 4, user_id);
+    sqlite3_bind_int64(s, 5, amount);
+    sqlite3_bind_text(s, 6, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, reason, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+}
+
+hb_err_t product_create(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    const char *name = NULL;
+    int64_t stock, price;
+    if (hb_json_str(ev->data, "productName", 100, &name) != HB_OK) {
+        return hb_ctx_reject(ctx, "productName must be a string of 1 to 100 bytes");
+    }
+    if (hb_json_int(ev->data, "stock", 0, STOCK_MAX, &stock) != HB_OK) {
+        return hb_ctx_reject(ctx, "stock must be an integer between 0 and 1000000000");
+    }
+    if (hb_json_int(ev->data, "price", 0, PRICE_MAX, &price) != HB_OK) {
+        return hb_ctx_reject(ctx, "price must be an integer between 0 and 1000000000000");
+    }
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(
+        ctx->store, "INSERT INTO products(name, stock, price) VALUES(?, ?, ?)", &s));
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, stock);
+    sqlite3_bind_int64(s, 3, price);
+    int step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (step != SQLITE_DONE) {
+        return HB_ERR_DB;
+    }
+    int64_t id = sqlite3_last_insert_rowid(hb_store_db(ctx->store));
+    HB_RETURN_ON_ERR(hb_store_query_json(
+        ctx->store, "SELECT " PRODUCT_FIELDS " FROM products WHERE id = ?", &id, 1, &reply->body));
+    reply->code = 201;
+    snprintf(reply->location, sizeof(reply->location), "/products/%lld", (long long)id);
+    return hb_store_emit(ctx->store, "ProductCreated", 0, cJSON_Duplicate(reply->body, true));
+}
+
+hb_err_t product_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    int64_t id;
+    if (hb_json_int(ev->data, "id", 1, HB_ID_MAX, &id) != HB_OK) {
+        return hb_ctx_reject(ctx, "id must be a positive integer");
+    }
+    HB_RETURN_ON_ERR(hb_store_query_json(
+        ctx->store, "SELECT " PRODUCT_FIELDS " FROM products WHERE id = ?", &id, 1, &reply->body));
+    if (!reply->body) {
+        return hb_reply_error(reply, 404, "product not found");
+    }
+    reply->code = 200;
+    return HB_OK;
+}
+
+hb_err_t product_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    (void)ev;
+    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store,
+                                         "SELECT json_group_array(json(j)) FROM (SELECT "
+                                         PRODUCT_FIELDS " AS j FROM products ORDER BY id)",
+                                         NULL, 0, &reply->body));
+    reply->code = 200;
+    return HB_OK;
+}
+
+hb_err_t product_on_order_placed(struct hb_ctx *ctx, const struct hb_event *ev,
+                                 struct hb_reply *reply)
+{
+    (void)reply;
+    int64_t order_id, product_id, qty, user_id;
+    if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK ||
+        hb_json_int(ev->data, "productId", 1, HB_ID_MAX, &product_id) != HB_OK ||
+        hb_json_int(ev->data, "qty", 1, 1000000, &qty) != HB_OK ||
+        hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
+        return hb_ctx_reject(ctx, "OrderPlaced needs orderId, productId, qty and userId");
+    }
+    char status[16];
+    HB_RETURN_ON_ERR(reservation_status(ctx, order_id, status, sizeof(status)));
+    if (strcmp(status, "RESERVED") == 0) {
+        return emit_reservation(ctx, order_id, "StockReserved"); /* a re-drive: answer again */
+    }
+    if (strcmp(status, "REJECTED") == 0) {
+        return emit_reservation(ctx, order_id, "StockRejected");
+    }
+    if (status[0] != '\0') {
+        return HB_OK; /* RELEASED or WITHDRAWN: the order moved on, nothing to reserve */
+    }
+    int64_t stock = -1, price = 0;
+    HB_RETURN_ON_ERR(hb_store_query_int(ctx->store, "SELECT stock FROM products WHERE id = ?",
+                                        &product_id, 1, -1, &stock));
+    HB_RETURN_ON_ERR(hb_store_query_int(ctx->store, "SELECT price FROM products WHERE id = ?",
+                                        &product_id, 1, 0, &price));
+    if (stock < 0 || stock < qty) {
+        const char *reason = stock < 0 ? "unknown_product" : "out_of_stock";
+        HB_RETURN_ON_ERR(
+            insert_reservation(ctx, order_id, product_id, qty, user_id, 0, "REJECTED", reason));
+        return emit_reservation(ctx, order_id, "StockRejected");
+    }
+    int64_t args[2] = {qty, product_id};
+    HB_RETURN_ON_ERR(
+        hb_store_run(ctx->store, "UPDATE products SET stock = stock - ? WHERE id = ?", args, 2));
+    HB_RETURN_ON_ERR(insert_reservation(ctx, order_id, product_id, qty, user_id, price * qty,
+                                        "RESERVED", NULL));
+    return emit_reservation(ctx, order_id, "StockReserved");
+}
+
+hb_err_t product_on_order_released(struct hb_ctx *ctx, const struct hb_event *ev,
+                                   struct hb_reply *reply)
+{
+    (void)reply;
+    int64_t order_id, product_id, user_id;
+    if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK ||
+        hb_json_int(ev->data, "productId", 1, HB_ID_MAX, &product_id) != HB_OK ||
+        hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
+        return hb_ctx_reject(ctx, "order event needs orderId, productId and userId");
+    }
+    char status[16];
+    HB_RETURN_ON_ERR(reservation_status(ctx, order_id, status, sizeof(status)));
+    if (strcmp(status, "REJECTED") == 0 && strcmp(ev->type, "OrderRejected") == 0) {
+        return HB_OK; /* product itself rejected it: nothing held, order knows */
+    }
+    if (strcmp(status, "RESERVED") == 0) {
+        HB_RETURN_ON_ERR(hb_store_run(ctx->store,
+                                      "UPDATE products SET stock = stock +"
+                                      " (SELECT qty FROM reservations WHERE order_id = ?1)"
+                                      " WHERE id = (SELECT product_id FROM reservations"
+                                      " WHERE order_id = ?1)",
+                                      &order_id, 1));
+        HB_RETURN_ON_ERR(hb_store_run(
+            ctx->store, "UPDATE reservations SET status = 'RELEASED' WHERE order_id = ?",
+            &order_id, 1));
+    } else if (status[0] == '\0') {
+        HB_RETURN_ON_ERR(insert_reservation(ctx, order_id, product_id, 0, user_id, 0,
+                                            "WITHDRAWN", "withdrawn_before_reserved"));
+    }
+    return emit_reservation(ctx, order_id, "StockReleased");
+}
+
+#define CMD(name) HB_CMD_TOPIC("product", name)
+
+static const struct hb_route product_routes[] = {
+    {CMD("create"), product_create, false},
+    {CMD("get"), product_get, true},
+    {CMD("list"), product_list, true},
+    {HB_EVT_TOPIC("order", "OrderPlaced"), product_on_order_placed, false},
+    {HB_EVT_TOPIC("order", "OrderRejected"), product_on_order_released, false},
+    {HB_EVT_TOPIC("order", "OrderWithdrawn"), product_on_order_released, false},
+};
+
+const struct hb_component product_component = {
+    .name = "product",
+    .schema_sql = product_schema,
+    .routes = product_routes,
+    .n_routes = sizeof(product_routes) / sizeof(product_routes[0]),
+};

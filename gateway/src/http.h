@@ -1,0 +1,34 @@
+/* The gateway's HTTP side: the civetweb request handler and the MQTT reply/status intake. */
+#ifndef GATEWAY_HTTP_H
+#define GATEWAY_HTTP_H
+
+#include <civetweb.h>
+
+#include "hausbus/bus.h"
+#include "hausbus/config.h"
+#include "health.h"
+#include "pending.h"
+
+#define GATEWAY_CLIENT_ID_MAX 64
+
+/* Everything the request handler and the bus callback share. Set up completely in
+ * main before the bus thread and the HTTP server start; read-only afterwards (the
+ * tables it points to have their own locks). */
+struct gateway {
+    const struct hb_config *cfg;
+    struct hb_bus *bus;
+    struct gateway_pending *pending;
+    struct gateway_health *health;
+    char client_id[GATEWAY_CLIENT_ID_MAX];     /* "hausbus-gateway-<hex>", unique per process */
+    char reply_topic[GATEWAY_CLIENT_ID_MAX + 32]; /* hausbus/v1/reply/<client_id> */
+};
+
+/* The hb_bus on_message callback (ctx is the struct gateway): replies go to the pending
+ * table, status messages to the health table, anything else is logged and dropped. */
+void gateway_on_message(void *ctx, const struct hb_message *msg);
+
+/* The civetweb begin_request callback: answers every request (the struct gateway is the
+ * server's user data). Returns the HTTP status sent, for civetweb's access log. */
+int gateway_http_handle(struct mg_connection *conn);
+
+#endif

@@ -1,0 +1,56 @@
+/* The gateway's table of in-flight requests: an HTTP worker waits on its slot until the
+ * MQTT thread delivers the reply with the same correlation data, or the time is up. */
+#ifndef GATEWAY_PENDING_H
+#define GATEWAY_PENDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hausbus/err.h"
+
+#define GATEWAY_CORRELATION_LEN 16 /* hex characters of a correlation id */
+
+struct gateway_pending;
+
+/* One registered request. The correlation text (NUL-terminated, GATEWAY_CORRELATION_LEN
+ * characters) is what goes into the MQTT Correlation Data, without the NUL. */
+struct gateway_ticket {
+    size_t slot;
+    char correlation[GATEWAY_CORRELATION_LEN + 1];
+};
+
+/* Creates a table of capacity slots (at least 1). Returns HB_ERR_INVAL for 0,
+ * HB_ERR_NOMEM; *out is set only on success. */
+hb_err_t gateway_pending_create(size_t capacity, struct gateway_pending **out);
+
+/* Frees the table and any reply nobody collected. No thread may be waiting or
+ * delivering any more. Accepts NULL. */
+void gateway_pending_destroy(struct gateway_pending *table);
+
+/* Takes a free slot and gives it a correlation id never used before in this table.
+ * Returns HB_ERR_TOO_LARGE when every slot is taken (the caller answers 503). */
+hb_err_t gateway_pending_open(struct gateway_pending *table, struct gateway_ticket *out);
+
+/* Waits up to timeout_ms for the reply to ticket, then frees the slot in every case,
+ * so a reply that comes later finds nobody and is dropped. Returns HB_OK with *reply a
+ * malloc'd, NUL-terminated copy of the payload (the caller frees) and *reply_len its
+ * length; HB_ERR_TIMEOUT when nothing came; HB_ERR_NOMEM when the reply came but could
+ * not be copied; HB_ERR_INVAL for a ticket that is not open. */
+hb_err_t gateway_pending_wait(struct gateway_pending *table, const struct gateway_ticket *ticket,
+                              int timeout_ms, char **reply, size_t *reply_len);
+
+/* Frees the slot without waiting (the request could not be published). A ticket that is
+ * not open is ignored. */
+void gateway_pending_close(struct gateway_pending *table, const struct gateway_ticket *ticket);
+
+/* Hands payload to the request waiting with this correlation data and wakes it.
+ * Returns false, keeping nothing, when no request waits for it: unknown, already
+ * answered, or given up after its timeout. Called from the MQTT thread. */
+bool gateway_pending_deliver(struct gateway_pending *table, const void *correlation,
+                             size_t correlation_len, const char *payload, size_t len);
+
+/* Number of slots in use (tests, metrics). */
+size_t gateway_pending_in_use(struct gateway_pending *table);
+
+#endif

@@ -1,0 +1,81 @@
+/* Component replies (PROTOCOL.md "A reply"): validated before they reach an HTTP client. */
+#include "reply.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "hausbus/envelope.h"
+#include "routes.h"
+
+/* True for an absolute path that can be put into a header line unchanged. */
+static bool location_is_safe(const char *text)
+{
+    size_t len = strlen(text);
+    if (len == 0 || len >= GATEWAY_LOCATION_MAX || text[0] != '/') {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x21 || c > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
+hb_err_t gateway_reply_decode(const char *payload, size_t len, struct gateway_reply *out,
+                              const char **reason)
+{
+    const char *why = NULL;
+    hb_err_t rc = HB_ERR_DECODE;
+    int64_t code = 0;
+    memset(out, 0, sizeof(*out));
+    cJSON *root = gateway_json_parse(payload, len);
+    const cJSON *body = root ? cJSON_GetObjectItemCaseSensitive(root, "body") : NULL;
+    const cJSON *location = root ? cJSON_GetObjectItemCaseSensitive(root, "location") : NULL;
+    if (!cJSON_IsObject(root)) {
+        why = "reply is not a JSON object";
+        goto err;
+    }
+    if (hb_json_int(root, "code", 200, 599, &code) != HB_OK) {
+        why = "reply code is not an HTTP status between 200 and 599";
+        goto err;
+    }
+    if (location && !cJSON_IsNull(location)) {
+        if (!cJSON_IsString(location) || !location_is_safe(location->valuestring)) {
+            why = "reply location is not an absolute path of visible ASCII";
+            goto err;
+        }
+        snprintf(out->location, sizeof(out->location), "%s", location->valuestring);
+    }
+    out->body = body ? cJSON_PrintUnformatted(body) : strdup("{}");
+    if (!out->body) {
+        why = "out of memory";
+        rc = HB_ERR_NOMEM;
+        goto err;
+    }
+    out->body_len = strlen(out->body);
+    out->code = (int)code;
+    cJSON_Delete(root);
+    return HB_OK;
+err:
+    cJSON_Delete(root);
+    gateway_reply_clear(out);
+    if (reason) {
+        *reason = why;
+    }
+    return rc;
+}
+
+void gateway_reply_clear(struct gateway_reply *reply)
+{
+    if (!reply) {
+        return;
+    }
+    free(reply->body);
+    memset(reply, 0, sizeof(*reply));
+}

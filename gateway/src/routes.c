@@ -1,0 +1,445 @@
+/* The gateway's HTTP API table (PROTOCOL.md): route matching and request validation. */
+#include "routes.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hausbus/envelope.h"
+
+#define NAME_MAX_BYTES 100        /* productName: 1..100 bytes, as hb_json_str counts */
+#define STOCK_MAX 1000000000LL    /* 1e9 */
+#define PRICE_MAX 1000000000000LL /* 1e12 */
+#define QTY_MAX 1000000LL
+#define QUERY_KEY_MAX 64
+#define QUERY_VALUE_MAX 32
+
+enum body_kind {
+    BODY_IGNORED, /* the route takes no body; one that is sent is not looked at */
+    BODY_PRODUCT, /* POST /products */
+    BODY_ORDER,   /* POST /orders */
+};
+
+struct route_def {
+    const char *method;
+    const char *pattern;     /* literal path; "{id}" matches one path id */
+    const char *component;   /* NULL: answered by the gateway itself */
+    const char *command;
+    const char *id_field;    /* data member the path id goes to; NULL when there is none */
+    const char *query_field; /* the one optional query parameter; NULL when none is accepted */
+    enum body_kind body;
+    bool id_is_order;        /* the path id names an order, so it is the event subject */
+};
+
+/* Order matters only for the Allow header, which lists methods in table order. */
+static const struct route_def route_table[] = {
+    {"GET", "/products", "product", "list", NULL, NULL, BODY_IGNORED, false},
+    {"POST", "/products", "product", "create", NULL, NULL, BODY_PRODUCT, false},
+    {"GET", "/products/{id}", "product", "get", "id", NULL, BODY_IGNORED, false},
+    {"GET", "/orders", "order", "list", NULL, "userId", BODY_IGNORED, false},
+    {"POST", "/orders", "order", "place", NULL, NULL, BODY_ORDER, false},
+    {"GET", "/orders/{id}", "order", "get", "id", NULL, BODY_IGNORED, true},
+    {"POST", "/orders/{id}/cancel", "order", "cancel", "id", NULL, BODY_IGNORED, true},
+    {"GET", "/deliveries", "delivery", "list", NULL, "orderId", BODY_IGNORED, false},
+    {"GET", "/deliveries/{id}", "delivery", "get", "id", NULL, BODY_IGNORED, false},
+    {"POST", "/deliveries/{id}/confirm", "delivery", "confirm", "id", NULL, BODY_IGNORED, false},
+    {"POST", "/deliveries/{id}/start", "delivery", "start", "id", NULL, BODY_IGNORED, false},
+    {"POST", "/deliveries/{id}/complete", "delivery", "complete", "id", NULL, BODY_IGNORED, false},
+    {"GET", "/payments", "payment", "list", NULL, "orderId", BODY_IGNORED, false},
+    {"GET", "/mypage/{id}", "view", "mypage", "userId", NULL, BODY_IGNORED, false},
+    {"GET", "/notifications", "notification", "list", NULL, "userId", BODY_IGNORED, false},
+    {"GET", "/healthz", NULL, NULL, NULL, NULL, BODY_IGNORED, false},
+};
+
+#define ROUTE_COUNT (sizeof(route_table) / sizeof(route_table[0]))
+
+/* cJSON records the position of the last parse error in a global, so concurrent
+ * parses from several HTTP worker threads would race on it. */
+static pthread_mutex_t json_parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+cJSON *gateway_json_parse(const char *text, size_t len)
+{
+    if (!text || len == 0) {
+        return NULL;
+    }
+    const char *end = NULL;
+    pthread_mutex_lock(&json_parse_lock);
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    pthread_mutex_unlock(&json_parse_lock);
+    if (!root) {
+        return NULL;
+    }
+    /* cJSON stops after the first value; "{} x" must still be refused. */
+    for (const char *p = end; p < text + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(root);
+            return NULL;
+        }
+    }
+    return root;
+}
+
+bool gateway_parse_id(const char *text, size_t len, int64_t *out)
+{
+    /* 2^53 has 16 digits; one canonical spelling per id keeps URLs unambiguous. */
+    if (!text || len == 0 || len > 16 || text[0] == '0') {
+        return false;
+    }
+    int64_t value = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return false;
+        }
+        value = value * 10 + (text[i] - '0');
+    }
+    if (value > GATEWAY_ID_MAX) {
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+/* Fills out as an error answer (a non-zero status marks it filled). Returns HB_OK:
+ * the request was routed, to an error. */
+__attribute__((format(printf, 3, 4))) static hb_err_t route_fail(struct gateway_route *out,
+                                                                   int status, const char *fmt,
+                                                                   ...)
+{
+    cJSON_Delete(out->data);
+    out->data = NULL;
+    out->kind = GATEWAY_ROUTE_ERROR;
+    out->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->error, sizeof(out->error), fmt, ap);
+    va_end(ap);
+    /* Messages echo parts of the request; keep them printable ASCII so the JSON we
+     * answer with and the log line stay valid whatever bytes the client sent. */
+    for (char *c = out->error; *c != '\0'; c++) {
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
+            *c = '?';
+        }
+    }
+    return HB_OK;
+}
+
+/* True when path matches pattern; *id receives the path id when the pattern has one. */
+static bool match_pattern(const char *pattern, const char *path, int64_t *id)
+{
+    const char *p = pattern;
+    const char *s = path;
+    while (*p != '\0' && *s != '\0') {
+        if (strncmp(p, "{id}", 4) == 0) {
+            size_t n = strcspn(s, "/");
+            if (!gateway_parse_id(s, n, id)) {
+                return false;
+            }
+            p += 4;
+            s += n;
+        } else if (*p == *s) {
+            p++;
+            s++;
+        } else {
+            return false;
+        }
+    }
+    return *p == '\0' && *s == '\0';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Percent-decodes len bytes of src ('+' is a space) into out (cap bytes, NUL-terminated).
+ * Returns false when a %-escape is malformed, decodes to NUL, or the result does not fit. */
+static bool query_decode(const char *src, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = src[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= len) {
+                return false;
+            }
+            int hi = hex_value(src[i + 1]);
+            int lo = hex_value(src[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                return false;
+            }
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (n + 1 >= cap) {
+            return false;
+        }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* Checks the query string of a matched route. A route accepts at most one parameter
+ * (def->query_field), optional, a positive integer; anything else is a 400 so that a
+ * typo such as "?userid=" is not silently answered with every user's rows.
+ * *given tells whether the parameter was there. Returns false after filling out. */
+static bool check_query(const struct route_def *def, const char *query, int64_t *value,
+                        bool *given, struct gateway_route *out)
+{
+    *given = false;
+    if (!query) {
+        return true;
+    }
+    const char *p = query;
+    while (*p != '\0') {
+        size_t pair_len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', pair_len);
+        size_t key_len = eq ? (size_t)(eq - p) : pair_len;
+        const char *raw_value = eq ? eq + 1 : p + pair_len;
+        size_t value_len = eq ? pair_len - key_len - 1 : 0;
+        char key[QUERY_KEY_MAX];
+        char text[QUERY_VALUE_MAX];
+        if (pair_len == 0) {
+            p += 1; /* "a=1&&b=2": an empty pair says nothing */
+            continue;
+        }
+        if (!query_decode(p, key_len, key, sizeof(key))) {
+            route_fail(out, 400, "malformed query parameter name");
+            return false;
+        }
+        if (!def->query_field || strcmp(key, def->query_field) != 0) {
+            if (def->query_field) {
+                route_fail(out, 400, "unknown query parameter '%s' (only %s is accepted)", key,
+                           def->query_field);
+            } else {
+                route_fail(out, 400, "unknown query parameter '%s' (none is accepted here)",
+                           key);
+            }
+            return false;
+        }
+        if (*given) {
+            route_fail(out, 400, "%s is given more than once", key);
+            return false;
+        }
+        if (!query_decode(raw_value, value_len, text, sizeof(text)) ||
+            !gateway_parse_id(text, strlen(text), value)) {
+            route_fail(out, 400, "%s must be a positive integer", key);
+            return false;
+        }
+        *given = true;
+        p += pair_len;
+        if (*p == '&') {
+            p++;
+        }
+    }
+    return true;
+}
+
+/* Copies the integer field name of body into data. Returns false either after filling
+ * out with a 400 (which frees data) or, with out untouched, on allocation failure. */
+static bool take_int(const cJSON *body, const char *name, int64_t min, int64_t max, cJSON *data,
+                     int64_t *value, struct gateway_route *out)
+{
+    if (!cJSON_GetObjectItemCaseSensitive(body, name)) {
+        route_fail(out, 400, "%s is required", name);
+        return false;
+    }
+    if (hb_json_int(body, name, min, max, value) != HB_OK) {
+        if (max == GATEWAY_ID_MAX && min == 1) {
+            route_fail(out, 400, "%s must be a positive integer", name);
+        } else {
+            route_fail(out, 400, "%s must be an integer between %lld and %lld", name,
+                       (long long)min, (long long)max);
+        }
+        return false;
+    }
+    if (!cJSON_AddNumberToObject(data, name, (double)*value)) {
+        return false;
+    }
+    return true;
+}
+
+/* Copies the string field name of body into data; an optional one may be absent or
+ * null. Returns false like take_int. */
+static bool take_name(const cJSON *body, const char *name, bool required, cJSON *data,
+                      struct gateway_route *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, name);
+    if (!item || (!required && cJSON_IsNull(item))) {
+        if (required) {
+            route_fail(out, 400, "%s is required", name);
+            return false;
+        }
+        return true;
+    }
+    const char *text = NULL;
+    if (hb_json_str(body, name, NAME_MAX_BYTES, &text) != HB_OK) {
+        route_fail(out, 400, "%s must be a string of 1 to %d bytes", name, NAME_MAX_BYTES);
+        return false;
+    }
+    if (!cJSON_AddStringToObject(data, name, text)) {
+        return false;
+    }
+    return true;
+}
+
+/* Validates the JSON body of a create/place route and copies the known fields into
+ * out->data (unknown fields are dropped, so components see only what was checked).
+ * Returns HB_ERR_NOMEM on allocation failure, else HB_OK (out may now be an error). */
+static hb_err_t take_body(const struct route_def *def, const struct gateway_request *req,
+                          struct gateway_route *out)
+{
+    if (req->body_len == 0 || !req->body) {
+        route_fail(out, 400, "body must be a JSON object");
+        return HB_OK;
+    }
+    cJSON *body = gateway_json_parse(req->body, req->body_len);
+    if (!body) {
+        route_fail(out, 400, "body is not valid JSON");
+        return HB_OK;
+    }
+    if (!cJSON_IsObject(body)) {
+        cJSON_Delete(body);
+        route_fail(out, 400, "body must be a JSON object");
+        return HB_OK;
+    }
+    int64_t value = 0;
+    bool ok = false;
+    if (def->body == BODY_PRODUCT) {
+        ok = take_name(body, "productName", true, out->data, out) &&
+             take_int(body, "stock", 0, STOCK_MAX, out->data, &value, out) &&
+             take_int(body, "price", 0, PRICE_MAX, out->data, &value, out);
+    } else {
+        ok = take_int(body, "productId", 1, GATEWAY_ID_MAX, out->data, &value, out) &&
+             take_int(body, "qty", 1, QTY_MAX, out->data, &value, out) &&
+             take_int(body, "userId", 1, GATEWAY_ID_MAX, out->data, &value, out) &&
+             take_name(body, "productName", false, out->data, out);
+    }
+    cJSON_Delete(body);
+    if (!ok && out->status == 0) {
+        return HB_ERR_NOMEM; /* a take_ failed without reporting a client error */
+    }
+    return HB_OK;
+}
+
+/* Appends method to the comma-separated allow list unless it is there already. */
+static void allow_add(char *allow, size_t cap, const char *method)
+{
+    size_t used = strlen(allow);
+    size_t mlen = strlen(method);
+    for (const char *p = allow; (p = strstr(p, method)) != NULL; p += mlen) {
+        if ((p == allow || p[-1] == ' ') && (p[mlen] == ',' || p[mlen] == '\0')) {
+            return;
+        }
+    }
+    snprintf(allow + used, cap - used, "%s%s", used > 0 ? ", " : "", method);
+}
+
+hb_err_t gateway_route_request(const struct gateway_request *req, struct gateway_route *out)
+{
+    if (!out) {
+        return HB_ERR_INVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    if (!req || !req->method || !req->path) {
+        return HB_ERR_INVAL;
+    }
+
+    const struct route_def *def = NULL;
+    int64_t path_id = 0;
+    bool path_known = false;
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        int64_t id = 0;
+        if (!match_pattern(route_table[i].pattern, req->path, &id)) {
+            continue;
+        }
+        path_known = true;
+        allow_add(out->allow, sizeof(out->allow), route_table[i].method);
+        if (!def && strcmp(route_table[i].method, req->method) == 0) {
+            def = &route_table[i];
+            path_id = id;
+        }
+    }
+    if (!path_known) {
+        out->allow[0] = '\0';
+        return route_fail(out, 404, "no such resource: %.100s", req->path);
+    }
+    if (!def) {
+        return route_fail(out, 405, "%.16s is not allowed on %.100s (allowed: %s)", req->method,
+                          req->path, out->allow);
+    }
+    out->allow[0] = '\0';
+    if (req->body_len > GATEWAY_BODY_MAX) {
+        return route_fail(out, 413, "body is over %d bytes", GATEWAY_BODY_MAX);
+    }
+
+    int64_t query_value = 0;
+    bool query_given = false;
+    if (!check_query(def, req->query, &query_value, &query_given, out)) {
+        return HB_OK;
+    }
+    if (!def->component) {
+        out->kind = GATEWAY_ROUTE_HEALTH;
+        out->status = 200;
+        return HB_OK;
+    }
+
+    out->data = cJSON_CreateObject();
+    if (!out->data) {
+        goto nomem;
+    }
+    if (def->id_field) {
+        if (!cJSON_AddNumberToObject(out->data, def->id_field, (double)path_id)) {
+            goto nomem;
+        }
+        if (def->id_is_order) {
+            out->order_id = path_id;
+        }
+    }
+    if (query_given) {
+        if (!cJSON_AddNumberToObject(out->data, def->query_field, (double)query_value)) {
+            goto nomem;
+        }
+        if (strcmp(def->query_field, "orderId") == 0) {
+            out->order_id = query_value;
+        }
+    }
+    if (def->body != BODY_IGNORED) {
+        if (take_body(def, req, out) != HB_OK) {
+            goto nomem;
+        }
+        if (out->status != 0) {
+            return HB_OK; /* the body was refused */
+        }
+    }
+    out->kind = GATEWAY_ROUTE_COMMAND;
+    out->status = 0;
+    out->component = def->component;
+    out->command = def->command;
+    return HB_OK;
+nomem:
+    gateway_route_clear(out);
+    return HB_ERR_NOMEM;
+}
+
+void gateway_route_clear(struct gateway_route *route)
+{
+    if (!route) {
+        return;
+    }
+    cJSON_Delete(route->data);
+    memset(route, 0, sizeof(*route));
+}

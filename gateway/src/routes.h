@@ -1,0 +1,62 @@
+/* Pure HTTP route matching and request validation for the gateway: no I/O. */
+#ifndef GATEWAY_ROUTES_H
+#define GATEWAY_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "hausbus/err.h"
+
+#define GATEWAY_BODY_MAX 65536            /* larger request bodies are answered 413 */
+#define GATEWAY_ID_MAX 9007199254740992LL /* 2^53: the largest id a JSON number holds exactly */
+
+struct gateway_request {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* URL-decoded path without the query, e.g. "/orders/7" */
+    const char *query;  /* raw query string without '?', NULL or "" for none */
+    const char *body;   /* body_len bytes, need not be NUL-terminated; may be NULL if empty */
+    size_t body_len;    /* over GATEWAY_BODY_MAX means "too large": body is not read then */
+};
+
+enum gateway_route_kind {
+    GATEWAY_ROUTE_ERROR,   /* answer status with {"error": error} */
+    GATEWAY_ROUTE_COMMAND, /* send component.command with data and relay the reply */
+    GATEWAY_ROUTE_HEALTH,  /* GET /healthz: the gateway answers itself */
+};
+
+struct gateway_route {
+    enum gateway_route_kind kind;
+    int status;            /* ERROR: the HTTP status (400, 404, 405, 413) */
+    char error[160];       /* ERROR: what is wrong, for {"error": ...} */
+    char allow[32];        /* 405: the Allow header value, e.g. "GET, POST"; else "" */
+    const char *component; /* COMMAND: "order", ...; static string */
+    const char *command;   /* COMMAND: "place", ...; static string */
+    int64_t order_id;      /* COMMAND: the order the request is about (CloudEvent subject), 0 if none */
+    cJSON *data;           /* COMMAND: the command's data object, owned by the route */
+};
+
+/* Matches req against the HTTP API of PROTOCOL.md and validates it. Checks run in the
+ * order 404 (unknown path, or a path id that is not a canonical positive integer
+ * <= 2^53), 405 (known path, other method), 413, 400 (query), 400 (body).
+ * Returns HB_OK with *out filled in every one of these cases (out->kind says which),
+ * HB_ERR_INVAL when req or a required member is NULL, HB_ERR_NOMEM on allocation
+ * failure. On any error *out is cleared and owns nothing. Release with
+ * gateway_route_clear. */
+hb_err_t gateway_route_request(const struct gateway_request *req, struct gateway_route *out);
+
+/* Frees route->data and zeroes route. Accepts a cleared route. */
+void gateway_route_clear(struct gateway_route *route);
+
+/* Parses a canonical decimal id: 1..GATEWAY_ID_MAX, digits only, no sign, no leading
+ * zero. Returns false for anything else (including NULL). Can't fail otherwise. */
+bool gateway_parse_id(const char *text, size_t len, int64_t *out);
+
+/* Parses exactly len bytes as one JSON value, allowing only whitespace after it.
+ * Returns a tree the caller frees with cJSON_Delete, or NULL when the text is not
+ * JSON (or on allocation failure). Safe to call from several threads at once. */
+cJSON *gateway_json_parse(const char *text, size_t len);
+
+#endif

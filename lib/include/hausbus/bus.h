@@ -1,0 +1,75 @@
+/* The MQTT v5 bus client: persistent sessions, QoS 1, status with last will,
+ * request/response properties, reconnect with backoff. */
+#ifndef HAUSBUS_BUS_H
+#define HAUSBUS_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hausbus/config.h"
+#include "hausbus/err.h"
+
+#define HB_TOPIC_PREFIX "hausbus/v1/"
+/* Topic literals: HB_EVT_TOPIC("order", "OrderPlaced"), HB_CMD_TOPIC("order", "place"). */
+#define HB_EVT_TOPIC(component, type) HB_TOPIC_PREFIX "evt/" component "/" type
+#define HB_CMD_TOPIC(component, name) HB_TOPIC_PREFIX "cmd/" component "/" name
+#define HB_CONTENT_TYPE_CE "application/cloudevents+json; charset=utf-8"
+
+struct hb_bus;
+
+struct hb_message {
+    const char *topic;
+    const char *payload;
+    size_t len;
+    const char *response_topic; /* NULL when absent */
+    const void *correlation;    /* NULL when absent */
+    size_t correlation_len;
+};
+
+struct hb_bus_options {
+    const char *client_id;   /* unique per process; with persistent, stable across restarts */
+    const char *component;   /* status topic hausbus/v1/status/<component>, NULL for none */
+    bool persistent;         /* keep the session (and queued QoS 1 messages) while away */
+    const char *const *subscriptions; /* topic filters, subscribed at QoS 1 on every connect */
+    size_t n_subscriptions;
+    void (*on_message)(void *ctx, const struct hb_message *msg);
+    void (*on_published)(void *ctx, int mid); /* broker acknowledged our QoS 1 publish */
+    void (*on_connected)(void *ctx);
+    void *ctx;
+};
+
+/* Creates the client and starts connecting (it retries with backoff until the broker
+ * answers, in hb_bus_run_once or in the background thread). Returns HB_ERR_NOMEM or
+ * HB_ERR_BUS; *out is set only on success. */
+hb_err_t hb_bus_create(const struct hb_config *cfg, const struct hb_bus_options *opt,
+                       struct hb_bus **out);
+
+/* Publishes "offline" status, disconnects and frees. Accepts NULL. */
+void hb_bus_destroy(struct hb_bus *bus);
+
+/* Runs the network loop for up to timeout_ms in the caller's thread (callbacks run
+ * here) and reconnects with backoff when the connection is down. */
+hb_err_t hb_bus_run_once(struct hb_bus *bus, int timeout_ms);
+
+/* Runs the network loop in a background thread (callbacks run there). */
+hb_err_t hb_bus_start_thread(struct hb_bus *bus);
+
+bool hb_bus_connected(const struct hb_bus *bus);
+
+/* Publishes at QoS 1 with the CloudEvents content type. *mid (may be NULL) receives
+ * the message id that on_published will report. */
+hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
+                        bool retain, int *mid);
+
+/* Publishes a request with Response Topic, Correlation Data and a Message Expiry
+ * Interval (seconds, 0 for none). */
+hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
+                        const char *response_topic, const void *correlation,
+                        size_t correlation_len, unsigned expiry_s);
+
+/* Publishes a response to msg's response topic with its correlation data.
+ * HB_ERR_INVAL when msg has no response topic. */
+hb_err_t hb_bus_reply(struct hb_bus *bus, const struct hb_message *msg, const char *payload,
+                      size_t len);
+
+#endif

@@ -1,0 +1,76 @@
+/* The runtime every component shares: decode, dedupe, handle in one transaction,
+ * publish the outbox after commit, answer requests, dead-letter what cannot be decoded. */
+#ifndef HAUSBUS_COMPONENT_H
+#define HAUSBUS_COMPONENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "hausbus/config.h"
+#include "hausbus/envelope.h"
+#include "hausbus/err.h"
+#include "hausbus/store.h"
+
+/* What a handler hands back to a request (gateway commands); ignored for events. */
+struct hb_reply {
+    int code;          /* HTTP status the gateway answers with; 0 = no reply */
+    cJSON *body;       /* owned by the reply; NULL means {} */
+    char location[64]; /* Location header for 201/202, "" for none */
+};
+
+/* Everything a handler may touch. No I/O besides the store. */
+struct hb_ctx {
+    struct hb_store *store;
+    const struct hb_config *cfg;
+    int64_t now_ms; /* wall clock, set by the runtime (tests set it directly) */
+    void *user;     /* the component's own state (its notifier, for instance) */
+    char error[160]; /* why a handler returned HB_ERR_DECODE; goes to the dead-letter topic */
+};
+
+/* A handler applies one event or command inside the open transaction. Returning
+ * HB_OK commits; HB_ERR_DECODE rolls back and dead-letters the message with ctx->error;
+ * anything else rolls back and is logged. */
+typedef hb_err_t (*hb_handler_fn)(struct hb_ctx *ctx, const struct hb_event *ev,
+                                  struct hb_reply *reply);
+
+struct hb_route {
+    const char *topic;  /* exact topic, e.g. "hausbus/v1/evt/order/OrderPlaced" */
+    hb_handler_fn handler;
+    bool read_only;     /* a query: no transaction, no inbox entry */
+};
+
+struct hb_component {
+    const char *name; /* "order", ...: database file, client id, status and dlq topics */
+    const char *schema_sql;
+    const struct hb_route *routes;
+    size_t n_routes;
+    /* Called about once a second in its own transaction (re-drive, retries); may be NULL. */
+    hb_err_t (*tick)(struct hb_ctx *ctx);
+    /* Prepares ctx->user before the loop starts, and releases it; both may be NULL. */
+    hb_err_t (*setup)(struct hb_ctx *ctx);
+    void (*teardown)(struct hb_ctx *ctx);
+};
+
+/* Runs a component until SIGINT/SIGTERM. Returns the process exit code. */
+int hb_component_main(const struct hb_component *def);
+
+/* Sets reply to {"error": msg} with the given code. Returns HB_OK so a handler can
+ * `return hb_reply_error(...)` for a refused request that changes nothing. */
+hb_err_t hb_reply_error(struct hb_reply *reply, int code, const char *msg);
+
+/* Sets ctx->error and returns HB_ERR_DECODE: the message goes to the dead-letter topic. */
+hb_err_t hb_ctx_reject(struct hb_ctx *ctx, const char *why);
+
+/* Frees reply->body and zeroes reply. */
+void hb_reply_clear(struct hb_reply *reply);
+
+/* Dispatches one decoded message through routes with dedupe and a transaction; the
+ * runtime uses it and so can tests, without a broker. Returns the handler's result. */
+hb_err_t hb_component_dispatch(const struct hb_component *def, struct hb_ctx *ctx,
+                               const char *topic, const struct hb_event *ev,
+                               struct hb_reply *reply);
+
+#endif

@@ -1,0 +1,24 @@
+/* Configuration from HAUSBUS_* environment variables, same names in every process. */
+#ifndef HAUSBUS_CONFIG_H
+#define HAUSBUS_CONFIG_H
+
+#include <stdint.h>
+
+#include "hausbus/err.h"
+
+struct hb_config {
+    char mqtt_host[256];     /* HAUSBUS_MQTT_HOST, default 127.0.0.1 */
+    int mqtt_port;           /* HAUSBUS_MQTT_PORT, default 1883 */
+    int http_port;           /* HAUSBUS_HTTP_PORT, default 8080 */
+    char data_dir[512];      /* HAUSBUS_DATA_DIR, default ./var */
+    char log_level[16];      /* HAUSBUS_LOG_LEVEL, default info */
+    int64_t payment_limit;   /* HAUSBUS_PAYMENT_LIMIT, default 10000000 */
+    int redrive_ms;          /* HAUSBUS_REDRIVE_MS: re-drive a stalled saga step, default 5000 */
+    int request_timeout_ms;  /* HAUSBUS_REQUEST_TIMEOUT_MS: gateway waits this long, default 5000 */
+};
+
+/* Fills cfg from the environment with defaults. Returns HB_ERR_INVAL (and logs
+ * nothing; the caller reports) when a value is malformed, out of range or too long. */
+hb_err_t hb_config_load(struct hb_config *cfg);
+
+#endif

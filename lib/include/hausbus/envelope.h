@@ -1,0 +1,69 @@
+/* CloudEvents 1.0 structured-mode JSON envelope: encode, decode, ids and times. */
+#ifndef HAUSBUS_ENVELOPE_H
+#define HAUSBUS_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "hausbus/err.h"
+
+#define HB_EVENT_ID_MAX 64
+#define HB_EVENT_SOURCE_MAX 64
+#define HB_EVENT_TYPE_MAX 64
+#define HB_EVENT_TIME_MAX 40
+#define HB_EVENT_SUBJECT_MAX 32
+#define HB_PAYLOAD_MAX (64 * 1024) /* larger bus payloads are refused */
+#define HB_ID_MAX 9007199254740992LL /* 2^53: ids survive a trip through JSON numbers */
+
+struct hb_event {
+    char id[HB_EVENT_ID_MAX];
+    char source[HB_EVENT_SOURCE_MAX];   /* "/hausbus/<component>" */
+    char type[HB_EVENT_TYPE_MAX];       /* "OrderPlaced", "order.place", ... */
+    char time[HB_EVENT_TIME_MAX];       /* RFC 3339 UTC */
+    char subject[HB_EVENT_SUBJECT_MAX]; /* the order id, or "" */
+    cJSON *data;                        /* owned; an object, never NULL after decode */
+};
+
+/* Decodes a JSON CloudEvent. On success ev owns its data (release with
+ * hb_event_clear). On failure returns HB_ERR_DECODE or HB_ERR_TOO_LARGE, leaves ev
+ * cleared and points *reason (if non-NULL) at a static explanation. */
+hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev,
+                            const char **reason);
+
+/* Encodes ev as a CloudEvent JSON string (specversion 1.0, datacontenttype
+ * application/json). Returns a malloc'd string the caller frees, NULL on allocation failure. */
+char *hb_envelope_encode(const struct hb_event *ev);
+
+/* Fills ev with a fresh id, the current time, source "/hausbus/<component>", type and
+ * subject (order_id > 0, else ""), and takes ownership of data (NULL means {}).
+ * Returns HB_ERR_INVAL if a string does not fit, HB_ERR_NOMEM; on failure data is freed. */
+hb_err_t hb_event_init(struct hb_event *ev, const char *component, const char *type,
+                       int64_t order_id, cJSON *data);
+
+/* Frees ev->data and zeroes ev. Accepts an already cleared event. */
+void hb_event_clear(struct hb_event *ev);
+
+/* Writes a random RFC 4122 version 4 UUID (36 chars + NUL) into out. */
+void hb_uuid(char out[37]);
+
+/* Writes the current UTC time as RFC 3339 with milliseconds. len >= 25. */
+void hb_time_now(char *out, size_t len);
+
+/* Milliseconds on a monotonic clock, for timeouts. */
+int64_t hb_now_ms(void);
+
+/* Wall-clock milliseconds since the epoch, for timestamps stored in databases. */
+int64_t hb_wall_ms(void);
+
+/* Reads an integer member of obj that is a JSON number with no fraction in
+ * [min, max]. Returns HB_ERR_DECODE when missing, wrongly typed or out of range. */
+hb_err_t hb_json_int(const cJSON *obj, const char *name, int64_t min, int64_t max,
+                     int64_t *out);
+
+/* Reads a string member of obj of 1..max_len bytes. Returns HB_ERR_DECODE when
+ * missing, not a string, empty or too long. *out points into obj. */
+hb_err_t hb_json_str(const cJSON *obj, const char *name, size_t max_len, const char **out);
+
+#endif

@@ -1,0 +1,86 @@
+/* A component's sqlite database: transactions, the inbox (handled event ids)
+ * and the outbox (events to publish after commit). */
+#ifndef HAUSBUS_STORE_H
+#define HAUSBUS_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "hausbus/err.h"
+
+struct hb_store;
+
+/* Opens (creating if needed) the database at path (":memory:" for tests) in WAL
+ * mode, creates the inbox and outbox tables and runs schema_sql (may be NULL).
+ * component names the event source and the topics emitted events go to.
+ * Returns HB_ERR_DB with a logged reason on failure; *out is set only on success. */
+hb_err_t hb_store_open(const char *path, const char *component, const char *schema_sql,
+                       struct hb_store **out);
+
+/* Closes the database. Accepts NULL. */
+void hb_store_close(struct hb_store *st);
+
+/* The raw handle, for the component's own queries. Owned by st. */
+sqlite3 *hb_store_db(struct hb_store *st);
+
+/* The component name given to hb_store_open. */
+const char *hb_store_component(const struct hb_store *st);
+
+hb_err_t hb_store_begin(struct hb_store *st);
+hb_err_t hb_store_commit(struct hb_store *st);
+/* Rolls back the open transaction, if any. Can't fail in a way the caller can act on. */
+void hb_store_rollback(struct hb_store *st);
+
+/* Runs one or more SQL statements without results. */
+hb_err_t hb_store_exec(struct hb_store *st, const char *sql);
+
+/* Records event_id as handled. *fresh is false when it was already recorded,
+ * in which case the caller must not apply the event again. */
+hb_err_t hb_store_inbox_claim(struct hb_store *st, const char *event_id, bool *fresh);
+
+/* Adds an event "hausbus/v1/evt/<component>/<type>" to the outbox, in the open
+ * transaction. Takes ownership of data (NULL means {}), also on failure. */
+hb_err_t hb_store_emit(struct hb_store *st, const char *type, int64_t order_id, cJSON *data);
+
+/* Adds a raw message to the outbox (dead letters, for instance). */
+hb_err_t hb_store_outbox_put(struct hb_store *st, const char *topic, const char *payload);
+
+struct hb_outbox_row {
+    int64_t id;
+    const char *topic;   /* valid during the callback only */
+    const char *payload; /* valid during the callback only */
+};
+
+/* Calls fn for up to limit outbox rows with id > after_id, oldest first. fn returning
+ * non-zero stops the walk. */
+hb_err_t hb_store_outbox_each(struct hb_store *st, int64_t after_id, int limit,
+                              int (*fn)(void *ctx, const struct hb_outbox_row *row), void *ctx);
+
+/* Removes an outbox row once the broker acknowledged it. Unknown ids are ignored. */
+hb_err_t hb_store_outbox_delete(struct hb_store *st, int64_t id);
+
+/* Number of rows in the outbox (tests and metrics). Returns -1 on error. */
+int64_t hb_store_outbox_count(struct hb_store *st);
+
+/* Prepares sql on st's database. Logs and returns HB_ERR_DB on failure. */
+hb_err_t hb_store_prepare(struct hb_store *st, const char *sql, sqlite3_stmt **out);
+
+/* Runs sql (one statement) with the int64 arguments bound in order and parses the first
+ * column of the first row as JSON (queries build it with sqlite's json_object and
+ * json_group_array). *out is NULL when there is no row or the column is NULL; the
+ * caller owns it otherwise. */
+hb_err_t hb_store_query_json(struct hb_store *st, const char *sql, const int64_t *args,
+                             int n_args, cJSON **out);
+
+/* Runs sql (one statement, no result rows needed) with int64 arguments bound in order. */
+hb_err_t hb_store_run(struct hb_store *st, const char *sql, const int64_t *args, int n_args);
+
+/* Runs a "SELECT <integer>" style query; *out gets the first column of the first row,
+ * or fallback when there is no row. */
+hb_err_t hb_store_query_int(struct hb_store *st, const char *sql, const int64_t *args,
+                            int n_args, int64_t fallback, int64_t *out);
+
+#endif

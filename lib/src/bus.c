@@ -1,0 +1,300 @@
+/* MQTT v5 client over libmosquitto: sessions, status + last will, request/response. */
+#include "hausbus/bus.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include "hausbus/envelope.h"
+#include "hausbus/log.h"
+
+#define BUS_KEEPALIVE_S 30
+#define BUS_SESSION_EXPIRY_S (7 * 24 * 3600) /* a component may be away a week */
+#define BUS_BACKOFF_MIN_MS 100
+#define BUS_BACKOFF_MAX_MS 5000
+
+struct hb_bus {
+    struct mosquitto *mosq;
+    struct hb_bus_options opt;
+    char status_topic[128];
+    char host[256];
+    int port;
+    bool threaded;
+    volatile bool connected;
+    int backoff_ms;
+    int64_t next_attempt_ms;
+};
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+static void lib_init(void)
+{
+    mosquitto_lib_init();
+}
+
+static hb_err_t bus_err(int rc, const char *what)
+{
+    HB_LOGW(0, "mqtt %s: %s", what, mosquitto_strerror(rc));
+    return HB_ERR_BUS;
+}
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
+                       const mosquitto_property *props)
+{
+    (void)flags;
+    (void)props;
+    struct hb_bus *bus = obj;
+    if (rc != 0) {
+        HB_LOGW(0, "broker refused connection: %s", mosquitto_reason_string(rc));
+        return;
+    }
+    bus->connected = true;
+    bus->backoff_ms = BUS_BACKOFF_MIN_MS;
+    HB_LOGI(0, "connected to broker %s:%d", bus->host, bus->port);
+    if (bus->opt.n_subscriptions > 0) {
+        int src = mosquitto_subscribe_multiple(mosq, NULL, (int)bus->opt.n_subscriptions,
+                                               (char *const *)bus->opt.subscriptions, 1, 0, NULL);
+        if (src != MOSQ_ERR_SUCCESS) {
+            bus_err(src, "subscribe");
+        }
+    }
+    if (bus->status_topic[0]) {
+        mosquitto_publish_v5(mosq, NULL, bus->status_topic, 6, "online", 1, true, NULL);
+    }
+    if (bus->opt.on_connected) {
+        bus->opt.on_connected(bus->opt.ctx);
+    }
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
+                          const mosquitto_property *props)
+{
+    (void)mosq;
+    (void)props;
+    struct hb_bus *bus = obj;
+    if (bus->connected) {
+        HB_LOGW(0, "disconnected from broker (%s)", mosquitto_reason_string(rc));
+    }
+    bus->connected = false;
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m,
+                       const mosquitto_property *props)
+{
+    (void)mosq;
+    struct hb_bus *bus = obj;
+    char *response_topic = NULL;
+    void *correlation = NULL;
+    uint16_t correlation_len = 0;
+    mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
+    mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation,
+                                   &correlation_len, false);
+    struct hb_message msg = {
+        .topic = m->topic,
+        .payload = m->payload ? m->payload : "",
+        .len = (size_t)m->payloadlen,
+        .response_topic = response_topic,
+        .correlation = correlation,
+        .correlation_len = correlation_len,
+    };
+    if (bus->opt.on_message) {
+        bus->opt.on_message(bus->opt.ctx, &msg);
+    }
+    free(response_topic);
+    free(correlation);
+}
+
+static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
+                       const mosquitto_property *props)
+{
+    (void)mosq;
+    (void)props;
+    struct hb_bus *bus = obj;
+    if (reason >= 0x80) {
+        HB_LOGW(0, "broker rejected publish %d: %s", mid, mosquitto_reason_string(reason));
+        return; /* not acknowledged: the outbox keeps the row and retries */
+    }
+    if (bus->opt.on_published) {
+        bus->opt.on_published(bus->opt.ctx, mid);
+    }
+}
+
+/* One blocking connect attempt; failures are retried by the caller's loop. */
+static void try_connect(struct hb_bus *bus)
+{
+    mosquitto_property *props = NULL;
+    if (bus->opt.persistent) {
+        mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+                                     BUS_SESSION_EXPIRY_S);
+    }
+    /* mosquitto_reconnect() would drop the CONNECT properties, and with them the
+     * session expiry that keeps our queued messages; so connect afresh each time. */
+    int rc = mosquitto_connect_bind_v5(bus->mosq, bus->host, bus->port, BUS_KEEPALIVE_S, NULL,
+                                       props);
+    mosquitto_property_free_all(&props);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        HB_LOGW(0, "cannot reach broker %s:%d (%s), retrying in %d ms", bus->host, bus->port,
+                mosquitto_strerror(rc), bus->backoff_ms);
+        bus->next_attempt_ms = hb_now_ms() + bus->backoff_ms;
+        bus->backoff_ms = bus->backoff_ms * 2 > BUS_BACKOFF_MAX_MS ? BUS_BACKOFF_MAX_MS
+                                                                   : bus->backoff_ms * 2;
+    } else {
+        bus->next_attempt_ms = 0;
+    }
+}
+
+hb_err_t hb_bus_create(const struct hb_config *cfg, const struct hb_bus_options *opt,
+                       struct hb_bus **out)
+{
+    pthread_once(&lib_once, lib_init);
+    struct hb_bus *bus = calloc(1, sizeof(*bus));
+    if (!bus) {
+        return HB_ERR_NOMEM;
+    }
+    bus->opt = *opt;
+    bus->port = cfg->mqtt_port;
+    bus->backoff_ms = BUS_BACKOFF_MIN_MS;
+    snprintf(bus->host, sizeof(bus->host), "%s", cfg->mqtt_host);
+    if (opt->component) {
+        snprintf(bus->status_topic, sizeof(bus->status_topic), HB_TOPIC_PREFIX "status/%s",
+                 opt->component);
+    }
+    bus->mosq = mosquitto_new(opt->client_id, !opt->persistent, bus);
+    if (!bus->mosq) {
+        free(bus);
+        return HB_ERR_NOMEM;
+    }
+    mosquitto_int_option(bus->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    /* Without TCP_NODELAY each QoS 1 hop can wait ~40 ms for a delayed ACK (FIELD-NOTES). */
+    mosquitto_int_option(bus->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    mosquitto_reconnect_delay_set(bus->mosq, 1, 5, true);
+    if (bus->status_topic[0]) {
+        int rc = mosquitto_will_set_v5(bus->mosq, bus->status_topic, 7, "offline", 1, true, NULL);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            hb_bus_destroy(bus);
+            return bus_err(rc, "will");
+        }
+    }
+    mosquitto_connect_v5_callback_set(bus->mosq, on_connect);
+    mosquitto_disconnect_v5_callback_set(bus->mosq, on_disconnect);
+    mosquitto_message_v5_callback_set(bus->mosq, on_message);
+    mosquitto_publish_v5_callback_set(bus->mosq, on_publish);
+    try_connect(bus);
+    *out = bus;
+    return HB_OK;
+}
+
+void hb_bus_destroy(struct hb_bus *bus)
+{
+    if (!bus) {
+        return;
+    }
+    if (bus->connected && bus->status_topic[0]) {
+        mosquitto_publish_v5(bus->mosq, NULL, bus->status_topic, 7, "offline", 1, true, NULL);
+    }
+    if (bus->connected && !bus->threaded) {
+        /* Let the offline status and queued acks go out before we say goodbye. */
+        for (int i = 0; i < 5 && mosquitto_want_write(bus->mosq); i++) {
+            mosquitto_loop(bus->mosq, 20, 1);
+        }
+    }
+    mosquitto_disconnect_v5(bus->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+    if (bus->threaded) {
+        mosquitto_loop_stop(bus->mosq, false);
+    }
+    mosquitto_destroy(bus->mosq);
+    free(bus);
+}
+
+hb_err_t hb_bus_run_once(struct hb_bus *bus, int timeout_ms)
+{
+    if (bus->next_attempt_ms != 0) {
+        int64_t wait = bus->next_attempt_ms - hb_now_ms();
+        if (wait > 0) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = (wait < timeout_ms ? wait : timeout_ms) *
+                                                            1000000L};
+            nanosleep(&ts, NULL);
+            return HB_OK;
+        }
+        try_connect(bus);
+        return HB_OK;
+    }
+    int rc = mosquitto_loop(bus->mosq, timeout_ms, 1);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        bus->connected = false;
+        bus->next_attempt_ms = hb_now_ms() + bus->backoff_ms;
+        bus->backoff_ms = bus->backoff_ms * 2 > BUS_BACKOFF_MAX_MS ? BUS_BACKOFF_MAX_MS
+                                                                   : bus->backoff_ms * 2;
+        return HB_ERR_BUS;
+    }
+    return HB_OK;
+}
+
+hb_err_t hb_bus_start_thread(struct hb_bus *bus)
+{
+    bus->threaded = true;
+    int rc = mosquitto_loop_start(bus->mosq);
+    return rc == MOSQ_ERR_SUCCESS ? HB_OK : bus_err(rc, "loop start");
+}
+
+bool hb_bus_connected(const struct hb_bus *bus)
+{
+    return bus->connected;
+}
+
+static hb_err_t publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
+                        bool retain, int *mid, mosquitto_property *extra)
+{
+    if (len > HB_PAYLOAD_MAX * 2) {
+        mosquitto_property_free_all(&extra);
+        return HB_ERR_TOO_LARGE;
+    }
+    mosquitto_property *props = extra;
+    mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, HB_CONTENT_TYPE_CE);
+    int rc = mosquitto_publish_v5(bus->mosq, mid, topic, (int)len, payload, 1, retain, props);
+    mosquitto_property_free_all(&props);
+    return rc == MOSQ_ERR_SUCCESS ? HB_OK : bus_err(rc, "publish");
+}
+
+hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
+                        bool retain, int *mid)
+{
+    return publish(bus, topic, payload, len, retain, mid, NULL);
+}
+
+hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
+                        const char *response_topic, const void *correlation,
+                        size_t correlation_len, unsigned expiry_s)
+{
+    mosquitto_property *props = NULL;
+    if (correlation_len > UINT16_MAX) {
+        return HB_ERR_INVAL;
+    }
+    mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, response_topic);
+    mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, correlation,
+                                  (uint16_t)correlation_len);
+    if (expiry_s > 0) {
+        /* A request nobody took in time must not be acted on later. */
+        mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, expiry_s);
+    }
+    return publish(bus, topic, payload, len, false, NULL, props);
+}
+
+hb_err_t hb_bus_reply(struct hb_bus *bus, const struct hb_message *msg, const char *payload,
+                      size_t len)
+{
+    if (!msg->response_topic) {
+        return HB_ERR_INVAL;
+    }
+    mosquitto_property *props = NULL;
+    if (msg->correlation && msg->correlation_len <= UINT16_MAX) {
+        mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, msg->correlation,
+                                      (uint16_t)msg->correlation_len);
+    }
+    return publish(bus, msg->response_topic, payload, len, false, NULL, props);
+}

@@ -1,0 +1,368 @@
+/* The component runtime: message loop, dedupe, transactions, outbox, replies, dead letters. */
+#include "hausbus/component.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hausbus/bus.h"
+#include "hausbus/log.h"
+
+#define OUTBOX_INFLIGHT_MAX 256 /* unacknowledged publishes; the rest waits in the table */
+#define DEAD_LETTER_PAYLOAD_MAX 4096
+#define TICK_INTERVAL_MS 1000
+#define INBOX_PRUNE_INTERVAL_MS (10 * 60 * 1000)
+#define INBOX_KEEP_S (7 * 24 * 3600) /* longer than any redelivery can be late */
+
+struct inflight {
+    int mid;
+    int64_t row_id;
+};
+
+struct runtime {
+    const struct hb_component *def;
+    struct hb_config cfg;
+    struct hb_ctx ctx;
+    struct hb_bus *bus;
+    int64_t outbox_cursor; /* highest outbox row handed to the client since (re)connect */
+    struct inflight inflight[OUTBOX_INFLIGHT_MAX];
+    size_t n_inflight;
+    int64_t acked[OUTBOX_INFLIGHT_MAX];
+    size_t n_acked;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+hb_err_t hb_reply_error(struct hb_reply *reply, int code, const char *msg)
+{
+    cJSON_Delete(reply->body);
+    reply->body = cJSON_CreateObject();
+    reply->code = code;
+    reply->location[0] = '\0';
+    if (reply->body) {
+        cJSON_AddStringToObject(reply->body, "error", msg);
+    }
+    return HB_OK;
+}
+
+hb_err_t hb_ctx_reject(struct hb_ctx *ctx, const char *why)
+{
+    snprintf(ctx->error, sizeof(ctx->error), "%s", why);
+    return HB_ERR_DECODE;
+}
+
+void hb_reply_clear(struct hb_reply *reply)
+{
+    cJSON_Delete(reply->body);
+    memset(reply, 0, sizeof(*reply));
+}
+
+/* True when topic matches filter, which is exact or ends in a single-level "/+". */
+static bool topic_matches(const char *filter, const char *topic)
+{
+    size_t len = strlen(filter);
+    if (len >= 2 && strcmp(filter + len - 2, "/+") == 0) {
+        return strncmp(filter, topic, len - 1) == 0 && topic[len - 1] != '\0' &&
+               strchr(topic + len - 1, '/') == NULL;
+    }
+    return strcmp(filter, topic) == 0;
+}
+
+static const struct hb_route *find_route(const struct hb_component *def, const char *topic)
+{
+    for (size_t i = 0; i < def->n_routes; i++) {
+        if (topic_matches(def->routes[i].topic, topic)) {
+            return &def->routes[i];
+        }
+    }
+    return NULL;
+}
+
+hb_err_t hb_component_dispatch(const struct hb_component *def, struct hb_ctx *ctx,
+                               const char *topic, const struct hb_event *ev,
+                               struct hb_reply *reply)
+{
+    const struct hb_route *route = find_route(def, topic);
+    ctx->error[0] = '\0';
+    if (!route) {
+        return hb_ctx_reject(ctx, "no handler for this topic");
+    }
+    if (route->read_only) {
+        return route->handler(ctx, ev, reply);
+    }
+    HB_RETURN_ON_ERR(hb_store_begin(ctx->store));
+    bool fresh = false;
+    hb_err_t rc = hb_store_inbox_claim(ctx->store, ev->id, &fresh);
+    if (rc == HB_OK && fresh) {
+        rc = route->handler(ctx, ev, reply);
+    } else if (rc == HB_OK) {
+        HB_LOGD(atoll(ev->subject), "duplicate %s %s ignored", ev->type, ev->id);
+    }
+    if (rc != HB_OK) {
+        hb_store_rollback(ctx->store);
+        return rc;
+    }
+    return hb_store_commit(ctx->store);
+}
+
+/* Copies at most max bytes of payload into a NUL-terminated string, replacing bytes that
+ * are not valid UTF-8 with '?', so the dead letter stays valid JSON. Returns NULL on OOM. */
+static char *printable_copy(const char *payload, size_t len, size_t max)
+{
+    size_t n = len < max ? len : max;
+    char *out = malloc(n + 1);
+    if (!out) {
+        return NULL;
+    }
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)payload[i];
+        size_t seq = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        bool ok = seq > 0 && i + seq <= n && c != 0;
+        for (size_t k = 1; ok && k < seq; k++) {
+            ok = ((unsigned char)payload[i + k] >> 6) == 0x2;
+        }
+        if (!ok) {
+            out[i++] = '?';
+            continue;
+        }
+        memcpy(out + i, payload + i, seq);
+        i += seq;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* Writes a dead letter to the outbox (so it is not lost if the broker is away). */
+static void dead_letter(struct runtime *rt, const struct hb_message *msg, const char *reason)
+{
+    char topic[128];
+    snprintf(topic, sizeof(topic), HB_TOPIC_PREFIX "dlq/%s", rt->def->name);
+    char *text = printable_copy(msg->payload, msg->len, DEAD_LETTER_PAYLOAD_MAX);
+    cJSON *letter = cJSON_CreateObject();
+    char *json = NULL;
+    if (text && letter && cJSON_AddStringToObject(letter, "reason", reason) &&
+        cJSON_AddStringToObject(letter, "topic", msg->topic) &&
+        cJSON_AddStringToObject(letter, "payload", text)) {
+        json = cJSON_PrintUnformatted(letter);
+    }
+    if (!json || hb_store_outbox_put(rt->ctx.store, topic, json) != HB_OK) {
+        HB_LOGE(0, "could not dead-letter a message from %s", msg->topic);
+    } else {
+        HB_LOGW(0, "dead-lettered a message from %s: %s", msg->topic, reason);
+    }
+    cJSON_free(json);
+    cJSON_Delete(letter);
+    free(text);
+}
+
+static void send_reply(struct runtime *rt, const struct hb_message *msg, struct hb_reply *reply)
+{
+    if (!msg->response_topic || reply->code == 0) {
+        return;
+    }
+    cJSON *root = cJSON_CreateObject();
+    char *json = NULL;
+    if (root && cJSON_AddNumberToObject(root, "code", reply->code)) {
+        cJSON_AddItemToObject(root, "body", reply->body ? reply->body : cJSON_CreateObject());
+        reply->body = NULL; /* now owned by root */
+        if (reply->location[0]) {
+            cJSON_AddStringToObject(root, "location", reply->location);
+        }
+        json = cJSON_PrintUnformatted(root);
+    }
+    if (!json || hb_bus_reply(rt->bus, msg, json, strlen(json)) != HB_OK) {
+        HB_LOGE(0, "could not reply on %s", msg->response_topic);
+    }
+    cJSON_free(json);
+    cJSON_Delete(root);
+}
+
+static void on_message(void *arg, const struct hb_message *msg)
+{
+    struct runtime *rt = arg;
+    struct hb_event ev;
+    struct hb_reply reply = {0};
+    const char *reason = NULL;
+    if (hb_envelope_decode(msg->payload, msg->len, &ev, &reason) != HB_OK) {
+        dead_letter(rt, msg, reason);
+        hb_reply_error(&reply, 400, reason);
+        send_reply(rt, msg, &reply);
+        hb_reply_clear(&reply);
+        return;
+    }
+    rt->ctx.now_ms = hb_wall_ms();
+    hb_err_t rc = hb_component_dispatch(rt->def, &rt->ctx, msg->topic, &ev, &reply);
+    if (rc == HB_ERR_DECODE) {
+        dead_letter(rt, msg, rt->ctx.error);
+        hb_reply_error(&reply, 400, rt->ctx.error);
+    } else if (rc != HB_OK) {
+        char why[96];
+        snprintf(why, sizeof(why), "internal error: %s", hb_strerror(rc));
+        HB_LOGE(atoll(ev.subject), "%s handling %s", why, ev.type);
+        dead_letter(rt, msg, why);
+        hb_reply_error(&reply, 500, why);
+    }
+    send_reply(rt, msg, &reply);
+    hb_reply_clear(&reply);
+    hb_event_clear(&ev);
+}
+
+static void on_published(void *arg, int mid)
+{
+    struct runtime *rt = arg;
+    for (size_t i = 0; i < rt->n_inflight; i++) {
+        if (rt->inflight[i].mid == mid) {
+            rt->acked[rt->n_acked++] = rt->inflight[i].row_id;
+            rt->inflight[i] = rt->inflight[--rt->n_inflight];
+            return;
+        }
+    }
+}
+
+static void on_connected(void *arg)
+{
+    struct runtime *rt = arg;
+    /* Whatever was unacknowledged is sent again; consumers are idempotent. */
+    rt->outbox_cursor = 0;
+    rt->n_inflight = 0;
+}
+
+static int publish_row(void *arg, const struct hb_outbox_row *row)
+{
+    struct runtime *rt = arg;
+    int mid = 0;
+    if (rt->n_inflight >= OUTBOX_INFLIGHT_MAX ||
+        hb_bus_publish(rt->bus, row->topic, row->payload, strlen(row->payload), false, &mid) !=
+            HB_OK) {
+        return 1;
+    }
+    rt->inflight[rt->n_inflight++] = (struct inflight){.mid = mid, .row_id = row->id};
+    rt->outbox_cursor = row->id;
+    return 0;
+}
+
+/* Deletes acknowledged rows in one transaction, then hands new rows to the client. */
+static void flush_outbox(struct runtime *rt)
+{
+    if (rt->n_acked > 0 && hb_store_begin(rt->ctx.store) == HB_OK) {
+        hb_err_t rc = HB_OK;
+        for (size_t i = 0; i < rt->n_acked && rc == HB_OK; i++) {
+            rc = hb_store_outbox_delete(rt->ctx.store, rt->acked[i]);
+        }
+        if (rc == HB_OK && hb_store_commit(rt->ctx.store) == HB_OK) {
+            rt->n_acked = 0;
+        } else {
+            hb_store_rollback(rt->ctx.store);
+        }
+    }
+    size_t room = OUTBOX_INFLIGHT_MAX - rt->n_inflight;
+    if (hb_bus_connected(rt->bus) && room > 0) {
+        hb_store_outbox_each(rt->ctx.store, rt->outbox_cursor, (int)room, publish_row, rt);
+    }
+}
+
+static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
+{
+    rt->ctx.now_ms = hb_wall_ms();
+    if (rt->def->tick && hb_store_begin(rt->ctx.store) == HB_OK) {
+        if (rt->def->tick(&rt->ctx) == HB_OK) {
+            hb_store_commit(rt->ctx.store);
+        } else {
+            hb_store_rollback(rt->ctx.store);
+        }
+    }
+    if (hb_now_ms() - *last_prune_ms > INBOX_PRUNE_INTERVAL_MS) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "DELETE FROM hb_inbox WHERE handled_at < strftime('%%s','now') - %d",
+                 INBOX_KEEP_S);
+        hb_store_exec(rt->ctx.store, sql);
+        *last_prune_ms = hb_now_ms();
+    }
+}
+
+static hb_err_t open_store(struct runtime *rt)
+{
+    char path[600];
+    if (mkdir(rt->cfg.data_dir, 0750) != 0 && errno != EEXIST) {
+        HB_LOGE(0, "cannot create data dir %s: %s", rt->cfg.data_dir, strerror(errno));
+        return HB_ERR_IO;
+    }
+    int n = snprintf(path, sizeof(path), "%s/%s.db", rt->cfg.data_dir, rt->def->name);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        return HB_ERR_INVAL;
+    }
+    return hb_store_open(path, rt->def->name, rt->def->schema_sql, &rt->ctx.store);
+}
+
+int hb_component_main(const struct hb_component *def)
+{
+    static struct runtime rt; /* large (inflight tables); one per process */
+    rt.def = def;
+    if (hb_config_load(&rt.cfg) != HB_OK) {
+        return 2;
+    }
+    hb_log_init(def->name, rt.cfg.log_level);
+    rt.ctx.cfg = &rt.cfg;
+    if (open_store(&rt) != HB_OK) {
+        return 1;
+    }
+    if (def->setup && def->setup(&rt.ctx) != HB_OK) {
+        hb_store_close(rt.ctx.store);
+        return 1;
+    }
+    const char *subs[32];
+    size_t n_subs = 0;
+    for (size_t i = 0; i < def->n_routes && n_subs < sizeof(subs) / sizeof(subs[0]); i++) {
+        subs[n_subs++] = def->routes[i].topic;
+    }
+    char client_id[64];
+    snprintf(client_id, sizeof(client_id), "hausbus-%s", def->name);
+    struct hb_bus_options opt = {
+        .client_id = client_id,
+        .component = def->name,
+        .persistent = true,
+        .subscriptions = subs,
+        .n_subscriptions = n_subs,
+        .on_message = on_message,
+        .on_published = on_published,
+        .on_connected = on_connected,
+        .ctx = &rt,
+    };
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (hb_bus_create(&rt.cfg, &opt, &rt.bus) != HB_OK) {
+        hb_store_close(rt.ctx.store);
+        return 1;
+    }
+    HB_LOGI(0, "started, data in %s/%s.db, broker %s:%d", rt.cfg.data_dir, def->name,
+            rt.cfg.mqtt_host, rt.cfg.mqtt_port);
+    int64_t next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
+    int64_t last_prune_ms = 0;
+    while (!stop_requested) {
+        hb_bus_run_once(rt.bus, 50);
+        if (hb_now_ms() >= next_tick_ms) {
+            run_tick(&rt, &last_prune_ms);
+            next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
+        }
+        flush_outbox(&rt);
+    }
+    HB_LOGI(0, "stopping");
+    hb_bus_destroy(rt.bus);
+    if (def->teardown) {
+        def->teardown(&rt.ctx);
+    }
+    hb_store_close(rt.ctx.store);
+    return 0;
+}

@@ -1,0 +1,63 @@
+/* Reads HAUSBUS_* environment variables into struct hb_config. */
+#include "hausbus/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static hb_err_t env_str(const char *name, const char *fallback, char *out, size_t cap)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        v = fallback;
+    }
+    int n = snprintf(out, cap, "%s", v);
+    if (n < 0 || (size_t)n >= cap) {
+        fprintf(stderr, "%s is too long (max %zu bytes)\n", name, cap - 1);
+        return HB_ERR_INVAL;
+    }
+    return HB_OK;
+}
+
+static hb_err_t env_int(const char *name, int64_t fallback, int64_t min, int64_t max,
+                        int64_t *out)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        *out = fallback;
+        return HB_OK;
+    }
+    errno = 0;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < min || n > max) {
+        fprintf(stderr, "%s must be an integer between %lld and %lld, got \"%s\"\n", name,
+                (long long)min, (long long)max, v);
+        return HB_ERR_INVAL;
+    }
+    *out = n;
+    return HB_OK;
+}
+
+hb_err_t hb_config_load(struct hb_config *cfg)
+{
+    int64_t mqtt_port, http_port, redrive, timeout;
+    memset(cfg, 0, sizeof(*cfg));
+    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_HOST", "127.0.0.1", cfg->mqtt_host,
+                             sizeof(cfg->mqtt_host)));
+    HB_RETURN_ON_ERR(env_str("HAUSBUS_DATA_DIR", "./var", cfg->data_dir, sizeof(cfg->data_dir)));
+    HB_RETURN_ON_ERR(env_str("HAUSBUS_LOG_LEVEL", "info", cfg->log_level,
+                             sizeof(cfg->log_level)));
+    HB_RETURN_ON_ERR(env_int("HAUSBUS_MQTT_PORT", 1883, 1, 65535, &mqtt_port));
+    HB_RETURN_ON_ERR(env_int("HAUSBUS_HTTP_PORT", 8080, 1, 65535, &http_port));
+    HB_RETURN_ON_ERR(env_int("HAUSBUS_PAYMENT_LIMIT", 10000000, 0, INT64_MAX / 2,
+                             &cfg->payment_limit));
+    HB_RETURN_ON_ERR(env_int("HAUSBUS_REDRIVE_MS", 5000, 50, 3600 * 1000, &redrive));
+    HB_RETURN_ON_ERR(env_int("HAUSBUS_REQUEST_TIMEOUT_MS", 5000, 50, 600 * 1000, &timeout));
+    cfg->mqtt_port = (int)mqtt_port;
+    cfg->http_port = (int)http_port;
+    cfg->redrive_ms = (int)redrive;
+    cfg->request_timeout_ms = (int)timeout;
+    return HB_OK;
+}

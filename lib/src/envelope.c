@@ -1,0 +1,202 @@
+/* CloudEvents 1.0 JSON envelopes, UUIDs, clocks and typed JSON field readers. */
+#include "hausbus/envelope.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+void hb_uuid(char out[37])
+{
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof(b)) {
+        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+        if (n > 0) {
+            got += (size_t)n;
+        }
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+void hb_time_now(char *out, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    char date[32];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, len, "%s.%03ldZ", date, ts.tv_nsec / 1000000L);
+}
+
+int64_t hb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t hb_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void hb_event_clear(struct hb_event *ev)
+{
+    cJSON_Delete(ev->data);
+    memset(ev, 0, sizeof(*ev));
+}
+
+/* Copies member name of obj into out; optional members may be absent. */
+static hb_err_t copy_str(const cJSON *obj, const char *name, bool required, char *out,
+                         size_t cap)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!item) {
+        return required ? HB_ERR_DECODE : HB_OK;
+    }
+    if (!cJSON_IsString(item) || strlen(item->valuestring) >= cap) {
+        return HB_ERR_DECODE;
+    }
+    if (required && item->valuestring[0] == '\0') {
+        return HB_ERR_DECODE;
+    }
+    snprintf(out, cap, "%s", item->valuestring);
+    return HB_OK;
+}
+
+hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev,
+                            const char **reason)
+{
+    const char *why = NULL;
+    hb_err_t rc = HB_ERR_DECODE;
+    memset(ev, 0, sizeof(*ev));
+    if (len > HB_PAYLOAD_MAX) {
+        why = "payload over 64 KiB";
+        rc = HB_ERR_TOO_LARGE;
+        goto err;
+    }
+    cJSON *root = cJSON_ParseWithLength(payload, len);
+    if (!root) {
+        why = "payload is not JSON";
+        goto err;
+    }
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(root, "specversion");
+    if (!cJSON_IsObject(root) || !cJSON_IsString(spec) || strcmp(spec->valuestring, "1.0") != 0) {
+        why = "not a CloudEvent 1.0 (specversion)";
+    } else if (copy_str(root, "id", true, ev->id, sizeof(ev->id)) != HB_OK) {
+        why = "missing or oversized id";
+    } else if (copy_str(root, "source", true, ev->source, sizeof(ev->source)) != HB_OK) {
+        why = "missing or oversized source";
+    } else if (copy_str(root, "type", true, ev->type, sizeof(ev->type)) != HB_OK) {
+        why = "missing or oversized type";
+    } else if (copy_str(root, "time", false, ev->time, sizeof(ev->time)) != HB_OK) {
+        why = "time is not a short string";
+    } else if (copy_str(root, "subject", false, ev->subject, sizeof(ev->subject)) != HB_OK) {
+        why = "subject is not a short string";
+    } else if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "data"))) {
+        why = "data is missing or not an object";
+    }
+    if (why) {
+        cJSON_Delete(root);
+        goto err;
+    }
+    ev->data = cJSON_DetachItemFromObjectCaseSensitive(root, "data");
+    cJSON_Delete(root);
+    return HB_OK;
+err:
+    memset(ev, 0, sizeof(*ev));
+    if (reason) {
+        *reason = why;
+    }
+    return rc;
+}
+
+char *hb_envelope_encode(const struct hb_event *ev)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root) {
+        return NULL;
+    }
+    cJSON *data = ev->data ? cJSON_Duplicate(ev->data, true) : cJSON_CreateObject();
+    if (!cJSON_AddStringToObject(root, "specversion", "1.0") ||
+        !cJSON_AddStringToObject(root, "id", ev->id) ||
+        !cJSON_AddStringToObject(root, "source", ev->source) ||
+        !cJSON_AddStringToObject(root, "type", ev->type) ||
+        !cJSON_AddStringToObject(root, "time", ev->time) ||
+        !cJSON_AddStringToObject(root, "subject", ev->subject) ||
+        !cJSON_AddStringToObject(root, "datacontenttype", "application/json") || !data) {
+        cJSON_Delete(data);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    cJSON_AddItemToObject(root, "data", data);
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}
+
+hb_err_t hb_event_init(struct hb_event *ev, const char *component, const char *type,
+                       int64_t order_id, cJSON *data)
+{
+    memset(ev, 0, sizeof(*ev));
+    if (!data) {
+        data = cJSON_CreateObject();
+        if (!data) {
+            return HB_ERR_NOMEM;
+        }
+    }
+    int n1 = snprintf(ev->source, sizeof(ev->source), "/hausbus/%s", component);
+    int n2 = snprintf(ev->type, sizeof(ev->type), "%s", type);
+    if (n1 < 0 || (size_t)n1 >= sizeof(ev->source) || n2 < 0 || (size_t)n2 >= sizeof(ev->type)) {
+        cJSON_Delete(data);
+        return HB_ERR_INVAL;
+    }
+    if (order_id > 0) {
+        snprintf(ev->subject, sizeof(ev->subject), "%lld", (long long)order_id);
+    }
+    hb_uuid(ev->id);
+    hb_time_now(ev->time, sizeof(ev->time));
+    ev->data = data;
+    return HB_OK;
+}
+
+hb_err_t hb_json_int(const cJSON *obj, const char *name, int64_t min, int64_t max, int64_t *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!cJSON_IsNumber(item)) {
+        return HB_ERR_DECODE;
+    }
+    double v = item->valuedouble;
+    /* 2^53 bounds the integers a double holds exactly. */
+    if (!isfinite(v) || v != floor(v) || v < -9007199254740992.0 || v > 9007199254740992.0) {
+        return HB_ERR_DECODE;
+    }
+    int64_t n = (int64_t)v;
+    if (n < min || n > max) {
+        return HB_ERR_DECODE;
+    }
+    *out = n;
+    return HB_OK;
+}
+
+hb_err_t hb_json_str(const cJSON *obj, const char *name, size_t max_len, const char **out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!cJSON_IsString(item) || item->valuestring[0] == '\0' ||
+        strlen(item->valuestring) > max_len) {
+        return HB_ERR_DECODE;
+    }
+    *out = item->valuestring;
+    return HB_OK;
+}

@@ -1,0 +1,31 @@
+# Shared by run.sh, test.sh and bench: install missing packages and build.
+# shellcheck shell=bash
+
+HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev
+             libcjson-dev libsqlite3-dev libcivetweb-dev libcmocka-dev python3 curl)
+
+# Installs the Debian packages that are missing (needs root; says what to do otherwise).
+hb_install_deps() {
+    local missing=()
+    for p in "${HB_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+        return 1
+    fi
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# hb_build <build dir> [cmake args...]: configures once and builds everything.
+hb_build() {
+    local dir=$1
+    shift
+    cmake -S "$HB_ROOT" -B "$dir" "$@" >/dev/null
+    cmake --build "$dir" -j "$(nproc)" -- --no-print-directory >/dev/null
+}
