@@ -7,7 +7,7 @@ HB_ROOT=$(cd "$(dirname "$0")" && pwd)
 . "$HB_ROOT/scripts/common.sh"
 
 hb_install_deps
-hb_build "$HB_ROOT/build"
+hb_build_programs "$HB_ROOT/build"
 
 export HAUSBUS_MQTT_HOST=${HAUSBUS_MQTT_HOST:-127.0.0.1}
 export HAUSBUS_MQTT_PORT=${HAUSBUS_MQTT_PORT:-1883}
@@ -39,8 +39,8 @@ trap stop_all INT TERM EXIT
 mosquitto -c "$HAUSBUS_DATA_DIR/broker/mosquitto.conf" &
 broker_pid=$!
 sleep 0.3
-for c in order product payment delivery notification view gateway; do
-    "$HB_ROOT/build/bin/hausbus-$c" &
+for program in "${HB_PROGRAMS[@]}"; do
+    "$HB_ROOT/build/bin/$program" &
     pids+=($!)
 done
 

@@ -22,10 +22,19 @@ hb_install_deps() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# hb_build <build dir> [cmake args...]: configures once and builds everything.
+HB_PROGRAMS=(hausbus-order hausbus-product hausbus-payment hausbus-delivery
+             hausbus-notification hausbus-view hausbus-gateway)
+
+# hb_build <build dir> [cmake args...]: configures and builds everything, tests included.
 hb_build() {
     local dir=$1
     shift
     cmake -S "$HB_ROOT" -B "$dir" "$@" >/dev/null
-    cmake --build "$dir" -j "$(nproc)" -- --no-print-directory >/dev/null
+    cmake --build "$dir" -j "$(nproc)" >/dev/null
+}
+
+# hb_build_programs <build dir>: builds only the executables (what ./run.sh needs).
+hb_build_programs() {
+    cmake -S "$HB_ROOT" -B "$1" >/dev/null
+    cmake --build "$1" -j "$(nproc)" --target "${HB_PROGRAMS[@]}" >/dev/null
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -43,12 +44,16 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
     HB_LOGW(0, "ignored message on unexpected topic %.100s", msg->topic);
 }
 
-/* Sends one complete response. json may be NULL for none (204, 304 never carry one);
- * location and allow add those headers when non-NULL and non-empty. */
+/* Sends one complete response. json may be NULL for none (204, 304 never carry one,
+ * and a HEAD answer gets the headers only); location and allow add those headers when
+ * non-NULL and non-empty. Write errors are not reported: they mean the client is gone,
+ * and civetweb closes the connection. */
 static void send_response(struct mg_connection *conn, int status, const char *json, size_t len,
                           const char *location, const char *allow)
 {
+    const char *method = mg_get_request_info(conn)->request_method;
     bool has_body = json && status != 204 && status != 304;
+    bool send_body = has_body && !(method && strcmp(method, "HEAD") == 0);
     mg_response_header_start(conn, status);
     if (has_body) {
         char length[32];
@@ -64,7 +69,7 @@ static void send_response(struct mg_connection *conn, int status, const char *js
         mg_response_header_add(conn, "Allow", allow, -1);
     }
     mg_response_header_send(conn);
-    if (has_body) {
+    if (send_body) {
         mg_write(conn, json, len);
     }
 }
@@ -99,8 +104,8 @@ struct body {
 
 /* Reads the request body with a bound: a Content-Length over GATEWAY_BODY_MAX is not
  * read at all, a chunked body at most up to GATEWAY_BODY_MAX + 1 bytes. Returns
- * HB_ERR_NOMEM, HB_ERR_IO when the client stopped sending before the declared length;
- * else HB_OK with *out filled (release out->data with free). */
+ * HB_ERR_NOMEM; HB_ERR_IO when the client stopped sending before the declared length or
+ * the read failed; else HB_OK with *out filled. Release out->data with free in every case. */
 static hb_err_t read_body(struct mg_connection *conn, const struct mg_request_info *ri,
                           struct body *out)
 {
@@ -238,10 +243,16 @@ static int run_health(struct gateway *gw, struct mg_connection *conn)
     return status;
 }
 
-int gateway_http_handle(struct mg_connection *conn)
+void gateway_init(struct gateway *gw)
 {
-    const struct mg_request_info *ri = mg_get_request_info(conn);
-    struct gateway *gw = ri->user_data;
+    atomic_init(&gw->stopping, false);
+    atomic_init(&gw->active, 0);
+}
+
+/* Answers one request; see gateway_http_handle. */
+static int handle_request(struct gateway *gw, struct mg_connection *conn,
+                          const struct mg_request_info *ri)
+{
     int64_t started_ms = hb_now_ms();
     const char *path = ri->local_uri ? ri->local_uri : "";
     struct answer answer = {0};
@@ -255,7 +266,7 @@ int gateway_http_handle(struct mg_connection *conn)
         mg_disable_keep_alive(conn);
     }
     if (rc == HB_ERR_IO) {
-        answer.status = send_error(conn, 400, "body ends before its Content-Length", NULL);
+        answer.status = send_error(conn, 400, "request body could not be read in full", NULL);
         goto done;
     }
     if (rc != HB_OK) {
@@ -288,10 +299,43 @@ int gateway_http_handle(struct mg_connection *conn)
         break;
     }
 done:
-    HB_LOGI(answer.order_id, "%.16s %.200s%s%.200s -> %d in %" PRId64 " ms", ri->request_method,
-            path, ri->query_string ? "?" : "", ri->query_string ? ri->query_string : "",
-            answer.status, hb_now_ms() - started_ms);
+    /* Clients poll; one info line per request would bury what explains a failure. */
+    hb_log(answer.status >= 500 ? HB_LOG_INFO : HB_LOG_DEBUG, answer.order_id,
+           "%.16s %.200s%s%.200s -> %d in %" PRId64 " ms", ri->request_method, path,
+           ri->query_string ? "?" : "", ri->query_string ? ri->query_string : "", answer.status,
+           hb_now_ms() - started_ms);
     gateway_route_clear(&route);
     free(body.data);
     return answer.status;
+}
+
+int gateway_http_handle(struct mg_connection *conn)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    struct gateway *gw = ri->user_data;
+    int status;
+    /* Counted before the check, so a drain that saw zero active requests cannot miss
+     * one that got past the check. */
+    atomic_fetch_add(&gw->active, 1);
+    if (atomic_load(&gw->stopping)) {
+        mg_disable_keep_alive(conn);
+        status = send_error(conn, 503, "gateway is shutting down", NULL);
+    } else {
+        status = handle_request(gw, conn, ri);
+    }
+    atomic_fetch_sub(&gw->active, 1);
+    return status;
+}
+
+int gateway_http_drain(struct gateway *gw, int max_wait_ms)
+{
+    atomic_store(&gw->stopping, true);
+    int64_t deadline_ms = hb_now_ms() + max_wait_ms;
+    const struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+    int active = atomic_load(&gw->active);
+    while (active > 0 && hb_now_ms() < deadline_ms) {
+        nanosleep(&pause, NULL);
+        active = atomic_load(&gw->active);
+    }
+    return active;
 }

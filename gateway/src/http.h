@@ -2,6 +2,9 @@
 #ifndef GATEWAY_HTTP_H
 #define GATEWAY_HTTP_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+
 #include <civetweb.h>
 
 #include "hausbus/bus.h"
@@ -21,7 +24,12 @@ struct gateway {
     struct gateway_health *health;
     char client_id[GATEWAY_CLIENT_ID_MAX];     /* "hausbus-gateway-<hex>", unique per process */
     char reply_topic[GATEWAY_CLIENT_ID_MAX + 32]; /* hausbus/v1/reply/<client_id> */
+    atomic_bool stopping;  /* set by gateway_http_drain: new requests get 503 */
+    atomic_int active;     /* requests being handled right now */
 };
+
+/* Initialises the fields above that need it; call once on a zeroed struct. */
+void gateway_init(struct gateway *gw);
 
 /* The hb_bus on_message callback (ctx is the struct gateway): replies go to the pending
  * table, status messages to the health table, anything else is logged and dropped. */
@@ -30,5 +38,11 @@ void gateway_on_message(void *ctx, const struct hb_message *msg);
 /* The civetweb begin_request callback: answers every request (the struct gateway is the
  * server's user data). Returns the HTTP status sent, for civetweb's access log. */
 int gateway_http_handle(struct mg_connection *conn);
+
+/* Makes every new request a 503 and waits up to max_wait_ms for the requests in
+ * progress to be answered: civetweb refuses to write once it is stopping, so without
+ * this a request waiting for its reply would lose its answer. Returns how many were
+ * still in progress when it gave up (0 normally). */
+int gateway_http_drain(struct gateway *gw, int max_wait_ms);
 
 #endif

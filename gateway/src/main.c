@@ -120,6 +120,7 @@ int main(void)
     struct mg_context *server = NULL;
     struct gateway gw;
     memset(&gw, 0, sizeof(gw));
+    gateway_init(&gw);
     gw.cfg = &cfg;
     make_client_id(&gw);
     if (gateway_pending_create(GATEWAY_PENDING_SLOTS, &gw.pending) != HB_OK ||
@@ -149,12 +150,17 @@ int main(void)
         goto err;
     }
 
-    mg_init_library(0);
+    /* Its result is the set of optional features initialised, 0 for none asked, so
+     * there is nothing to check; mg_start2 below reports real failures. */
+    (void)mg_init_library(MG_FEATURES_DEFAULT);
     civetweb_ready = true;
     const char *options[] = {
         "listening_ports", http.listen,
         "num_threads", http.threads,
         "enable_keep_alive", "yes",
+        /* civetweb writes status line, headers and body separately: without this, Nagle
+         * holds each keep-alive response ~40 ms for the client's delayed ACK. */
+        "tcp_nodelay", "1",
         "request_timeout_ms", HTTP_REQUEST_TIMEOUT_MS,
         NULL,
     };
@@ -186,6 +192,11 @@ int main(void)
     while (sigwait(&stop_signals, &signal_number) != 0) {
     }
     HB_LOGI(0, "stopping on signal %d", signal_number);
+    /* A request may wait request_timeout_ms for its reply; give it a little more. */
+    int abandoned = gateway_http_drain(&gw, cfg.request_timeout_ms + 1000);
+    if (abandoned > 0) {
+        HB_LOGW(0, "%d requests still in progress are cut off", abandoned);
+    }
     exit_code = 0;
 err:
     /* HTTP workers first (they wait on the pending table), then the bus thread (it

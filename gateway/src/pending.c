@@ -45,9 +45,11 @@ hb_err_t gateway_pending_create(size_t capacity, struct gateway_pending **out)
         free(table);
         return HB_ERR_NOMEM;
     }
-    /* Timeouts must not stretch or shrink when the wall clock is set. */
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     size_t ready = 0;
+    /* Timeouts must not stretch or shrink when the wall clock is set. */
+    if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0) {
+        goto err;
+    }
     for (; ready < capacity; ready++) {
         if (pthread_cond_init(&table->slots[ready].answered, &attr) != 0) {
             goto err;
@@ -105,7 +107,7 @@ hb_err_t gateway_pending_open(struct gateway_pending *table, struct gateway_tick
         return HB_OK;
     }
     pthread_mutex_unlock(&table->lock);
-    return HB_ERR_TOO_LARGE;
+    return HB_ERR_BUSY;
 }
 
 /* The slot ticket refers to, if it is still the ticket's. Call with the lock held. */

@@ -29,7 +29,7 @@ hb_err_t gateway_pending_create(size_t capacity, struct gateway_pending **out);
 void gateway_pending_destroy(struct gateway_pending *table);
 
 /* Takes a free slot and gives it a correlation id never used before in this table.
- * Returns HB_ERR_TOO_LARGE when every slot is taken (the caller answers 503). */
+ * Returns HB_ERR_BUSY when every slot is taken (the caller answers 503). */
 hb_err_t gateway_pending_open(struct gateway_pending *table, struct gateway_ticket *out);
 
 /* Waits up to timeout_ms for the reply to ticket, then frees the slot in every case,

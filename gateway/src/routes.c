@@ -11,7 +11,7 @@
 
 #define NAME_MAX_BYTES 100        /* productName: 1..100 bytes, as hb_json_str counts */
 #define STOCK_MAX 1000000000LL    /* 1e9 */
-#define PRICE_MAX 1000000000000LL /* 1e12 */
+#define PRICE_MAX 1000000000LL /* 1e9: price x qty (<= 1e6) stays below 2^53 */
 #define QTY_MAX 1000000LL
 #define QUERY_KEY_MAX 64
 #define QUERY_VALUE_MAX 32

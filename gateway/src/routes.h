@@ -34,7 +34,7 @@ struct gateway_route {
     char allow[32];        /* 405: the Allow header value, e.g. "GET, POST"; else "" */
     const char *component; /* COMMAND: "order", ...; static string */
     const char *command;   /* COMMAND: "place", ...; static string */
-    int64_t order_id;      /* COMMAND: the order the request is about (CloudEvent subject), 0 if none */
+    int64_t order_id;      /* COMMAND: the order it is about (event subject), 0 if none */
     cJSON *data;           /* COMMAND: the command's data object, owned by the route */
 };
 

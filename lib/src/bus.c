@@ -2,6 +2,7 @@
 #include "hausbus/bus.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ struct hb_bus {
     char host[256];
     int port;
     bool threaded;
-    volatile bool connected;
+    atomic_bool connected; /* written by the network thread, read by callers */
+    bool stopping;
     int backoff_ms;
     int64_t next_attempt_ms;
 };
@@ -56,15 +58,33 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     bus->connected = true;
     bus->backoff_ms = BUS_BACKOFF_MIN_MS;
     HB_LOGI(0, "connected to broker %s:%d", bus->host, bus->port);
+    if (bus->status_topic[0]) {
+        mosquitto_publish_v5(mosq, NULL, bus->status_topic, 6, "online", 1, true, NULL);
+    }
     if (bus->opt.n_subscriptions > 0) {
         int src = mosquitto_subscribe_multiple(mosq, NULL, (int)bus->opt.n_subscriptions,
                                                (char *const *)bus->opt.subscriptions, 1, 0, NULL);
         if (src != MOSQ_ERR_SUCCESS) {
             bus_err(src, "subscribe");
         }
+    } else if (bus->opt.on_connected) {
+        bus->opt.on_connected(bus->opt.ctx);
     }
-    if (bus->status_topic[0]) {
-        mosquitto_publish_v5(mosq, NULL, bus->status_topic, 6, "online", 1, true, NULL);
+}
+
+/* "Connected" for the caller means subscribed: a request sent earlier could lose its
+ * reply. */
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
+                         const int *granted_qos, const mosquitto_property *props)
+{
+    (void)mosq;
+    (void)mid;
+    (void)props;
+    struct hb_bus *bus = obj;
+    for (int i = 0; i < qos_count; i++) {
+        if (granted_qos[i] >= 0x80) {
+            HB_LOGE(0, "broker refused subscription %s", bus->opt.subscriptions[i]);
+        }
     }
     if (bus->opt.on_connected) {
         bus->opt.on_connected(bus->opt.ctx);
@@ -77,7 +97,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
     (void)mosq;
     (void)props;
     struct hb_bus *bus = obj;
-    if (bus->connected) {
+    if (bus->connected && !bus->stopping) {
         HB_LOGW(0, "disconnected from broker (%s)", mosquitto_reason_string(rc));
     }
     bus->connected = false;
@@ -184,6 +204,7 @@ hb_err_t hb_bus_create(const struct hb_config *cfg, const struct hb_bus_options 
     mosquitto_disconnect_v5_callback_set(bus->mosq, on_disconnect);
     mosquitto_message_v5_callback_set(bus->mosq, on_message);
     mosquitto_publish_v5_callback_set(bus->mosq, on_publish);
+    mosquitto_subscribe_v5_callback_set(bus->mosq, on_subscribe);
     try_connect(bus);
     *out = bus;
     return HB_OK;
@@ -203,6 +224,7 @@ void hb_bus_destroy(struct hb_bus *bus)
             mosquitto_loop(bus->mosq, 20, 1);
         }
     }
+    bus->stopping = true;
     mosquitto_disconnect_v5(bus->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
     if (bus->threaded) {
         mosquitto_loop_stop(bus->mosq, false);

@@ -1,6 +1,8 @@
 /* Reads HAUSBUS_* environment variables into struct hb_config. */
 #include "hausbus/config.h"
 
+#include "hausbus/log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@ static hb_err_t env_str(const char *name, const char *fallback, char *out, size_
     }
     int n = snprintf(out, cap, "%s", v);
     if (n < 0 || (size_t)n >= cap) {
-        fprintf(stderr, "%s is too long (max %zu bytes)\n", name, cap - 1);
+        HB_LOGE(0, "%s is too long (max %zu bytes)", name, cap - 1);
         return HB_ERR_INVAL;
     }
     return HB_OK;
@@ -32,7 +34,7 @@ static hb_err_t env_int(const char *name, int64_t fallback, int64_t min, int64_t
     char *end = NULL;
     long long n = strtoll(v, &end, 10);
     if (errno != 0 || *end != '\0' || n < min || n > max) {
-        fprintf(stderr, "%s must be an integer between %lld and %lld, got \"%s\"\n", name,
+        HB_LOGE(0, "%s must be an integer between %lld and %lld, got \"%s\"", name,
                 (long long)min, (long long)max, v);
         return HB_ERR_INVAL;
     }

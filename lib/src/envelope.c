@@ -86,9 +86,19 @@ hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev
         rc = HB_ERR_TOO_LARGE;
         goto err;
     }
-    cJSON *root = cJSON_ParseWithLength(payload, len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(payload, len, &end, false);
     if (!root) {
         why = "payload is not JSON";
+        goto err;
+    }
+    while (end < payload + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) {
+        end++;
+    }
+    if (end != payload + len) {
+        /* Two events, or an event with junk after it: neither is one CloudEvent. */
+        cJSON_Delete(root);
+        why = "bytes after the JSON document";
         goto err;
     }
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(root, "specversion");

@@ -26,6 +26,8 @@ const char *hb_strerror(hb_err_t err)
         return "timeout";
     case HB_ERR_TOO_LARGE:
         return "too large";
+    case HB_ERR_BUSY:
+        return "busy";
     }
     return "unknown error";
 }

@@ -39,8 +39,8 @@ static void status_messages_are_reported_by_name(void **state)
     assert_true(status(health, "hausbus/v1/status/order", "online"));
     assert_true(status(health, "hausbus/v1/status/payment", "offline"));
     expect_render(health, true, 200,
-                  "{\"status\":\"ok\",\"broker\":\"connected\",\"components\":{\"order\":\"online\","
-                  "\"payment\":\"offline\",\"product\":\"online\"}}");
+                  "{\"status\":\"ok\",\"broker\":\"connected\",\"components\":{"
+                  "\"order\":\"online\",\"payment\":\"offline\",\"product\":\"online\"}}");
     assert_true(status(health, "hausbus/v1/status/payment", "online"));
     assert_true(status(health, "hausbus/v1/status/order", "")); /* retained status cleared */
     expect_render(health, true, 200,

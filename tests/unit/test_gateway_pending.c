@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -173,7 +174,7 @@ static void full_table_refuses_new_requests(void **state)
     struct gateway_ticket c;
     assert_int_equal(gateway_pending_open(table, &a), HB_OK);
     assert_int_equal(gateway_pending_open(table, &b), HB_OK);
-    assert_int_equal(gateway_pending_open(table, &c), HB_ERR_TOO_LARGE);
+    assert_int_equal(gateway_pending_open(table, &c), HB_ERR_BUSY);
     gateway_pending_close(table, &a);
     assert_int_equal(gateway_pending_open(table, &c), HB_OK);
     gateway_pending_close(table, &b);
@@ -229,6 +230,51 @@ static void empty_reply_payload_is_delivered(void **state)
     gateway_pending_destroy(table);
 }
 
+struct waiter {
+    struct gateway_pending *table;
+    struct gateway_ticket ticket;
+    char *reply;
+    hb_err_t result;
+};
+
+static void *wait_for_reply(void *arg)
+{
+    struct waiter *w = arg;
+    size_t len = 0;
+    w->result = gateway_pending_wait(w->table, &w->ticket, 5000, &w->reply, &len);
+    return NULL;
+}
+
+static void many_waiters_each_get_their_own_reply(void **state)
+{
+    (void)state;
+    enum { WAITERS = 16 };
+    struct gateway_pending *table = make_table(WAITERS);
+    struct waiter waiters[WAITERS];
+    pthread_t threads[WAITERS];
+    for (int i = 0; i < WAITERS; i++) {
+        waiters[i] = (struct waiter){.table = table};
+        assert_int_equal(gateway_pending_open(table, &waiters[i].ticket), HB_OK);
+        assert_int_equal(pthread_create(&threads[i], NULL, wait_for_reply, &waiters[i]), 0);
+    }
+    /* Answer in reverse order, as replies from different components would come. */
+    for (int i = WAITERS - 1; i >= 0; i--) {
+        char text[32];
+        snprintf(text, sizeof(text), "reply %d", i);
+        assert_true(deliver_text(table, &waiters[i].ticket, text));
+    }
+    for (int i = 0; i < WAITERS; i++) {
+        char text[32];
+        pthread_join(threads[i], NULL);
+        snprintf(text, sizeof(text), "reply %d", i);
+        assert_int_equal(waiters[i].result, HB_OK);
+        assert_string_equal(waiters[i].reply, text);
+        free(waiters[i].reply);
+    }
+    assert_int_equal(gateway_pending_in_use(table), 0);
+    gateway_pending_destroy(table);
+}
+
 static void zero_capacity_is_refused(void **state)
 {
     (void)state;
@@ -250,6 +296,7 @@ int main(void)
         cmocka_unit_test(closed_ticket_is_no_longer_usable),
         cmocka_unit_test(destroy_frees_replies_nobody_collected),
         cmocka_unit_test(empty_reply_payload_is_delivered),
+        cmocka_unit_test(many_waiters_each_get_their_own_reply),
         cmocka_unit_test(zero_capacity_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -415,15 +415,21 @@ hb_err_t order_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
         hb_json_str(ev->data, "status", 15, &status) != HB_OK) {
         return hb_ctx_reject(ctx, "delivery event needs deliveryId, version and status");
     }
-    if (version <= o.delivery_version) {
+    bool deciding_cancel = is(&o, "CANCELLING") && o.cancel_phase == 1;
+    bool cancel_answer = strcmp(ev->type, "DeliveryCancelled") == 0 ||
+                         strcmp(ev->type, "DeliveryCancelRefused") == 0;
+    /* A refusal does not change the delivery, so it carries the version of the
+     * DeliveryStarted we may already have: answers to our cancel skip the version check. */
+    if (version <= o.delivery_version && !(deciding_cancel && cancel_answer)) {
         return HB_OK; /* older than what we know: redelivered or overtaken */
     }
     o.delivery_id = delivery_id;
-    o.delivery_version = version;
-    snprintf(o.delivery_status, sizeof(o.delivery_status), "%s", status);
+    if (version > o.delivery_version) {
+        o.delivery_version = version;
+        snprintf(o.delivery_status, sizeof(o.delivery_status), "%s", status);
+    }
 
     bool forward = is(&o, "PAID") || is(&o, "PREPARING") || is(&o, "SHIPPING");
-    bool deciding_cancel = is(&o, "CANCELLING") && o.cancel_phase == 1;
     if (strcmp(ev->type, "DeliveryConfirmed") == 0 && is(&o, "PAID")) {
         return transition(ctx, &o, "PREPARING", "OrderPreparing");
     }

@@ -8,7 +8,9 @@
 #include "hausbus/log.h"
 
 #define STOCK_MAX 1000000000LL
-#define PRICE_MAX 1000000000000LL /* with qty <= 1e6 the amount stays far below 2^63 */
+/* With qty <= 1e6 the amount stays below 2^53, the largest integer every JSON reader
+ * of ours (and JavaScript's) carries exactly. */
+#define PRICE_MAX 1000000000LL
 
 static const char product_schema[] =
     "CREATE TABLE IF NOT EXISTS products("
@@ -86,7 +88,7 @@ hb_err_t product_create(struct hb_ctx *ctx, const struct hb_event *ev, struct hb
         return hb_ctx_reject(ctx, "stock must be an integer between 0 and 1000000000");
     }
     if (hb_json_int(ev->data, "price", 0, PRICE_MAX, &price) != HB_OK) {
-        return hb_ctx_reject(ctx, "price must be an integer between 0 and 1000000000000");
+        return hb_ctx_reject(ctx, "price must be an integer between 0 and 1000000000");
     }
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(hb_store_prepare(

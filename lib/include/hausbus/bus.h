@@ -34,7 +34,7 @@ struct hb_bus_options {
     size_t n_subscriptions;
     void (*on_message)(void *ctx, const struct hb_message *msg);
     void (*on_published)(void *ctx, int mid); /* broker acknowledged our QoS 1 publish */
-    void (*on_connected)(void *ctx);
+    void (*on_connected)(void *ctx); /* connected and subscriptions confirmed */
     void *ctx;
 };
 

@@ -17,8 +17,8 @@ struct hb_config {
     int request_timeout_ms;  /* HAUSBUS_REQUEST_TIMEOUT_MS: gateway waits this long, default 5000 */
 };
 
-/* Fills cfg from the environment with defaults. Returns HB_ERR_INVAL (and logs
- * nothing; the caller reports) when a value is malformed, out of range or too long. */
+/* Fills cfg from the environment with defaults. Returns HB_ERR_INVAL, after logging
+ * which variable is wrong, when a value is malformed, out of range or too long. */
 hb_err_t hb_config_load(struct hb_config *cfg);
 
 #endif

@@ -14,6 +14,7 @@ typedef enum {
     HB_ERR_CONFLICT,  /* the request contradicts the current state */
     HB_ERR_TIMEOUT,   /* no answer in time */
     HB_ERR_TOO_LARGE, /* input over its size bound */
+    HB_ERR_BUSY,      /* no room now; try again later */
 } hb_err_t;
 
 /* Returns a static, human-readable name for err. Can't fail. */

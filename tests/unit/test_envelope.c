@@ -1,0 +1,559 @@
+/* Unit tests of CloudEvents envelopes, ids, times and JSON field readers (lib/src/envelope.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hausbus/envelope.h"
+
+#ifndef HB_TEST_FILES
+#error "HB_TEST_FILES must name the fixture directory"
+#endif
+
+/* Reads tests/files/events/<name> into a malloc'd buffer of exactly *len bytes, with no
+ * terminating NUL, so a decoder that reads past len is caught by valgrind/ASan. */
+static char *read_fixture(const char *name, size_t *len)
+{
+    char path[512];
+    int n = snprintf(path, sizeof(path), "%s/events/%s", HB_TEST_FILES, name);
+    assert_true(n > 0 && (size_t)n < sizeof(path));
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fail_msg("cannot open fixture %s", path);
+    }
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    assert_true(size >= 0);
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    char *buf = malloc(size > 0 ? (size_t)size : 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    *len = (size_t)size;
+    return buf;
+}
+
+/* True when every byte of ev is zero, i.e. the event is cleared. */
+static int event_is_cleared(const struct hb_event *ev)
+{
+    static const struct hb_event zero;
+    return memcmp(ev, &zero, sizeof(zero)) == 0;
+}
+
+/* True when s is a lowercase RFC 4122 version 4 UUID (8-4-4-4-12 hex, version 4,
+ * variant 10xx). */
+static int is_uuid_v4(const char *s)
+{
+    if (strlen(s) != 36) {
+        return 0;
+    }
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return 0;
+            }
+        } else if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return s[14] == '4' && strchr("89ab", s[19]) != NULL;
+}
+
+/* True when s is "YYYY-MM-DDTHH:MM:SS.mmmZ", RFC 3339 UTC with milliseconds. */
+static int is_rfc3339_ms_utc(const char *s)
+{
+    static const char pattern[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (strlen(s) != strlen(pattern)) {
+        return 0;
+    }
+    for (size_t i = 0; pattern[i]; i++) {
+        if (pattern[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pattern[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Seconds since the epoch of an RFC 3339 UTC time written by hb_time_now. */
+static time_t parse_utc(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    assert_int_equal(sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec),
+                     6);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return timegm(&tm);
+}
+
+static void good_event_decodes_with_all_fields_and_owned_data(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    char *payload = read_fixture("good_order_placed.json", &len);
+    struct hb_event ev;
+    const char *reason = "untouched";
+    assert_int_equal(hb_envelope_decode(payload, len, &ev, &reason), HB_OK);
+    free(payload); /* the event must not point into the payload */
+
+    assert_string_equal(ev.id, "7f3c2a1e-9b4d-4e8a-a1c2-3d4e5f607182");
+    assert_string_equal(ev.source, "/hausbus/order");
+    assert_string_equal(ev.type, "OrderPlaced");
+    assert_string_equal(ev.time, "2024-05-01T12:34:56.789Z");
+    assert_string_equal(ev.subject, "42");
+    assert_true(cJSON_IsObject(ev.data));
+
+    int64_t order_id = 0;
+    int64_t qty = 0;
+    const char *name = NULL;
+    assert_int_equal(hb_json_int(ev.data, "orderId", 1, HB_ID_MAX, &order_id), HB_OK);
+    assert_int_equal(order_id, 42);
+    assert_int_equal(hb_json_int(ev.data, "qty", 1, 1000000, &qty), HB_OK);
+    assert_int_equal(qty, 2);
+    assert_int_equal(hb_json_str(ev.data, "productName", 100, &name), HB_OK);
+    assert_string_equal(name, "Oak table");
+
+    hb_event_clear(&ev); /* frees the data it owns; valgrind checks nothing leaks */
+    assert_true(event_is_cleared(&ev));
+}
+
+static void optional_time_and_subject_may_be_absent(void **state)
+{
+    (void)state;
+    static const char payload[] = "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"/x\","
+                                  "\"type\":\"T\",\"data\":{}}";
+    struct hb_event ev;
+    assert_int_equal(hb_envelope_decode(payload, strlen(payload), &ev, NULL), HB_OK);
+    assert_string_equal(ev.id, "e1");
+    assert_string_equal(ev.time, "");
+    assert_string_equal(ev.subject, "");
+    assert_true(cJSON_IsObject(ev.data));
+    hb_event_clear(&ev);
+}
+
+static void every_malformed_fixture_is_a_decode_error_with_a_reason(void **state)
+{
+    (void)state;
+    static const char *const fixtures[] = {
+        "not_json.txt",
+        "empty.json",
+        "truncated.json",
+        "not_an_object.json",
+        "missing_specversion.json",
+        "wrong_specversion.json",
+        "specversion_not_string.json",
+        "missing_id.json",
+        "empty_id.json",
+        "id_not_string.json",
+        "oversized_id.json",
+        "missing_source.json",
+        "missing_type.json",
+        "time_not_string.json",
+        "oversized_subject.json",
+        "missing_data.json",
+        "data_not_object.json",
+        "data_null.json",
+    };
+    for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+        size_t len = 0;
+        char *payload = read_fixture(fixtures[i], &len);
+        struct hb_event ev;
+        memset(&ev, 0xab, sizeof(ev)); /* garbage the decoder must clear */
+        const char *reason = NULL;
+        hb_err_t rc = hb_envelope_decode(payload, len, &ev, &reason);
+        free(payload);
+        if (rc != HB_ERR_DECODE) {
+            fail_msg("%s: expected HB_ERR_DECODE, got %s", fixtures[i], hb_strerror(rc));
+        }
+        if (!reason || reason[0] == '\0') {
+            fail_msg("%s: no reason given", fixtures[i]);
+        }
+        if (!event_is_cleared(&ev)) {
+            fail_msg("%s: event not cleared after failure", fixtures[i]);
+        }
+    }
+}
+
+static void malformed_event_without_reason_pointer_is_still_refused(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    char *payload = read_fixture("missing_id.json", &len);
+    struct hb_event ev;
+    assert_int_equal(hb_envelope_decode(payload, len, &ev, NULL), HB_ERR_DECODE);
+    assert_true(event_is_cleared(&ev));
+    free(payload);
+}
+
+static void id_and_subject_at_their_bounds_are_accepted(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    char *payload = read_fixture("bounds_id_63_subject_31.json", &len);
+    struct hb_event ev;
+    assert_int_equal(hb_envelope_decode(payload, len, &ev, NULL), HB_OK);
+    free(payload);
+    assert_int_equal(strlen(ev.id), HB_EVENT_ID_MAX - 1);
+    assert_int_equal(strlen(ev.subject), HB_EVENT_SUBJECT_MAX - 1);
+    hb_event_clear(&ev);
+}
+
+/* A payload is one JSON document; bytes after it (a second event, garbage) make the
+ * whole message malformed rather than being silently ignored. */
+static void bytes_after_the_event_are_a_decode_error(void **state)
+{
+    (void)state;
+    static const char *const fixtures[] = {"trailing_garbage.txt", "two_events.txt"};
+    for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+        size_t len = 0;
+        char *payload = read_fixture(fixtures[i], &len);
+        struct hb_event ev;
+        const char *reason = NULL;
+        hb_err_t rc = hb_envelope_decode(payload, len, &ev, &reason);
+        free(payload);
+        if (rc != HB_ERR_DECODE) {
+            hb_event_clear(&ev);
+            fail_msg("%s: expected HB_ERR_DECODE, got %s", fixtures[i], hb_strerror(rc));
+        }
+        assert_non_null(reason);
+        assert_true(event_is_cleared(&ev));
+    }
+}
+
+/* Builds a valid CloudEvent of exactly total bytes by padding a data string. */
+static char *make_event_of_size(size_t total)
+{
+    static const char head[] = "{\"specversion\":\"1.0\",\"id\":\"big\",\"source\":\"/x\","
+                               "\"type\":\"T\",\"data\":{\"pad\":\"";
+    static const char tail[] = "\"}}";
+    size_t fixed = strlen(head) + strlen(tail);
+    assert_true(total > fixed);
+    char *buf = malloc(total);
+    assert_non_null(buf);
+    memcpy(buf, head, strlen(head));
+    memset(buf + strlen(head), 'x', total - fixed);
+    memcpy(buf + total - strlen(tail), tail, strlen(tail));
+    return buf;
+}
+
+static void payload_over_64_kib_is_too_large(void **state)
+{
+    (void)state;
+    char *payload = make_event_of_size(HB_PAYLOAD_MAX + 1);
+    struct hb_event ev;
+    memset(&ev, 0xab, sizeof(ev));
+    const char *reason = NULL;
+    assert_int_equal(hb_envelope_decode(payload, HB_PAYLOAD_MAX + 1, &ev, &reason),
+                     HB_ERR_TOO_LARGE);
+    assert_non_null(reason);
+    assert_true(event_is_cleared(&ev));
+    free(payload);
+}
+
+static void payload_of_exactly_64_kib_is_accepted(void **state)
+{
+    (void)state;
+    char *payload = make_event_of_size(HB_PAYLOAD_MAX);
+    struct hb_event ev;
+    assert_int_equal(hb_envelope_decode(payload, HB_PAYLOAD_MAX, &ev, NULL), HB_OK);
+    const char *pad = NULL;
+    assert_int_equal(hb_json_str(ev.data, "pad", HB_PAYLOAD_MAX, &pad), HB_OK);
+    assert_true(strlen(pad) > 65000);
+    hb_event_clear(&ev);
+    free(payload);
+}
+
+static void encode_then_decode_keeps_every_field(void **state)
+{
+    (void)state;
+    cJSON *data = cJSON_Parse("{\"orderId\":42,\"name\":\"Sofa \\\"Linn\\\"\\n\","
+                              "\"items\":[1,2,3],\"nested\":{\"ok\":true}}");
+    assert_non_null(data);
+    struct hb_event out;
+    assert_int_equal(hb_event_init(&out, "order", "OrderPlaced", 42, data), HB_OK);
+
+    char *json = hb_envelope_encode(&out);
+    assert_non_null(json);
+    struct hb_event in;
+    assert_int_equal(hb_envelope_decode(json, strlen(json), &in, NULL), HB_OK);
+
+    assert_string_equal(in.id, out.id);
+    assert_string_equal(in.source, out.source);
+    assert_string_equal(in.type, out.type);
+    assert_string_equal(in.time, out.time);
+    assert_string_equal(in.subject, out.subject);
+    assert_true(cJSON_Compare(in.data, out.data, true));
+
+    cJSON *root = cJSON_Parse(json);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "specversion")->valuestring,
+                        "1.0");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "datacontenttype")->valuestring,
+                        "application/json");
+    cJSON_Delete(root);
+    cJSON_free(json);
+    hb_event_clear(&in);
+    hb_event_clear(&out);
+}
+
+static void event_init_sets_uuid_time_subject_and_source(void **state)
+{
+    (void)state;
+    struct hb_event ev;
+    time_t before = time(NULL);
+    assert_int_equal(hb_event_init(&ev, "payment", "PaymentAuthorized", 9007199254740992LL,
+                                   cJSON_CreateObject()),
+                     HB_OK);
+    time_t after = time(NULL);
+
+    if (!is_uuid_v4(ev.id)) {
+        fail_msg("not a v4 UUID: \"%s\"", ev.id);
+    }
+    if (!is_rfc3339_ms_utc(ev.time)) {
+        fail_msg("not RFC 3339 with ms and Z: \"%s\"", ev.time);
+    }
+    time_t stamped = parse_utc(ev.time);
+    assert_true(stamped >= before - 1 && stamped <= after + 1);
+    assert_string_equal(ev.subject, "9007199254740992");
+    assert_string_equal(ev.source, "/hausbus/payment");
+    assert_string_equal(ev.type, "PaymentAuthorized");
+    assert_true(cJSON_IsObject(ev.data));
+    hb_event_clear(&ev);
+}
+
+static void event_init_without_order_has_empty_subject_and_empty_data(void **state)
+{
+    (void)state;
+    struct hb_event ev;
+    assert_int_equal(hb_event_init(&ev, "product", "StockChanged", 0, NULL), HB_OK);
+    assert_string_equal(ev.subject, "");
+    assert_true(cJSON_IsObject(ev.data));
+    assert_null(ev.data->child);
+    hb_event_clear(&ev);
+
+    assert_int_equal(hb_event_init(&ev, "product", "StockChanged", -5, NULL), HB_OK);
+    assert_string_equal(ev.subject, "");
+    hb_event_clear(&ev);
+}
+
+static void event_init_refuses_names_that_do_not_fit_and_frees_data(void **state)
+{
+    (void)state;
+    char long_name[HB_EVENT_TYPE_MAX + 8];
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    struct hb_event ev;
+
+    /* data is freed on failure: valgrind reports a leak otherwise */
+    assert_int_equal(hb_event_init(&ev, long_name, "T", 1, cJSON_CreateObject()), HB_ERR_INVAL);
+    assert_int_equal(hb_event_init(&ev, "order", long_name, 1, cJSON_CreateObject()),
+                     HB_ERR_INVAL);
+    /* "/hausbus/" (9) + 54 = 63 bytes fits source exactly; 55 does not. */
+    char fits[55];
+    memset(fits, 'c', sizeof(fits) - 1);
+    fits[sizeof(fits) - 1] = '\0';
+    assert_int_equal(hb_event_init(&ev, fits, "T", 1, NULL), HB_OK);
+    assert_int_equal(strlen(ev.source), HB_EVENT_SOURCE_MAX - 1);
+    hb_event_clear(&ev);
+    char too_long[56];
+    memset(too_long, 'c', sizeof(too_long) - 1);
+    too_long[sizeof(too_long) - 1] = '\0';
+    assert_int_equal(hb_event_init(&ev, too_long, "T", 1, NULL), HB_ERR_INVAL);
+}
+
+static void event_clear_accepts_a_cleared_event(void **state)
+{
+    (void)state;
+    struct hb_event ev;
+    memset(&ev, 0, sizeof(ev));
+    hb_event_clear(&ev);
+    hb_event_clear(&ev);
+    assert_true(event_is_cleared(&ev));
+}
+
+static void time_now_is_rfc3339_with_milliseconds(void **state)
+{
+    (void)state;
+    char now[HB_EVENT_TIME_MAX];
+    hb_time_now(now, sizeof(now));
+    if (!is_rfc3339_ms_utc(now)) {
+        fail_msg("not RFC 3339 with ms and Z: \"%s\"", now);
+    }
+    char small[8];
+    hb_time_now(small, sizeof(small)); /* truncates, never overflows */
+    assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
+static cJSON *parse(const char *json)
+{
+    cJSON *obj = cJSON_Parse(json);
+    assert_non_null(obj);
+    return obj;
+}
+
+static void json_int_rejects_strings_fractions_and_non_numbers(void **state)
+{
+    (void)state;
+    cJSON *obj = parse("{\"str\":\"5\",\"frac\":1.5,\"tiny\":0.0001,\"bool\":true,\"nul\":null,"
+                       "\"arr\":[5],\"obj\":{\"v\":5}}");
+    static const char *const names[] = {"str", "frac", "tiny", "bool", "nul", "arr", "obj",
+                                        "missing"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int64_t out = 77;
+        if (hb_json_int(obj, names[i], INT64_MIN, INT64_MAX, &out) != HB_ERR_DECODE) {
+            fail_msg("member \"%s\" was accepted as an integer", names[i]);
+        }
+    }
+    cJSON_Delete(obj);
+}
+
+static void json_int_rejects_values_out_of_range(void **state)
+{
+    (void)state;
+    cJSON *obj = parse("{\"zero\":0,\"eleven\":11,\"neg\":-1}");
+    int64_t out = 0;
+    assert_int_equal(hb_json_int(obj, "zero", 1, 10, &out), HB_ERR_DECODE);
+    assert_int_equal(hb_json_int(obj, "eleven", 1, 10, &out), HB_ERR_DECODE);
+    assert_int_equal(hb_json_int(obj, "neg", 0, 10, &out), HB_ERR_DECODE);
+    cJSON_Delete(obj);
+}
+
+static void json_int_rejects_magnitudes_over_2_pow_53(void **state)
+{
+    (void)state;
+    cJSON *obj = parse("{\"over\":9007199254740994,\"under\":-9007199254740994,"
+                       "\"huge\":1e300,\"int64max\":9223372036854775807}");
+    static const char *const names[] = {"over", "under", "huge", "int64max"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int64_t out = 0;
+        if (hb_json_int(obj, names[i], INT64_MIN, INT64_MAX, &out) != HB_ERR_DECODE) {
+            fail_msg("member \"%s\" beyond 2^53 was accepted", names[i]);
+        }
+    }
+    cJSON_Delete(obj);
+}
+
+static void json_int_accepts_the_bounds(void **state)
+{
+    (void)state;
+    cJSON *obj = parse("{\"one\":1,\"ten\":10,\"max\":9007199254740992,"
+                       "\"min\":-9007199254740992,\"exp\":1e3,\"whole\":7.0}");
+    int64_t out = 0;
+    assert_int_equal(hb_json_int(obj, "one", 1, 10, &out), HB_OK);
+    assert_int_equal(out, 1);
+    assert_int_equal(hb_json_int(obj, "ten", 1, 10, &out), HB_OK);
+    assert_int_equal(out, 10);
+    assert_int_equal(hb_json_int(obj, "max", 1, HB_ID_MAX, &out), HB_OK);
+    assert_int_equal(out, HB_ID_MAX);
+    assert_int_equal(hb_json_int(obj, "min", -HB_ID_MAX, 0, &out), HB_OK);
+    assert_int_equal(out, -HB_ID_MAX);
+    assert_int_equal(hb_json_int(obj, "exp", 0, 1000, &out), HB_OK);
+    assert_int_equal(out, 1000);
+    assert_int_equal(hb_json_int(obj, "whole", 7, 7, &out), HB_OK);
+    assert_int_equal(out, 7);
+    cJSON_Delete(obj);
+}
+
+static void json_str_rejects_empty_too_long_and_non_strings(void **state)
+{
+    (void)state;
+    cJSON *obj = parse("{\"empty\":\"\",\"six\":\"abcdef\",\"num\":5,\"nul\":null,"
+                       "\"bool\":false,\"arr\":[\"a\"],\"obj\":{\"a\":\"b\"}}");
+    static const char *const names[] = {"empty", "six", "num", "nul", "bool", "arr", "obj",
+                                        "missing"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *out = NULL;
+        if (hb_json_str(obj, names[i], 5, &out) != HB_ERR_DECODE) {
+            fail_msg("member \"%s\" was accepted as a string of 1..5 bytes", names[i]);
+        }
+    }
+    cJSON_Delete(obj);
+}
+
+static void json_str_accepts_one_to_max_len_bytes_pointing_into_the_object(void **state)
+{
+    (void)state;
+    cJSON *obj = parse("{\"one\":\"a\",\"five\":\"abcde\"}");
+    const char *out = NULL;
+    assert_int_equal(hb_json_str(obj, "one", 5, &out), HB_OK);
+    assert_string_equal(out, "a");
+    assert_int_equal(hb_json_str(obj, "five", 5, &out), HB_OK);
+    assert_string_equal(out, "abcde");
+    assert_ptr_equal(out, cJSON_GetObjectItemCaseSensitive(obj, "five")->valuestring);
+    cJSON_Delete(obj);
+}
+
+static int compare_uuids(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+static void uuids_are_distinct_v4_values(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    char(*ids)[37] = calloc(N, sizeof(*ids));
+    assert_non_null(ids);
+    for (int i = 0; i < N; i++) {
+        hb_uuid(ids[i]);
+        if (!is_uuid_v4(ids[i])) {
+            fail_msg("not a v4 UUID: \"%s\"", ids[i]);
+        }
+    }
+    qsort(ids, N, sizeof(*ids), compare_uuids);
+    for (int i = 1; i < N; i++) {
+        if (strcmp(ids[i - 1], ids[i]) == 0) {
+            fail_msg("duplicate UUID %s", ids[i]);
+        }
+    }
+    free(ids);
+}
+
+static void clocks_move_forward(void **state)
+{
+    (void)state;
+    int64_t mono = hb_now_ms();
+    int64_t wall = hb_wall_ms();
+    assert_true(wall > 1700000000000LL); /* after November 2023 */
+    assert_true(llabs(wall / 1000 - (int64_t)time(NULL)) <= 1);
+    assert_true(hb_now_ms() >= mono);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(good_event_decodes_with_all_fields_and_owned_data),
+        cmocka_unit_test(optional_time_and_subject_may_be_absent),
+        cmocka_unit_test(every_malformed_fixture_is_a_decode_error_with_a_reason),
+        cmocka_unit_test(malformed_event_without_reason_pointer_is_still_refused),
+        cmocka_unit_test(id_and_subject_at_their_bounds_are_accepted),
+        cmocka_unit_test(bytes_after_the_event_are_a_decode_error),
+        cmocka_unit_test(payload_over_64_kib_is_too_large),
+        cmocka_unit_test(payload_of_exactly_64_kib_is_accepted),
+        cmocka_unit_test(encode_then_decode_keeps_every_field),
+        cmocka_unit_test(event_init_sets_uuid_time_subject_and_source),
+        cmocka_unit_test(event_init_without_order_has_empty_subject_and_empty_data),
+        cmocka_unit_test(event_init_refuses_names_that_do_not_fit_and_frees_data),
+        cmocka_unit_test(event_clear_accepts_a_cleared_event),
+        cmocka_unit_test(time_now_is_rfc3339_with_milliseconds),
+        cmocka_unit_test(json_int_rejects_strings_fractions_and_non_numbers),
+        cmocka_unit_test(json_int_rejects_values_out_of_range),
+        cmocka_unit_test(json_int_rejects_magnitudes_over_2_pow_53),
+        cmocka_unit_test(json_int_accepts_the_bounds),
+        cmocka_unit_test(json_str_rejects_empty_too_long_and_non_strings),
+        cmocka_unit_test(json_str_accepts_one_to_max_len_bytes_pointing_into_the_object),
+        cmocka_unit_test(uuids_are_distinct_v4_values),
+        cmocka_unit_test(clocks_move_forward),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,681 @@
+/* Unit tests of the order state machine (components/order/src/handlers.c) on a real store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "hausbus/bus.h"
+#include "hb_test_util.h"
+
+#define PLACE HB_CMD_TOPIC("order", "place")
+#define CANCEL HB_CMD_TOPIC("order", "cancel")
+#define GET HB_CMD_TOPIC("order", "get")
+#define LIST HB_CMD_TOPIC("order", "list")
+#define STOCK_RESERVED HB_EVT_TOPIC("product", "StockReserved")
+#define STOCK_REJECTED HB_EVT_TOPIC("product", "StockRejected")
+#define STOCK_RELEASED HB_EVT_TOPIC("product", "StockReleased")
+#define PAYMENT_APPROVED HB_EVT_TOPIC("payment", "PaymentApproved")
+#define PAYMENT_DECLINED HB_EVT_TOPIC("payment", "PaymentDeclined")
+#define PAYMENT_REFUNDED HB_EVT_TOPIC("payment", "PaymentRefunded")
+#define PAYMENT_VOIDED HB_EVT_TOPIC("payment", "PaymentVoided")
+#define DELIVERY_EVT(type) HB_TOPIC_PREFIX "evt/delivery/" type
+
+#define USER_ID 7
+#define AMOUNT 258000 /* 2 x 129000 */
+
+static int setup(void **state)
+{
+    *state = hbt_open(&order_component);
+    return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    hbt_close(*state);
+    return 0;
+}
+
+static const char *status_of(struct hbt *t, int64_t id)
+{
+    return hbt_db_text(t, "SELECT status FROM orders WHERE id = %lld", (long long)id);
+}
+
+static const char *reason_of(struct hbt *t, int64_t id)
+{
+    return hbt_db_text(t, "SELECT reason FROM orders WHERE id = %lld", (long long)id);
+}
+
+/* Places an order of 2 x product 1 for user_id and returns its id. */
+static int64_t place(struct hbt *t, int64_t user_id)
+{
+    assert_int_equal(hbt_send(t, PLACE,
+                              "{\"productId\":1,\"qty\":2,\"userId\":%lld,"
+                              "\"productName\":\"Sofa\"}",
+                              (long long)user_id),
+                     HB_OK);
+    assert_int_equal(t->reply.code, 202);
+    int64_t id = hbt_json_int(t->reply.body, "id");
+    HBT_EXPECT(t, "OrderPlaced");
+    return id;
+}
+
+static void stock_reserved(struct hbt *t, int64_t id)
+{
+    assert_int_equal(hbt_send(t, STOCK_RESERVED,
+                              "{\"orderId\":%lld,\"productId\":1,\"productName\":\"Sofa\","
+                              "\"qty\":2,\"price\":129000,\"amount\":%d,\"userId\":%d,"
+                              "\"reason\":null,\"status\":\"RESERVED\"}",
+                              (long long)id, AMOUNT, USER_ID),
+                     HB_OK);
+}
+
+static void payment_approved(struct hbt *t, int64_t id)
+{
+    assert_int_equal(hbt_send(t, PAYMENT_APPROVED,
+                              "{\"paymentId\":1,\"orderId\":%lld,\"userId\":%d,\"amount\":%d,"
+                              "\"status\":\"APPROVED\",\"reason\":null,\"version\":1}",
+                              (long long)id, USER_ID, AMOUNT),
+                     HB_OK);
+}
+
+/* Sends the delivery event on topic for order id, as delivery 1 at version. */
+static hb_err_t delivery_event(struct hbt *t, const char *topic, int64_t id, const char *status,
+                               int version)
+{
+    return hbt_send(t, topic,
+                    "{\"deliveryId\":1,\"orderId\":%lld,\"userId\":%d,\"productName\":\"Sofa\","
+                    "\"qty\":2,\"status\":\"%s\",\"version\":%d}",
+                    (long long)id, USER_ID, status, version);
+}
+
+static void cancel(struct hbt *t, int64_t id, int expected_code)
+{
+    assert_int_equal(hbt_send(t, CANCEL, "{\"id\":%lld}", (long long)id), HB_OK);
+    assert_int_equal(t->reply.code, expected_code);
+}
+
+/* Drives a fresh order to status along the forward path and returns its id; the
+ * outbox is empty afterwards. */
+static int64_t order_at(struct hbt *t, const char *status)
+{
+    int64_t id = place(t, USER_ID);
+    if (strcmp(status, "PLACED") == 0) {
+        return id;
+    }
+    if (strcmp(status, "REJECTED") == 0) {
+        assert_int_equal(hbt_send(t, STOCK_REJECTED,
+                                  "{\"orderId\":%lld,\"reason\":\"out_of_stock\"}", (long long)id),
+                         HB_OK);
+        HBT_EXPECT(t, "OrderRejected");
+        return id;
+    }
+    stock_reserved(t, id);
+    HBT_EXPECT(t, "OrderStockReserved");
+    if (strcmp(status, "STOCK_RESERVED") == 0) {
+        return id;
+    }
+    payment_approved(t, id);
+    HBT_EXPECT(t, "OrderPaid");
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryCreated"), id, "RECEIVED", 1), HB_OK);
+    hbt_expect_none(t);
+    if (strcmp(status, "PAID") == 0) {
+        return id;
+    }
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryConfirmed"), id, "PREPARING", 2),
+                     HB_OK);
+    HBT_EXPECT(t, "OrderPreparing");
+    if (strcmp(status, "PREPARING") == 0) {
+        return id;
+    }
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryStarted"), id, "SHIPPING", 3), HB_OK);
+    HBT_EXPECT(t, "OrderShipping");
+    if (strcmp(status, "SHIPPING") == 0) {
+        return id;
+    }
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryCompleted"), id, "DELIVERED", 4),
+                     HB_OK);
+    HBT_EXPECT(t, "OrderDelivered");
+    assert_string_equal(status_of(t, id), status);
+    return id;
+}
+
+static void place_creates_placed_order_and_emits_order_placed(void **state)
+{
+    struct hbt *t = *state;
+    assert_int_equal(hbt_send(t, PLACE,
+                              "{\"productId\":3,\"qty\":2,\"userId\":7,\"productName\":\"Sofa\"}"),
+                     HB_OK);
+    assert_int_equal(t->reply.code, 202);
+    int64_t id = hbt_json_int(t->reply.body, "id");
+    assert_true(id >= 1);
+    assert_string_equal(hbt_json_str(t->reply.body, "status"), "PLACED");
+    char location[64];
+    snprintf(location, sizeof(location), "/orders/%lld", (long long)id);
+    assert_string_equal(t->reply.location, location);
+
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM orders"), 1);
+    assert_string_equal(status_of(t, id), "PLACED");
+    assert_int_equal(hbt_db_int(t, "SELECT amount FROM orders WHERE id = %lld", (long long)id), 0);
+
+    HBT_EXPECT(t, "OrderPlaced");
+    assert_int_equal(hbt_out_int(t, 0, "orderId"), id);
+    assert_int_equal(hbt_out_int(t, 0, "productId"), 3);
+    assert_int_equal(hbt_out_int(t, 0, "qty"), 2);
+    assert_int_equal(hbt_out_int(t, 0, "userId"), 7);
+    assert_string_equal(hbt_out_str(t, 0, "productName"), "Sofa");
+    assert_string_equal(hbt_out_str(t, 0, "status"), "PLACED");
+    assert_int_equal(hbt_out_int(t, 0, "version"), 1);
+    assert_string_equal(t->out[0].subject, location + strlen("/orders/"));
+}
+
+static void invalid_place_data_is_a_decode_error(void **state)
+{
+    struct hbt *t = *state;
+    static const struct {
+        const char *data;
+        const char *mentions;
+    } bad[] = {
+        {"{\"productId\":1,\"qty\":0,\"userId\":7}", "qty"},
+        {"{\"productId\":1,\"qty\":2}", "userId"},
+        {"{\"productId\":1,\"qty\":1.5,\"userId\":7}", "qty"},
+        {"{\"productId\":1,\"qty\":1000001,\"userId\":7}", "qty"},
+        {"{\"productId\":0,\"qty\":1,\"userId\":7}", "productId"},
+        {"{\"productId\":1,\"qty\":\"2\",\"userId\":7}", "qty"},
+        {"{\"productId\":1,\"qty\":2,\"userId\":7,\"productName\":\"\"}", "productName"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(hbt_send(t, PLACE, "%s", bad[i].data), HB_ERR_DECODE);
+        if (!strstr(t->ctx.error, bad[i].mentions)) {
+            fail_msg("%s: error \"%s\" does not mention %s", bad[i].data, t->ctx.error,
+                     bad[i].mentions);
+        }
+    }
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM orders"), 0);
+    hbt_expect_none(t);
+}
+
+static void stock_reserved_moves_order_to_stock_reserved_with_amount(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = place(t, USER_ID);
+    stock_reserved(t, id);
+    assert_string_equal(status_of(t, id), "STOCK_RESERVED");
+    assert_int_equal(hbt_db_int(t, "SELECT amount FROM orders WHERE id = %lld", (long long)id),
+                     AMOUNT);
+    HBT_EXPECT(t, "OrderStockReserved");
+    assert_int_equal(hbt_out_int(t, 0, "orderId"), id);
+    assert_int_equal(hbt_out_int(t, 0, "amount"), AMOUNT);
+    assert_string_equal(hbt_out_str(t, 0, "status"), "STOCK_RESERVED");
+    assert_int_equal(hbt_out_int(t, 0, "version"), 2);
+}
+
+static void payment_approved_marks_order_paid(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "STOCK_RESERVED");
+    payment_approved(t, id);
+    assert_string_equal(status_of(t, id), "PAID");
+    HBT_EXPECT(t, "OrderPaid");
+    assert_int_equal(hbt_out_int(t, 0, "orderId"), id);
+    assert_int_equal(hbt_out_int(t, 0, "amount"), AMOUNT);
+    assert_int_equal(hbt_out_int(t, 0, "userId"), USER_ID);
+    assert_int_equal(hbt_out_int(t, 0, "qty"), 2);
+    assert_string_equal(hbt_out_str(t, 0, "status"), "PAID");
+    assert_int_equal(hbt_out_int(t, 0, "version"), 3);
+}
+
+static void stock_rejected_rejects_order_with_reason(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = place(t, USER_ID);
+    assert_int_equal(hbt_send(t, STOCK_REJECTED,
+                              "{\"orderId\":%lld,\"productId\":1,\"qty\":2,\"userId\":7,"
+                              "\"reason\":\"out_of_stock\",\"status\":\"REJECTED\"}",
+                              (long long)id),
+                     HB_OK);
+    assert_string_equal(status_of(t, id), "REJECTED");
+    assert_string_equal(reason_of(t, id), "out_of_stock");
+    HBT_EXPECT(t, "OrderRejected");
+    assert_string_equal(hbt_out_str(t, 0, "status"), "REJECTED");
+    assert_string_equal(hbt_out_str(t, 0, "reason"), "out_of_stock");
+}
+
+static void payment_declined_rejects_order(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "STOCK_RESERVED");
+    assert_int_equal(hbt_send(t, PAYMENT_DECLINED,
+                              "{\"paymentId\":1,\"orderId\":%lld,\"userId\":7,\"amount\":%d,"
+                              "\"status\":\"DECLINED\",\"reason\":\"payment_declined\","
+                              "\"version\":1}",
+                              (long long)id, AMOUNT),
+                     HB_OK);
+    assert_string_equal(status_of(t, id), "REJECTED");
+    assert_string_equal(reason_of(t, id), "payment_declined");
+    HBT_EXPECT(t, "OrderRejected");
+    assert_int_equal(hbt_out_int(t, 0, "orderId"), id);
+    assert_int_equal(hbt_out_int(t, 0, "productId"), 1);
+    assert_string_equal(hbt_out_str(t, 0, "reason"), "payment_declined");
+}
+
+/* Cancel before any payment: withdraw at once, CANCELLED when stock and payment settle. */
+static void cancel_before_payment_withdraws_then_cancels(void **state)
+{
+    struct hbt *t = *state;
+    static const char *const statuses[] = {"PLACED", "STOCK_RESERVED"};
+    static const char *const settled_by[] = {PAYMENT_VOIDED, PAYMENT_REFUNDED};
+    for (size_t i = 0; i < 2; i++) {
+        int64_t id = order_at(t, statuses[i]);
+        cancel(t, id, 202);
+        assert_string_equal(hbt_json_str(t->reply.body, "status"), "CANCELLING");
+        assert_string_equal(status_of(t, id), "CANCELLING");
+        HBT_EXPECT(t, "OrderWithdrawn");
+        assert_int_equal(hbt_out_int(t, 0, "orderId"), id);
+        assert_int_equal(hbt_out_int(t, 0, "productId"), 1);
+        assert_int_equal(hbt_out_int(t, 0, "userId"), USER_ID);
+
+        assert_int_equal(hbt_send(t, STOCK_RELEASED, "{\"orderId\":%lld,\"status\":\"RELEASED\"}",
+                                  (long long)id),
+                         HB_OK);
+        assert_string_equal(status_of(t, id), "CANCELLING");
+        hbt_expect_none(t);
+        assert_int_equal(hbt_send(t, settled_by[i], "{\"orderId\":%lld,\"userId\":7}",
+                                  (long long)id),
+                         HB_OK);
+        assert_string_equal(status_of(t, id), "CANCELLED");
+        HBT_EXPECT(t, "OrderCancelled");
+        assert_string_equal(hbt_out_str(t, 0, "status"), "CANCELLED");
+    }
+}
+
+static void payment_settled_before_stock_release_still_cancels(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "STOCK_RESERVED");
+    cancel(t, id, 202);
+    HBT_EXPECT(t, "OrderWithdrawn");
+    assert_int_equal(hbt_send(t, PAYMENT_VOIDED, "{\"orderId\":%lld,\"userId\":7}", (long long)id),
+                     HB_OK);
+    hbt_expect_none(t);
+    assert_int_equal(hbt_send(t, STOCK_RELEASED, "{\"orderId\":%lld}", (long long)id), HB_OK);
+    assert_string_equal(status_of(t, id), "CANCELLED");
+    HBT_EXPECT(t, "OrderCancelled");
+}
+
+static void payment_approved_after_cancel_does_not_pay(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "STOCK_RESERVED");
+    cancel(t, id, 202);
+    HBT_EXPECT(t, "OrderWithdrawn");
+    payment_approved(t, id);
+    assert_string_equal(status_of(t, id), "CANCELLING");
+    hbt_expect_none(t);
+}
+
+/* Cancel after payment: the delivery decides first, then stock and payment settle. */
+static void cancel_after_payment_asks_delivery_first(void **state)
+{
+    struct hbt *t = *state;
+    static const char *const statuses[] = {"PAID", "PREPARING"};
+    for (size_t i = 0; i < 2; i++) {
+        int64_t id = order_at(t, statuses[i]);
+        int64_t delivery_version = i == 0 ? 1 : 2;
+        cancel(t, id, 202);
+        assert_string_equal(hbt_json_str(t->reply.body, "status"), "CANCELLING");
+        assert_string_equal(status_of(t, id), "CANCELLING");
+        HBT_EXPECT(t, "OrderCancelling");
+        assert_int_equal(hbt_out_int(t, 0, "orderId"), id);
+        assert_int_equal(hbt_out_int(t, 0, "deliveryId"), 1);
+
+        /* Only the delivery was asked; its answer asks stock and payment. */
+        assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryCancelled"), id, "CANCELLED",
+                                        (int)delivery_version + 1),
+                         HB_OK);
+        assert_string_equal(status_of(t, id), "CANCELLING");
+        HBT_EXPECT(t, "OrderWithdrawn");
+        assert_int_equal(hbt_out_int(t, 0, "orderId"), id);
+        assert_int_equal(hbt_out_int(t, 0, "userId"), USER_ID);
+
+        assert_int_equal(hbt_send(t, PAYMENT_REFUNDED,
+                                  "{\"paymentId\":1,\"orderId\":%lld,\"userId\":7,\"amount\":%d,"
+                                  "\"status\":\"REFUNDED\",\"version\":2}",
+                                  (long long)id, AMOUNT),
+                         HB_OK);
+        hbt_expect_none(t);
+        assert_int_equal(hbt_send(t, STOCK_RELEASED, "{\"orderId\":%lld}", (long long)id), HB_OK);
+        assert_string_equal(status_of(t, id), "CANCELLED");
+        HBT_EXPECT(t, "OrderCancelled");
+    }
+}
+
+static void settlements_before_delivery_answer_do_not_cancel(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "PAID");
+    cancel(t, id, 202);
+    HBT_EXPECT(t, "OrderCancelling");
+    /* Redelivered settlements from elsewhere must not finish a cancel the delivery has
+     * not agreed to yet. */
+    assert_int_equal(hbt_send(t, STOCK_RELEASED, "{\"orderId\":%lld}", (long long)id), HB_OK);
+    assert_int_equal(hbt_send(t, PAYMENT_REFUNDED, "{\"orderId\":%lld}", (long long)id), HB_OK);
+    assert_string_equal(status_of(t, id), "CANCELLING");
+    hbt_expect_none(t);
+}
+
+/* delivery_on_order_cancelling refuses without a new delivery version: the refusal
+ * carries the version of the delivery's last change (DeliveryStarted, v3 here). */
+static void delivery_cancel_refused_returns_order_to_shipping(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "PREPARING");
+    cancel(t, id, 202);
+    HBT_EXPECT(t, "OrderCancelling");
+    assert_int_equal(
+        delivery_event(t, DELIVERY_EVT("DeliveryCancelRefused"), id, "SHIPPING", 3), HB_OK);
+    assert_string_equal(status_of(t, id), "SHIPPING");
+    assert_string_equal(reason_of(t, id), "cancel_refused");
+    HBT_EXPECT(t, "OrderCancelRefused");
+    assert_string_equal(hbt_out_str(t, 0, "status"), "SHIPPING");
+    assert_string_equal(hbt_out_str(t, 0, "reason"), "cancel_refused");
+    /* The DeliveryStarted it overtook changes nothing; the brand can still complete. */
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryStarted"), id, "SHIPPING", 3), HB_OK);
+    hbt_expect_none(t);
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryCompleted"), id, "DELIVERED", 4),
+                     HB_OK);
+    assert_string_equal(status_of(t, id), "DELIVERED");
+    HBT_EXPECT(t, "OrderDelivered");
+}
+
+/* The usual order of the race: the brand's start reaches the order (quietly, since the
+ * order is CANCELLING) before the refusal, which carries that same delivery version. */
+static void cancel_refused_after_delivery_started_returns_order_to_shipping(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "PREPARING");
+    cancel(t, id, 202);
+    HBT_EXPECT(t, "OrderCancelling");
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryStarted"), id, "SHIPPING", 3), HB_OK);
+    assert_string_equal(status_of(t, id), "CANCELLING");
+    hbt_expect_none(t);
+    assert_int_equal(
+        delivery_event(t, DELIVERY_EVT("DeliveryCancelRefused"), id, "SHIPPING", 3), HB_OK);
+    assert_string_equal(status_of(t, id), "SHIPPING");
+    assert_string_equal(reason_of(t, id), "cancel_refused");
+    HBT_EXPECT(t, "OrderCancelRefused");
+}
+
+static void cancel_after_shipping_is_refused(void **state)
+{
+    struct hbt *t = *state;
+    static const char *const statuses[] = {"SHIPPING", "DELIVERED", "REJECTED"};
+    for (size_t i = 0; i < 3; i++) {
+        int64_t id = order_at(t, statuses[i]);
+        int64_t version =
+            hbt_db_int(t, "SELECT version FROM orders WHERE id = %lld", (long long)id);
+        cancel(t, id, 409);
+        const char *error = hbt_json_str(t->reply.body, "error");
+        if (!strstr(error, statuses[i])) {
+            fail_msg("409 error \"%s\" does not name %s", error, statuses[i]);
+        }
+        assert_string_equal(status_of(t, id), statuses[i]);
+        assert_int_equal(hbt_db_int(t, "SELECT version FROM orders WHERE id = %lld",
+                                    (long long)id),
+                         version);
+        hbt_expect_none(t);
+    }
+}
+
+static void second_cancel_is_accepted_without_new_compensation(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "STOCK_RESERVED");
+    cancel(t, id, 202);
+    HBT_EXPECT(t, "OrderWithdrawn");
+    cancel(t, id, 202);
+    assert_string_equal(hbt_json_str(t->reply.body, "status"), "CANCELLING");
+    hbt_expect_none(t);
+
+    assert_int_equal(hbt_send(t, STOCK_RELEASED, "{\"orderId\":%lld}", (long long)id), HB_OK);
+    assert_int_equal(hbt_send(t, PAYMENT_REFUNDED, "{\"orderId\":%lld}", (long long)id), HB_OK);
+    HBT_EXPECT(t, "OrderCancelled");
+    cancel(t, id, 202);
+    assert_string_equal(hbt_json_str(t->reply.body, "status"), "CANCELLED");
+    assert_string_equal(status_of(t, id), "CANCELLED");
+    hbt_expect_none(t);
+}
+
+static void same_event_id_is_applied_once(void **state)
+{
+    struct hbt *t = *state;
+    const char *id = "0b6f0e0c-5d1b-4d53-9c4e-3f1f2a6b7c8d";
+    const char *data = "{\"productId\":1,\"qty\":2,\"userId\":7}";
+    assert_int_equal(hbt_send_id(t, PLACE, id, "%s", data), HB_OK);
+    assert_int_equal(t->reply.code, 202);
+    assert_int_equal(hbt_send_id(t, PLACE, id, "%s", data), HB_OK);
+    assert_int_equal(t->reply.code, 0); /* the runtime sends no second answer */
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM orders"), 1);
+    HBT_EXPECT(t, "OrderPlaced");
+
+    /* An event redelivered with its id is not applied again either. */
+    const char *cancel_id = "5a1c9a3e-2f4b-4e0e-8b7d-6c5e4d3c2b1a";
+    assert_int_equal(hbt_send_id(t, CANCEL, cancel_id, "{\"id\":1}"), HB_OK);
+    HBT_EXPECT(t, "OrderWithdrawn");
+    assert_int_equal(hbt_send_id(t, CANCEL, cancel_id, "{\"id\":1}"), HB_OK);
+    hbt_expect_none(t);
+    assert_int_equal(hbt_db_int(t, "SELECT version FROM orders WHERE id = 1"), 2);
+}
+
+static void older_delivery_version_is_ignored(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "PAID");
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryStarted"), id, "SHIPPING", 3), HB_OK);
+    assert_string_equal(status_of(t, id), "SHIPPING");
+    HBT_EXPECT(t, "OrderShipping");
+    /* DeliveryConfirmed (v2) overtaken by DeliveryStarted (v3) arrives late. */
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryConfirmed"), id, "PREPARING", 2),
+                     HB_OK);
+    assert_string_equal(status_of(t, id), "SHIPPING");
+    assert_string_equal(
+        hbt_db_text(t, "SELECT delivery_status FROM orders WHERE id = %lld", (long long)id),
+        "SHIPPING");
+    assert_int_equal(
+        hbt_db_int(t, "SELECT delivery_version FROM orders WHERE id = %lld", (long long)id), 3);
+    hbt_expect_none(t);
+    /* A redelivered DeliveryStarted (same version) changes nothing either. */
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryStarted"), id, "SHIPPING", 3), HB_OK);
+    hbt_expect_none(t);
+}
+
+static void get_returns_order_and_unknown_id_is_404(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "STOCK_RESERVED");
+    assert_int_equal(hbt_send(t, GET, "{\"id\":%lld}", (long long)id), HB_OK);
+    assert_int_equal(t->reply.code, 200);
+    assert_int_equal(hbt_json_int(t->reply.body, "id"), id);
+    assert_int_equal(hbt_json_int(t->reply.body, "productId"), 1);
+    assert_string_equal(hbt_json_str(t->reply.body, "productName"), "Sofa");
+    assert_int_equal(hbt_json_int(t->reply.body, "qty"), 2);
+    assert_int_equal(hbt_json_int(t->reply.body, "userId"), USER_ID);
+    assert_int_equal(hbt_json_int(t->reply.body, "amount"), AMOUNT);
+    assert_string_equal(hbt_json_str(t->reply.body, "status"), "STOCK_RESERVED");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(t->reply.body, "reason")));
+
+    assert_int_equal(hbt_send(t, GET, "{\"id\":%lld}", (long long)id + 100), HB_OK);
+    assert_int_equal(t->reply.code, 404);
+    assert_string_equal(hbt_json_str(t->reply.body, "error"), "order not found");
+    cancel(t, id + 100, 404);
+    assert_int_equal(hbt_send(t, GET, "{\"id\":0}"), HB_ERR_DECODE);
+    hbt_expect_none(t);
+}
+
+static void list_filters_by_user(void **state)
+{
+    struct hbt *t = *state;
+    int64_t a = place(t, 7);
+    int64_t b = place(t, 8);
+    int64_t c = place(t, 7);
+    assert_int_equal(hbt_send(t, LIST, "{\"userId\":7}"), HB_OK);
+    assert_int_equal(t->reply.code, 200);
+    assert_true(cJSON_IsArray(t->reply.body));
+    assert_int_equal(cJSON_GetArraySize(t->reply.body), 2);
+    assert_int_equal(hbt_json_int(cJSON_GetArrayItem(t->reply.body, 0), "id"), a);
+    assert_int_equal(hbt_json_int(cJSON_GetArrayItem(t->reply.body, 1), "id"), c);
+
+    assert_int_equal(hbt_send(t, LIST, "{}"), HB_OK);
+    assert_int_equal(cJSON_GetArraySize(t->reply.body), 3);
+    assert_int_equal(hbt_json_int(cJSON_GetArrayItem(t->reply.body, 1), "id"), b);
+
+    assert_int_equal(hbt_send(t, LIST, "{\"userId\":99}"), HB_OK);
+    assert_int_equal(t->reply.code, 200);
+    assert_true(cJSON_IsArray(t->reply.body));
+    assert_int_equal(cJSON_GetArraySize(t->reply.body), 0);
+
+    assert_int_equal(hbt_send(t, LIST, "{\"userId\":-1}"), HB_ERR_DECODE);
+}
+
+static void redrive_reemits_order_placed_after_timeout(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = place(t, USER_ID);
+    t->ctx.now_ms = HBT_NOW_MS + HBT_REDRIVE_MS - 1;
+    assert_int_equal(hbt_tick(t), HB_OK);
+    hbt_expect_none(t);
+
+    t->ctx.now_ms = HBT_NOW_MS + HBT_REDRIVE_MS;
+    assert_int_equal(hbt_tick(t), HB_OK);
+    HBT_EXPECT(t, "OrderPlaced");
+    assert_int_equal(hbt_out_int(t, 0, "orderId"), id);
+    assert_int_equal(hbt_out_int(t, 0, "version"), 1);
+    assert_string_equal(hbt_out_str(t, 0, "status"), "PLACED");
+    assert_string_equal(status_of(t, id), "PLACED");
+
+    /* The next attempt waits longer (backoff) instead of firing every tick. */
+    t->ctx.now_ms += 1000;
+    assert_int_equal(hbt_tick(t), HB_OK);
+    hbt_expect_none(t);
+    t->ctx.now_ms += 2 * HBT_REDRIVE_MS;
+    assert_int_equal(hbt_tick(t), HB_OK);
+    HBT_EXPECT(t, "OrderPlaced");
+}
+
+static void redrive_reemits_order_paid_without_delivery(void **state)
+{
+    struct hbt *t = *state;
+    int64_t paid = place(t, USER_ID);
+    int64_t delivered_to = place(t, USER_ID);
+    t->ctx.now_ms = HBT_NOW_MS + 1000;
+    for (int i = 0; i < 2; i++) {
+        int64_t id = i == 0 ? paid : delivered_to;
+        stock_reserved(t, id);
+        payment_approved(t, id);
+    }
+    HBT_EXPECT(t, "OrderStockReserved", "OrderPaid", "OrderStockReserved", "OrderPaid");
+    assert_int_equal(
+        delivery_event(t, DELIVERY_EVT("DeliveryCreated"), delivered_to, "RECEIVED", 1), HB_OK);
+    hbt_expect_none(t);
+
+    t->ctx.now_ms = HBT_NOW_MS + 1000 + HBT_REDRIVE_MS - 1;
+    assert_int_equal(hbt_tick(t), HB_OK);
+    hbt_expect_none(t);
+    t->ctx.now_ms = HBT_NOW_MS + 1000 + HBT_REDRIVE_MS;
+    assert_int_equal(hbt_tick(t), HB_OK);
+    HBT_EXPECT(t, "OrderPaid"); /* only the order no delivery answered for */
+    assert_int_equal(hbt_out_int(t, 0, "orderId"), paid);
+    assert_string_equal(hbt_out_str(t, 0, "status"), "PAID");
+    assert_int_equal(hbt_out_int(t, 0, "amount"), AMOUNT);
+
+    /* Once the delivery exists, nothing more is re-driven. */
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryCreated"), paid, "RECEIVED", 1),
+                     HB_OK);
+    t->ctx.now_ms += 100 * HBT_REDRIVE_MS;
+    assert_int_equal(hbt_tick(t), HB_OK);
+    hbt_expect_none(t);
+}
+
+static void redrive_repeats_a_pending_compensation(void **state)
+{
+    struct hbt *t = *state;
+    int64_t withdrawn = order_at(t, "STOCK_RESERVED");
+    int64_t cancelling = order_at(t, "PAID");
+    int64_t declined = order_at(t, "STOCK_RESERVED");
+    cancel(t, withdrawn, 202);
+    cancel(t, cancelling, 202);
+    assert_int_equal(hbt_send(t, PAYMENT_DECLINED, "{\"orderId\":%lld}", (long long)declined),
+                     HB_OK);
+    HBT_EXPECT(t, "OrderWithdrawn", "OrderCancelling", "OrderRejected");
+
+    t->ctx.now_ms = HBT_NOW_MS + HBT_REDRIVE_MS;
+    assert_int_equal(hbt_tick(t), HB_OK);
+    HBT_EXPECT(t, "OrderWithdrawn", "OrderCancelling", "OrderRejected");
+    assert_int_equal(hbt_out_int(t, 0, "orderId"), withdrawn);
+    assert_int_equal(hbt_out_int(t, 1, "orderId"), cancelling);
+    assert_int_equal(hbt_out_int(t, 2, "orderId"), declined);
+
+    /* Once answered, nothing is re-driven any more. */
+    assert_int_equal(hbt_send(t, STOCK_RELEASED, "{\"orderId\":%lld}", (long long)withdrawn),
+                     HB_OK);
+    assert_int_equal(hbt_send(t, PAYMENT_REFUNDED, "{\"orderId\":%lld}", (long long)withdrawn),
+                     HB_OK);
+    assert_int_equal(hbt_send(t, STOCK_RELEASED, "{\"orderId\":%lld}", (long long)declined),
+                     HB_OK);
+    HBT_EXPECT(t, "OrderCancelled");
+    assert_string_equal(status_of(t, declined), "REJECTED");
+    t->ctx.now_ms += 100 * HBT_REDRIVE_MS;
+    assert_int_equal(hbt_tick(t), HB_OK);
+    HBT_EXPECT(t, "OrderCancelling"); /* only the cancel the delivery has not answered */
+    assert_int_equal(hbt_out_int(t, 0, "orderId"), cancelling);
+}
+
+static void stock_reserved_for_unknown_order_is_a_decode_error(void **state)
+{
+    struct hbt *t = *state;
+    assert_int_equal(hbt_send(t, STOCK_RESERVED, "{\"orderId\":42,\"amount\":1000}"),
+                     HB_ERR_DECODE);
+    assert_string_equal(t->ctx.error, "unknown order");
+    assert_int_equal(hbt_send(t, STOCK_RESERVED, "{\"amount\":1000}"), HB_ERR_DECODE);
+    assert_true(strstr(t->ctx.error, "orderId") != NULL);
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM orders"), 0);
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM hb_inbox"), 0); /* rolled back */
+    hbt_expect_none(t);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(place_creates_placed_order_and_emits_order_placed),
+        T(invalid_place_data_is_a_decode_error),
+        T(stock_reserved_moves_order_to_stock_reserved_with_amount),
+        T(payment_approved_marks_order_paid),
+        T(stock_rejected_rejects_order_with_reason),
+        T(payment_declined_rejects_order),
+        T(cancel_before_payment_withdraws_then_cancels),
+        T(payment_settled_before_stock_release_still_cancels),
+        T(payment_approved_after_cancel_does_not_pay),
+        T(cancel_after_payment_asks_delivery_first),
+        T(settlements_before_delivery_answer_do_not_cancel),
+        T(delivery_cancel_refused_returns_order_to_shipping),
+        T(cancel_refused_after_delivery_started_returns_order_to_shipping),
+        T(cancel_after_shipping_is_refused),
+        T(second_cancel_is_accepted_without_new_compensation),
+        T(same_event_id_is_applied_once),
+        T(older_delivery_version_is_ignored),
+        T(get_returns_order_and_unknown_id_is_404),
+        T(list_filters_by_user),
+        T(redrive_reemits_order_placed_after_timeout),
+        T(redrive_reemits_order_paid_without_delivery),
+        T(redrive_repeats_a_pending_compensation),
+        T(stock_reserved_for_unknown_order_is_a_decode_error),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,635 @@
+/* Unit tests of the sqlite store: transactions, inbox, outbox, query helpers (lib/src/store.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hausbus/envelope.h"
+#include "hausbus/store.h"
+
+static const char widget_schema[] =
+    "CREATE TABLE IF NOT EXISTS widgets(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " weight INTEGER NOT NULL DEFAULT 0);";
+
+static struct hb_store *open_memory(void)
+{
+    struct hb_store *st = NULL;
+    assert_int_equal(hb_store_open(":memory:", "widget", widget_schema, &st), HB_OK);
+    assert_non_null(st);
+    return st;
+}
+
+static int64_t widget_count(struct hb_store *st)
+{
+    int64_t n = -1;
+    assert_int_equal(hb_store_query_int(st, "SELECT count(*) FROM widgets", NULL, 0, -1, &n),
+                     HB_OK);
+    return n;
+}
+
+static void open_memory_runs_the_schema(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    assert_string_equal(hb_store_component(st), "widget");
+    assert_non_null(hb_store_db(st));
+    assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(name) VALUES('bolt')"), HB_OK);
+    assert_int_equal(widget_count(st), 1);
+    assert_int_equal(hb_store_outbox_count(st), 0);
+    hb_store_close(st);
+}
+
+static void open_with_a_broken_schema_fails_and_leaves_out_unset(void **state)
+{
+    (void)state;
+    struct hb_store *st = NULL;
+    assert_int_equal(hb_store_open(":memory:", "widget", "CREATE TABLE (", &st), HB_ERR_DB);
+    assert_null(st);
+    hb_store_close(NULL); /* accepts NULL */
+}
+
+static void open_without_a_schema_still_has_inbox_and_outbox(void **state)
+{
+    (void)state;
+    struct hb_store *st = NULL;
+    assert_int_equal(hb_store_open(":memory:", "bare", NULL, &st), HB_OK);
+    bool fresh = false;
+    assert_int_equal(hb_store_inbox_claim(st, "e1", &fresh), HB_OK);
+    assert_true(fresh);
+    assert_int_equal(hb_store_outbox_count(st), 0);
+    hb_store_close(st);
+}
+
+static void committed_rows_stay(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    assert_int_equal(hb_store_begin(st), HB_OK);
+    assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(name) VALUES('bolt')"), HB_OK);
+    assert_int_equal(hb_store_emit(st, "WidgetCreated", 0, NULL), HB_OK);
+    assert_int_equal(hb_store_commit(st), HB_OK);
+    assert_true(sqlite3_get_autocommit(hb_store_db(st)));
+    assert_int_equal(widget_count(st), 1);
+    assert_int_equal(hb_store_outbox_count(st), 1);
+    hb_store_close(st);
+}
+
+static void rolled_back_rows_and_events_are_gone(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    assert_int_equal(hb_store_begin(st), HB_OK);
+    assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(name) VALUES('bolt')"), HB_OK);
+    assert_int_equal(hb_store_emit(st, "WidgetCreated", 0, NULL), HB_OK);
+    assert_int_equal(widget_count(st), 1); /* visible inside the transaction */
+    hb_store_rollback(st);
+    assert_true(sqlite3_get_autocommit(hb_store_db(st)));
+    assert_int_equal(widget_count(st), 0);
+    assert_int_equal(hb_store_outbox_count(st), 0);
+    hb_store_rollback(st); /* nothing open: harmless */
+    assert_int_equal(hb_store_begin(st), HB_OK); /* the store is usable again */
+    hb_store_rollback(st);
+    hb_store_close(st);
+}
+
+static void inbox_claim_is_fresh_once_per_event_id(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    bool fresh = false;
+    assert_int_equal(hb_store_inbox_claim(st, "e1", &fresh), HB_OK);
+    assert_true(fresh);
+    assert_int_equal(hb_store_inbox_claim(st, "e1", &fresh), HB_OK);
+    assert_false(fresh);
+    assert_int_equal(hb_store_inbox_claim(st, "e2", &fresh), HB_OK);
+    assert_true(fresh);
+    hb_store_close(st);
+}
+
+static void inbox_claim_survives_its_transaction(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    bool fresh = false;
+    assert_int_equal(hb_store_begin(st), HB_OK);
+    assert_int_equal(hb_store_inbox_claim(st, "e1", &fresh), HB_OK);
+    assert_true(fresh);
+    assert_int_equal(hb_store_commit(st), HB_OK);
+
+    assert_int_equal(hb_store_begin(st), HB_OK);
+    assert_int_equal(hb_store_inbox_claim(st, "e1", &fresh), HB_OK);
+    assert_false(fresh);
+    assert_int_equal(hb_store_commit(st), HB_OK);
+    hb_store_close(st);
+}
+
+static void rolled_back_inbox_claim_can_be_claimed_again(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    bool fresh = false;
+    assert_int_equal(hb_store_begin(st), HB_OK);
+    assert_int_equal(hb_store_inbox_claim(st, "e1", &fresh), HB_OK);
+    assert_true(fresh);
+    hb_store_rollback(st);
+
+    assert_int_equal(hb_store_begin(st), HB_OK);
+    assert_int_equal(hb_store_inbox_claim(st, "e1", &fresh), HB_OK);
+    assert_true(fresh);
+    assert_int_equal(hb_store_commit(st), HB_OK);
+    hb_store_close(st);
+}
+
+/* Collects the outbox rows a walk visits; stops the walk after stop_after rows (0: never). */
+struct walk {
+    int64_t ids[16];
+    char topics[16][160];
+    char *payloads[16];
+    int n;
+    int stop_after;
+};
+
+static int collect_row(void *ctx, const struct hb_outbox_row *row)
+{
+    struct walk *w = ctx;
+    assert_true(w->n < 16);
+    w->ids[w->n] = row->id;
+    snprintf(w->topics[w->n], sizeof(w->topics[w->n]), "%s", row->topic);
+    w->payloads[w->n] = strdup(row->payload);
+    assert_non_null(w->payloads[w->n]);
+    w->n++;
+    return w->stop_after > 0 && w->n >= w->stop_after;
+}
+
+static void walk_free(struct walk *w)
+{
+    for (int i = 0; i < w->n; i++) {
+        free(w->payloads[i]);
+    }
+    memset(w, 0, sizeof(*w));
+}
+
+static void emitted_event_is_an_outbox_row_on_the_component_topic(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    cJSON *data = cJSON_CreateObject();
+    assert_non_null(cJSON_AddNumberToObject(data, "widgetId", 7));
+    assert_non_null(cJSON_AddStringToObject(data, "name", "bolt \"M6\""));
+    cJSON *expected = cJSON_Duplicate(data, true);
+    assert_non_null(expected);
+
+    assert_int_equal(hb_store_begin(st), HB_OK);
+    assert_int_equal(hb_store_emit(st, "WidgetCreated", 42, data), HB_OK);
+    assert_int_equal(hb_store_commit(st), HB_OK);
+
+    struct walk w = {0};
+    assert_int_equal(hb_store_outbox_each(st, 0, 10, collect_row, &w), HB_OK);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.topics[0], "hausbus/v1/evt/widget/WidgetCreated");
+
+    struct hb_event ev;
+    const char *reason = NULL;
+    assert_int_equal(hb_envelope_decode(w.payloads[0], strlen(w.payloads[0]), &ev, &reason),
+                     HB_OK);
+    assert_string_equal(ev.type, "WidgetCreated");
+    assert_string_equal(ev.source, "/hausbus/widget");
+    assert_string_equal(ev.subject, "42");
+    assert_int_equal(strlen(ev.id), 36);
+    assert_true(cJSON_Compare(ev.data, expected, true));
+    hb_event_clear(&ev);
+    cJSON_Delete(expected);
+    walk_free(&w);
+    hb_store_close(st);
+}
+
+static void emit_without_data_carries_an_empty_object(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    assert_int_equal(hb_store_emit(st, "WidgetPinged", 0, NULL), HB_OK);
+    struct walk w = {0};
+    assert_int_equal(hb_store_outbox_each(st, 0, 10, collect_row, &w), HB_OK);
+    assert_int_equal(w.n, 1);
+    struct hb_event ev;
+    assert_int_equal(hb_envelope_decode(w.payloads[0], strlen(w.payloads[0]), &ev, NULL), HB_OK);
+    assert_string_equal(ev.subject, "");
+    assert_true(cJSON_IsObject(ev.data));
+    assert_null(ev.data->child);
+    hb_event_clear(&ev);
+    walk_free(&w);
+    hb_store_close(st);
+}
+
+static void emit_with_an_oversized_type_fails_and_frees_data(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    char type[HB_EVENT_TYPE_MAX + 1];
+    memset(type, 'T', sizeof(type) - 1);
+    type[sizeof(type) - 1] = '\0';
+    /* data is owned by the store also on failure; valgrind reports a leak otherwise */
+    assert_int_not_equal(hb_store_emit(st, type, 1, cJSON_CreateObject()), HB_OK);
+    assert_int_equal(hb_store_outbox_count(st), 0);
+    hb_store_close(st);
+}
+
+/* Puts n raw rows "t/<i>" with payload "p<i>" and returns the first id in *first. */
+static void put_rows(struct hb_store *st, int n, int64_t *first)
+{
+    for (int i = 0; i < n; i++) {
+        char topic[32];
+        char payload[32];
+        snprintf(topic, sizeof(topic), "t/%d", i);
+        snprintf(payload, sizeof(payload), "p%d", i);
+        assert_int_equal(hb_store_outbox_put(st, topic, payload), HB_OK);
+        if (i == 0) {
+            *first = sqlite3_last_insert_rowid(hb_store_db(st));
+        }
+    }
+}
+
+static void outbox_walk_is_in_id_order_from_after_id(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    int64_t first = 0;
+    put_rows(st, 5, &first);
+
+    struct walk w = {0};
+    assert_int_equal(hb_store_outbox_each(st, 0, 100, collect_row, &w), HB_OK);
+    assert_int_equal(w.n, 5);
+    for (int i = 0; i < 5; i++) {
+        char topic[32];
+        snprintf(topic, sizeof(topic), "t/%d", i);
+        assert_int_equal(w.ids[i], first + i);
+        assert_string_equal(w.topics[i], topic);
+    }
+    walk_free(&w);
+
+    assert_int_equal(hb_store_outbox_each(st, first + 1, 2, collect_row, &w), HB_OK);
+    assert_int_equal(w.n, 2);
+    assert_int_equal(w.ids[0], first + 2);
+    assert_int_equal(w.ids[1], first + 3);
+    assert_string_equal(w.payloads[0], "p2");
+    assert_string_equal(w.payloads[1], "p3");
+    walk_free(&w);
+
+    assert_int_equal(hb_store_outbox_each(st, first + 4, 100, collect_row, &w), HB_OK);
+    assert_int_equal(w.n, 0);
+    hb_store_close(st);
+}
+
+static void outbox_walk_stops_when_the_callback_says_so(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    int64_t first = 0;
+    put_rows(st, 5, &first);
+    struct walk w = {.stop_after = 2};
+    assert_int_equal(hb_store_outbox_each(st, 0, 100, collect_row, &w), HB_OK);
+    assert_int_equal(w.n, 2);
+    assert_int_equal(w.ids[1], first + 1);
+    walk_free(&w);
+
+    /* the cached statement was reset: a second walk starts over */
+    assert_int_equal(hb_store_outbox_each(st, 0, 100, collect_row, &w), HB_OK);
+    assert_int_equal(w.n, 5);
+    walk_free(&w);
+    hb_store_close(st);
+}
+
+static void outbox_delete_removes_one_row_and_ignores_unknown_ids(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    int64_t first = 0;
+    put_rows(st, 3, &first);
+    assert_int_equal(hb_store_outbox_count(st), 3);
+    assert_int_equal(hb_store_outbox_delete(st, first + 1), HB_OK);
+    assert_int_equal(hb_store_outbox_count(st), 2);
+    assert_int_equal(hb_store_outbox_delete(st, first + 1), HB_OK);
+    assert_int_equal(hb_store_outbox_delete(st, 999999), HB_OK);
+    assert_int_equal(hb_store_outbox_count(st), 2);
+
+    struct walk w = {0};
+    assert_int_equal(hb_store_outbox_each(st, 0, 100, collect_row, &w), HB_OK);
+    assert_int_equal(w.n, 2);
+    assert_int_equal(w.ids[0], first);
+    assert_int_equal(w.ids[1], first + 2);
+    walk_free(&w);
+    hb_store_close(st);
+}
+
+static void outbox_ids_are_not_reused_after_delete(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    int64_t first = 0;
+    put_rows(st, 2, &first);
+    assert_int_equal(hb_store_outbox_delete(st, first + 1), HB_OK);
+    int64_t next = 0;
+    put_rows(st, 1, &next);
+    /* a publisher's cursor past a deleted row must not skip a new one */
+    assert_true(next > first + 1);
+    hb_store_close(st);
+}
+
+static void query_json_is_null_without_a_row_or_value(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    cJSON *out = (cJSON *)1;
+    int64_t id = 12345;
+    assert_int_equal(hb_store_query_json(st,
+                                         "SELECT json_object('id', id) FROM widgets WHERE id = ?",
+                                         &id, 1, &out),
+                     HB_OK);
+    assert_null(out);
+    out = (cJSON *)1;
+    assert_int_equal(hb_store_query_json(st, "SELECT NULL", NULL, 0, &out), HB_OK);
+    assert_null(out);
+    hb_store_close(st);
+}
+
+static void query_json_parses_objects_and_arrays(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(id, name, weight) VALUES"
+                                       "(1, 'bolt', 5), (2, 'nut', 3), (3, 'washer \"w\"', 1)"),
+                     HB_OK);
+    cJSON *obj = NULL;
+    int64_t id = 3;
+    assert_int_equal(hb_store_query_json(st,
+                                         "SELECT json_object('id', id, 'name', name, 'weight',"
+                                         " weight) FROM widgets WHERE id = ?",
+                                         &id, 1, &obj),
+                     HB_OK);
+    assert_true(cJSON_IsObject(obj));
+    int64_t weight = 0;
+    const char *name = NULL;
+    assert_int_equal(hb_json_int(obj, "weight", 0, 100, &weight), HB_OK);
+    assert_int_equal(weight, 1);
+    assert_int_equal(hb_json_str(obj, "name", 100, &name), HB_OK);
+    assert_string_equal(name, "washer \"w\"");
+    cJSON_Delete(obj);
+
+    cJSON *arr = NULL;
+    int64_t bounds[2] = {1, 3}; /* bound in order: weight BETWEEN 1 AND 3 */
+    assert_int_equal(hb_store_query_json(st,
+                                         "SELECT json_group_array(json_object('id', id, 'name',"
+                                         " name)) FROM (SELECT * FROM widgets"
+                                         " WHERE weight BETWEEN ? AND ? ORDER BY id)",
+                                         bounds, 2, &arr),
+                     HB_OK);
+    assert_true(cJSON_IsArray(arr));
+    assert_int_equal(cJSON_GetArraySize(arr), 2);
+    int64_t item_id = 0;
+    assert_int_equal(hb_json_int(cJSON_GetArrayItem(arr, 0), "id", 1, 10, &item_id), HB_OK);
+    assert_int_equal(item_id, 2);
+    assert_int_equal(hb_json_int(cJSON_GetArrayItem(arr, 1), "id", 1, 10, &item_id), HB_OK);
+    assert_int_equal(item_id, 3);
+    cJSON_Delete(arr);
+
+    /* an aggregate over no rows is an empty array, not NULL */
+    int64_t none = -1;
+    assert_int_equal(hb_store_query_json(st,
+                                         "SELECT json_group_array(id) FROM widgets"
+                                         " WHERE weight < ?",
+                                         &none, 1, &arr),
+                     HB_OK);
+    assert_true(cJSON_IsArray(arr));
+    assert_int_equal(cJSON_GetArraySize(arr), 0);
+    cJSON_Delete(arr);
+    hb_store_close(st);
+}
+
+static void query_json_with_bad_sql_is_a_db_error(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    cJSON *out = (cJSON *)1;
+    assert_int_equal(hb_store_query_json(st, "SELECT FROM nowhere", NULL, 0, &out), HB_ERR_DB);
+    assert_null(out);
+    hb_store_close(st);
+}
+
+static void query_json_refuses_a_column_that_is_not_json(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    cJSON *out = (cJSON *)1;
+    assert_int_not_equal(hb_store_query_json(st, "SELECT 'not json'", NULL, 0, &out), HB_OK);
+    assert_null(out);
+    hb_store_close(st);
+}
+
+static void run_and_query_int_bind_int64_arguments(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    const int64_t big = 5000000000LL; /* beyond 32 bits */
+    int64_t insert[3] = {HB_ID_MAX, big, -7};
+    assert_int_equal(hb_store_run(st, "INSERT INTO widgets(id, weight, name) VALUES(?, ? + ?, 'w')",
+                                  insert, 3),
+                     HB_OK);
+    int64_t id = HB_ID_MAX;
+    int64_t weight = 0;
+    assert_int_equal(hb_store_query_int(st, "SELECT weight FROM widgets WHERE id = ?", &id, 1, -1,
+                                        &weight),
+                     HB_OK);
+    assert_int_equal(weight, big - 7);
+
+    int64_t update[2] = {INT64_MAX, HB_ID_MAX};
+    assert_int_equal(hb_store_run(st, "UPDATE widgets SET weight = ? WHERE id = ?", update, 2),
+                     HB_OK);
+    assert_int_equal(hb_store_query_int(st, "SELECT weight FROM widgets WHERE id = ?", &id, 1, -1,
+                                        &weight),
+                     HB_OK);
+    assert_int_equal(weight, INT64_MAX);
+    hb_store_close(st);
+}
+
+static void query_int_gives_the_fallback_without_a_row_or_value(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    int64_t id = 1;
+    int64_t out = 0;
+    assert_int_equal(hb_store_query_int(st, "SELECT weight FROM widgets WHERE id = ?", &id, 1, -99,
+                                        &out),
+                     HB_OK);
+    assert_int_equal(out, -99);
+    assert_int_equal(hb_store_query_int(st, "SELECT max(weight) FROM widgets", NULL, 0, -98, &out),
+                     HB_OK);
+    assert_int_equal(out, -98);
+    assert_int_equal(hb_store_run(st, "INSERT INTO nowhere VALUES(1)", NULL, 0), HB_ERR_DB);
+    hb_store_close(st);
+}
+
+/* Makes a fresh directory for a file database; the caller removes it with remove_db_dir. */
+static void make_db_dir(char *dir, size_t dir_len, char *path, size_t path_len)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, dir_len, "%s/hb_store_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    int n = snprintf(path, path_len, "%s/widget.db", dir);
+    assert_true(n > 0 && (size_t)n < path_len);
+}
+
+static void remove_db_dir(const char *dir)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char file[600];
+        snprintf(file, sizeof(file), "%s/widget.db%s", dir, suffixes[i]);
+        unlink(file);
+    }
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void file_database_keeps_outbox_rows_across_close_and_reopen(void **state)
+{
+    (void)state;
+    char dir[512];
+    char path[600];
+    make_db_dir(dir, sizeof(dir), path, sizeof(path));
+
+    struct hb_store *st = NULL;
+    assert_int_equal(hb_store_open(path, "widget", widget_schema, &st), HB_OK);
+    assert_int_equal(hb_store_begin(st), HB_OK);
+    assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(name) VALUES('bolt')"), HB_OK);
+    cJSON *data = cJSON_CreateObject();
+    assert_non_null(cJSON_AddNumberToObject(data, "widgetId", 1));
+    assert_int_equal(hb_store_emit(st, "WidgetCreated", 0, data), HB_OK);
+    assert_int_equal(hb_store_commit(st), HB_OK);
+    hb_store_close(st);
+
+    st = NULL;
+    assert_int_equal(hb_store_open(path, "widget", widget_schema, &st), HB_OK);
+    assert_int_equal(widget_count(st), 1);
+    assert_int_equal(hb_store_outbox_count(st), 1);
+    struct walk w = {0};
+    assert_int_equal(hb_store_outbox_each(st, 0, 10, collect_row, &w), HB_OK);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.topics[0], "hausbus/v1/evt/widget/WidgetCreated");
+    walk_free(&w);
+    hb_store_close(st);
+    remove_db_dir(dir);
+}
+
+/* Copies dir/widget.db<suffix> to copy_dir when it exists. */
+static void copy_db_file(const char *dir, const char *copy_dir, const char *suffix)
+{
+    char from[600];
+    char to[600];
+    snprintf(from, sizeof(from), "%s/widget.db%s", dir, suffix);
+    snprintf(to, sizeof(to), "%s/widget.db%s", copy_dir, suffix);
+    FILE *in = fopen(from, "rb");
+    if (!in) {
+        return;
+    }
+    FILE *out = fopen(to, "wb");
+    assert_non_null(out);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    }
+    assert_false(ferror(in));
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* A crash leaves the database and its WAL as they are on disk while the process still
+ * runs: the copies taken here, without commit or close, are what a restart finds. (An
+ * in-process snapshot rather than a killed child keeps the test valgrind-clean.) */
+static void committed_outbox_rows_outlive_a_crash_and_open_work_does_not(void **state)
+{
+    (void)state;
+    char dir[512];
+    char path[600];
+    char crash_dir[512];
+    char crash_path[600];
+    make_db_dir(dir, sizeof(dir), path, sizeof(path));
+    make_db_dir(crash_dir, sizeof(crash_dir), crash_path, sizeof(crash_path));
+
+    struct hb_store *running = NULL;
+    bool fresh = false;
+    cJSON *data = cJSON_CreateObject();
+    assert_non_null(cJSON_AddNumberToObject(data, "widgetId", 1));
+    assert_int_equal(hb_store_open(path, "widget", widget_schema, &running), HB_OK);
+    assert_int_equal(hb_store_begin(running), HB_OK);
+    assert_int_equal(hb_store_inbox_claim(running, "cmd-1", &fresh), HB_OK);
+    assert_int_equal(hb_store_emit(running, "WidgetCreated", 0, data), HB_OK);
+    assert_int_equal(hb_store_commit(running), HB_OK);
+    assert_int_equal(hb_store_begin(running), HB_OK);
+    assert_int_equal(hb_store_exec(running, "INSERT INTO widgets(name) VALUES('lost')"), HB_OK);
+    assert_int_equal(hb_store_emit(running, "WidgetLost", 0, NULL), HB_OK);
+
+    copy_db_file(dir, crash_dir, "");
+    copy_db_file(dir, crash_dir, "-wal"); /* the -shm index is rebuilt by recovery */
+    hb_store_rollback(running);
+    hb_store_close(running);
+
+    struct hb_store *st = NULL;
+    assert_int_equal(hb_store_open(crash_path, "widget", widget_schema, &st), HB_OK);
+    assert_int_equal(widget_count(st), 0);
+    assert_int_equal(hb_store_outbox_count(st), 1);
+    struct walk w = {0};
+    assert_int_equal(hb_store_outbox_each(st, 0, 10, collect_row, &w), HB_OK);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.topics[0], "hausbus/v1/evt/widget/WidgetCreated");
+    struct hb_event ev;
+    assert_int_equal(hb_envelope_decode(w.payloads[0], strlen(w.payloads[0]), &ev, NULL), HB_OK);
+    int64_t widget_id = 0;
+    assert_int_equal(hb_json_int(ev.data, "widgetId", 1, 10, &widget_id), HB_OK);
+    hb_event_clear(&ev);
+    walk_free(&w);
+
+    fresh = true;
+    assert_int_equal(hb_store_inbox_claim(st, "cmd-1", &fresh), HB_OK);
+    assert_false(fresh); /* the redelivered command is recognised after restart */
+    hb_store_close(st);
+    remove_db_dir(crash_dir);
+    remove_db_dir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(open_memory_runs_the_schema),
+        cmocka_unit_test(open_with_a_broken_schema_fails_and_leaves_out_unset),
+        cmocka_unit_test(open_without_a_schema_still_has_inbox_and_outbox),
+        cmocka_unit_test(committed_rows_stay),
+        cmocka_unit_test(rolled_back_rows_and_events_are_gone),
+        cmocka_unit_test(inbox_claim_is_fresh_once_per_event_id),
+        cmocka_unit_test(inbox_claim_survives_its_transaction),
+        cmocka_unit_test(rolled_back_inbox_claim_can_be_claimed_again),
+        cmocka_unit_test(emitted_event_is_an_outbox_row_on_the_component_topic),
+        cmocka_unit_test(emit_without_data_carries_an_empty_object),
+        cmocka_unit_test(emit_with_an_oversized_type_fails_and_frees_data),
+        cmocka_unit_test(outbox_walk_is_in_id_order_from_after_id),
+        cmocka_unit_test(outbox_walk_stops_when_the_callback_says_so),
+        cmocka_unit_test(outbox_delete_removes_one_row_and_ignores_unknown_ids),
+        cmocka_unit_test(outbox_ids_are_not_reused_after_delete),
+        cmocka_unit_test(query_json_is_null_without_a_row_or_value),
+        cmocka_unit_test(query_json_parses_objects_and_arrays),
+        cmocka_unit_test(query_json_with_bad_sql_is_a_db_error),
+        cmocka_unit_test(query_json_refuses_a_column_that_is_not_json),
+        cmocka_unit_test(run_and_query_int_bind_int64_arguments),
+        cmocka_unit_test(query_int_gives_the_fallback_without_a_row_or_value),
+        cmocka_unit_test(file_database_keeps_outbox_rows_across_close_and_reopen),
+        cmocka_unit_test(committed_outbox_rows_outlive_a_crash_and_open_work_does_not),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
