@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -25,6 +26,7 @@ COMPONENTS = ("order", "product", "payment", "delivery", "notification", "view")
 PROCESSES = COMPONENTS + ("gateway",)
 HEALTH_TIMEOUT_S = 15.0
 STOP_GRACE_S = 5.0
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 HTTP_TIMEOUT_S = 15.0
 LOG_TAIL_LINES = 25
 LOG_ALARM_LINES = 20
@@ -188,7 +190,9 @@ class Stack:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             self.print_logs()
-        self.stop_all()
+        problems = self.stop_all()
+        if problems and exc_type is None:
+            raise AssertionError("unclean stop: " + "; ".join(problems))
         return False
 
     def start_all(self):
@@ -251,25 +255,51 @@ class Stack:
             p.wait()
 
     def stop_all(self):
+        """Stops everything; returns what went wrong: a process that did not exit 0 on
+        SIGTERM, or a sanitizer report (ASan, LeakSanitizer, UBSan) in any log."""
+        problems = []
         # Gateway and components first so they can still say goodbye to the broker.
         order = [n for n in ("gateway",) + COMPONENTS if n in self.procs] + ["broker"]
         for group in (order[:-1], order[-1:]):
-            live = [self.procs[n] for n in group if n in self.procs and self.procs[n].poll() is None]
-            for p in live:
+            live = [(n, self.procs[n]) for n in group
+                    if n in self.procs and self.procs[n].poll() is None]
+            for _, p in live:
                 p.terminate()
             deadline = time.monotonic() + STOP_GRACE_S
-            for p in live:
+            for name, p in live:
                 try:
                     p.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+                    problems.append("%s ignored SIGTERM" % name)
+                if p.returncode != 0:
+                    problems.append("%s exited %s on SIGTERM" % (name, p.returncode))
         for log in self._logs.values():
             log.close()
         self._logs.clear()
+        problems += self._sanitizer_reports()
+        if problems:
+            self.failed = True
+            print("\n".join(["unclean stop:"] + problems), file=sys.stderr)
+            self.print_logs()
         # Keep the logs and databases of a failed run (their path was printed).
         if not self.failed and not os.environ.get("HAUSBUS_KEEP_TMP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
+        return problems
+
+    def _sanitizer_reports(self):
+        found = []
+        for name in ("broker",) + COMPONENTS + ("gateway",):
+            path = os.path.join(self.tmp, name + ".log")
+            if not os.path.exists(path):
+                continue
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+            for marker in SANITIZER_MARKERS:
+                if marker in text:
+                    found.append("%s log has %r" % (name, marker))
+        return found
 
     def exit_codes(self):
         """name -> return code of every process that has exited (None-free)."""
@@ -433,7 +463,9 @@ class StackTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         if cls.stack is not None:
-            cls.stack.stop_all()
+            problems = cls.stack.stop_all()
+            if problems:
+                raise AssertionError("unclean stop: " + "; ".join(problems))
 
     def run(self, result=None):
         before = _problems(result)
