@@ -270,7 +270,7 @@ bool hb_bus_connected(const struct hb_bus *bus)
 }
 
 static hb_err_t publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
-                        bool retain, int *mid, mosquitto_property *extra)
+                        int qos, bool retain, int *mid, mosquitto_property *extra)
 {
     if (len > HB_PAYLOAD_MAX * 2) {
         mosquitto_property_free_all(&extra);
@@ -278,7 +278,7 @@ static hb_err_t publish(struct hb_bus *bus, const char *topic, const char *paylo
     }
     mosquitto_property *props = extra;
     mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, HB_CONTENT_TYPE_CE);
-    int rc = mosquitto_publish_v5(bus->mosq, mid, topic, (int)len, payload, 1, retain, props);
+    int rc = mosquitto_publish_v5(bus->mosq, mid, topic, (int)len, payload, qos, retain, props);
     mosquitto_property_free_all(&props);
     return rc == MOSQ_ERR_SUCCESS ? HB_OK : bus_err(rc, "publish");
 }
@@ -286,7 +286,7 @@ static hb_err_t publish(struct hb_bus *bus, const char *topic, const char *paylo
 hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         bool retain, int *mid)
 {
-    return publish(bus, topic, payload, len, retain, mid, NULL);
+    return publish(bus, topic, payload, len, 1, retain, mid, NULL);
 }
 
 hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
@@ -304,7 +304,9 @@ hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *paylo
         /* A request nobody took in time must not be acted on later. */
         mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, expiry_s);
     }
-    return publish(bus, topic, payload, len, false, NULL, props);
+    /* QoS 0: a request lives only as long as the gateway waits for it (the expiry says
+     * so too); a lost one is a 504, and QoS 1 would cost two more packets per request. */
+    return publish(bus, topic, payload, len, 0, false, NULL, props);
 }
 
 hb_err_t hb_bus_reply(struct hb_bus *bus, const struct hb_message *msg, const char *payload,
@@ -318,5 +320,5 @@ hb_err_t hb_bus_reply(struct hb_bus *bus, const struct hb_message *msg, const ch
         mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, msg->correlation,
                                       (uint16_t)msg->correlation_len);
     }
-    return publish(bus, msg->response_topic, payload, len, false, NULL, props);
+    return publish(bus, msg->response_topic, payload, len, 0, false, NULL, props); /* as requests */
 }

@@ -16,10 +16,21 @@
 #define TICK_INTERVAL_MS 1000
 #define INBOX_PRUNE_INTERVAL_MS (10 * 60 * 1000)
 #define INBOX_KEEP_S (7 * 24 * 3600) /* longer than any redelivery can be late */
+/* Messages that arrive back to back share one transaction (each in its own savepoint):
+ * one commit instead of one per message. Replies wait for that commit. */
+#define BATCH_MAX 64
 
 struct inflight {
     int mid;
     int64_t row_id;
+};
+
+/* A reply held back until the batch that produced it is committed. */
+struct pending_reply {
+    char *topic;
+    void *correlation;
+    size_t correlation_len;
+    char *payload;
 };
 
 struct runtime {
@@ -32,6 +43,11 @@ struct runtime {
     size_t n_inflight;
     int64_t acked[OUTBOX_INFLIGHT_MAX];
     size_t n_acked;
+    bool in_batch;          /* a transaction is open for the current burst */
+    size_t batch_size;      /* messages in it */
+    size_t arrived;         /* messages seen in the current poll */
+    struct pending_reply replies[BATCH_MAX];
+    size_t n_replies;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -87,7 +103,9 @@ static const struct hb_route *find_route(const struct hb_component *def, const c
     return NULL;
 }
 
-hb_err_t hb_component_dispatch(const struct hb_component *def, struct hb_ctx *ctx,
+/* Applies one message inside the caller's open transaction, in a savepoint so a failing
+ * handler undoes only its own changes. */
+static hb_err_t dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
                                const char *topic, const struct hb_event *ev,
                                struct hb_reply *reply)
 {
@@ -99,7 +117,7 @@ hb_err_t hb_component_dispatch(const struct hb_component *def, struct hb_ctx *ct
     if (route->read_only) {
         return route->handler(ctx, ev, reply);
     }
-    HB_RETURN_ON_ERR(hb_store_begin(ctx->store));
+    HB_RETURN_ON_ERR(hb_store_exec(ctx->store, "SAVEPOINT message"));
     bool fresh = false;
     hb_err_t rc = hb_store_inbox_claim(ctx->store, ev->id, &fresh);
     if (rc == HB_OK && fresh) {
@@ -107,6 +125,23 @@ hb_err_t hb_component_dispatch(const struct hb_component *def, struct hb_ctx *ct
     } else if (rc == HB_OK) {
         HB_LOGD(atoll(ev->subject), "duplicate %s %s ignored", ev->type, ev->id);
     }
+    if (rc != HB_OK) {
+        hb_store_exec(ctx->store, "ROLLBACK TO message");
+    }
+    hb_err_t released = hb_store_exec(ctx->store, "RELEASE message");
+    return rc != HB_OK ? rc : released;
+}
+
+hb_err_t hb_component_dispatch(const struct hb_component *def, struct hb_ctx *ctx,
+                               const char *topic, const struct hb_event *ev,
+                               struct hb_reply *reply)
+{
+    const struct hb_route *route = find_route(def, topic);
+    if (route && route->read_only) {
+        return dispatch_in_tx(def, ctx, topic, ev, reply); /* a query needs no transaction */
+    }
+    HB_RETURN_ON_ERR(hb_store_begin(ctx->store));
+    hb_err_t rc = dispatch_in_tx(def, ctx, topic, ev, reply);
     if (rc != HB_OK) {
         hb_store_rollback(ctx->store);
         return rc;
@@ -165,11 +200,9 @@ static void dead_letter(struct runtime *rt, const struct hb_message *msg, const 
     free(text);
 }
 
-static void send_reply(struct runtime *rt, const struct hb_message *msg, struct hb_reply *reply)
+/* Encodes reply as {"code", "body", "location"}. Returns a malloc'd string or NULL. */
+static char *encode_reply(struct hb_reply *reply)
 {
-    if (!msg->response_topic || reply->code == 0) {
-        return;
-    }
     cJSON *root = cJSON_CreateObject();
     char *json = NULL;
     if (root && cJSON_AddNumberToObject(root, "code", reply->code)) {
@@ -180,11 +213,86 @@ static void send_reply(struct runtime *rt, const struct hb_message *msg, struct 
         }
         json = cJSON_PrintUnformatted(root);
     }
-    if (!json || hb_bus_reply(rt->bus, msg, json, strlen(json)) != HB_OK) {
-        HB_LOGE(0, "could not reply on %s", msg->response_topic);
-    }
-    cJSON_free(json);
     cJSON_Delete(root);
+    return json;
+}
+
+static void send_pending(struct runtime *rt, struct pending_reply *pr)
+{
+    struct hb_message to = {
+        .response_topic = pr->topic,
+        .correlation = pr->correlation,
+        .correlation_len = pr->correlation_len,
+    };
+    if (hb_bus_reply(rt->bus, &to, pr->payload, strlen(pr->payload)) != HB_OK) {
+        HB_LOGE(0, "could not reply on %s", pr->topic);
+    }
+    free(pr->topic);
+    free(pr->correlation);
+    cJSON_free(pr->payload);
+    memset(pr, 0, sizeof(*pr));
+}
+
+/* Holds the reply to msg until the batch commits (an answer must never promise what a
+ * failed commit then loses). */
+static void queue_reply(struct runtime *rt, const struct hb_message *msg, struct hb_reply *reply)
+{
+    if (!msg->response_topic || reply->code == 0) {
+        return;
+    }
+    struct pending_reply *pr = &rt->replies[rt->n_replies];
+    pr->payload = encode_reply(reply);
+    pr->topic = strdup(msg->response_topic);
+    pr->correlation_len = msg->correlation_len;
+    pr->correlation = msg->correlation_len ? malloc(msg->correlation_len) : NULL;
+    if (!pr->payload || !pr->topic || (msg->correlation_len && !pr->correlation)) {
+        HB_LOGE(0, "out of memory queueing a reply on %s", msg->response_topic);
+        free(pr->topic);
+        free(pr->correlation);
+        cJSON_free(pr->payload);
+        memset(pr, 0, sizeof(*pr));
+        return;
+    }
+    if (msg->correlation_len) {
+        memcpy(pr->correlation, msg->correlation, msg->correlation_len);
+    }
+    rt->n_replies++;
+}
+
+/* Commits the open batch (with the acknowledged outbox rows deleted in it), then sends
+ * the replies it produced. */
+static void finish_batch(struct runtime *rt)
+{
+    if (!rt->in_batch) {
+        return;
+    }
+    hb_err_t rc = HB_OK;
+    for (size_t i = 0; i < rt->n_acked && rc == HB_OK; i++) {
+        rc = hb_store_outbox_delete(rt->ctx.store, rt->acked[i]);
+    }
+    if (rc == HB_OK) {
+        rc = hb_store_commit(rt->ctx.store);
+    }
+    if (rc == HB_OK) {
+        rt->n_acked = 0;
+    } else {
+        /* Lost with the batch: inbox entries, state, events. Senders' re-drives ask again. */
+        HB_LOGE(0, "batch of %zu messages could not be committed", rt->batch_size);
+        hb_store_rollback(rt->ctx.store);
+        rt->outbox_cursor = 0;
+    }
+    for (size_t i = 0; i < rt->n_replies; i++) {
+        if (rc != HB_OK) {
+            cJSON_free(rt->replies[i].payload);
+            rt->replies[i].payload = strdup("{\"code\":500,\"body\":{\"error\":\"commit failed\"}}");
+        }
+        if (rt->replies[i].payload) {
+            send_pending(rt, &rt->replies[i]);
+        }
+    }
+    rt->n_replies = 0;
+    rt->in_batch = false;
+    rt->batch_size = 0;
 }
 
 static void on_message(void *arg, const struct hb_message *msg)
@@ -193,15 +301,24 @@ static void on_message(void *arg, const struct hb_message *msg)
     struct hb_event ev;
     struct hb_reply reply = {0};
     const char *reason = NULL;
+    rt->arrived++;
+    if (!rt->in_batch) {
+        if (hb_store_begin(rt->ctx.store) != HB_OK) {
+            HB_LOGE(0, "cannot begin a transaction; message from %s dropped", msg->topic);
+            return;
+        }
+        rt->in_batch = true;
+    }
+    rt->batch_size++;
     if (hb_envelope_decode(msg->payload, msg->len, &ev, &reason) != HB_OK) {
         dead_letter(rt, msg, reason);
         hb_reply_error(&reply, 400, reason);
-        send_reply(rt, msg, &reply);
+        queue_reply(rt, msg, &reply);
         hb_reply_clear(&reply);
         return;
     }
     rt->ctx.now_ms = hb_wall_ms();
-    hb_err_t rc = hb_component_dispatch(rt->def, &rt->ctx, msg->topic, &ev, &reply);
+    hb_err_t rc = dispatch_in_tx(rt->def, &rt->ctx, msg->topic, &ev, &reply);
     if (rc == HB_ERR_DECODE) {
         dead_letter(rt, msg, rt->ctx.error);
         hb_reply_error(&reply, 400, rt->ctx.error);
@@ -212,7 +329,7 @@ static void on_message(void *arg, const struct hb_message *msg)
         dead_letter(rt, msg, why);
         hb_reply_error(&reply, 500, why);
     }
-    send_reply(rt, msg, &reply);
+    queue_reply(rt, msg, &reply);
     hb_reply_clear(&reply);
     hb_event_clear(&ev);
 }
@@ -251,7 +368,8 @@ static int publish_row(void *arg, const struct hb_outbox_row *row)
     return 0;
 }
 
-/* Deletes acknowledged rows in one transaction, then hands new rows to the client. */
+/* Deletes acknowledged rows in one transaction, then hands new rows to the client.
+ * Only between batches: a batch deletes its acknowledged rows itself. */
 static void flush_outbox(struct runtime *rt)
 {
     if (rt->n_acked > 0 && hb_store_begin(rt->ctx.store) == HB_OK) {
@@ -351,13 +469,22 @@ int hb_component_main(const struct hb_component *def)
     int64_t next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
     int64_t last_prune_ms = 0;
     while (!stop_requested) {
-        hb_bus_run_once(rt.bus, 50);
+        rt.arrived = 0;
+        /* With a batch open, only look for more without waiting. */
+        hb_bus_run_once(rt.bus, rt.in_batch ? 0 : 50);
+        if (rt.in_batch && (rt.arrived == 0 || rt.batch_size >= BATCH_MAX)) {
+            finish_batch(&rt);
+        }
+        if (rt.in_batch) {
+            continue;
+        }
         if (hb_now_ms() >= next_tick_ms) {
             run_tick(&rt, &last_prune_ms);
             next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
         }
         flush_outbox(&rt);
     }
+    finish_batch(&rt);
     HB_LOGI(0, "stopping");
     hb_bus_destroy(rt.bus);
     if (def->teardown) {

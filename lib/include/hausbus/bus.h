@@ -61,13 +61,14 @@ bool hb_bus_connected(const struct hb_bus *bus);
 hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         bool retain, int *mid);
 
-/* Publishes a request with Response Topic, Correlation Data and a Message Expiry
- * Interval (seconds, 0 for none). */
+/* Publishes a request (QoS 0: it matters only while the requester waits) with Response
+ * Topic, Correlation Data and a Message Expiry Interval (seconds, 0 for none). */
 hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         const char *response_topic, const void *correlation,
                         size_t correlation_len, unsigned expiry_s);
 
-/* Publishes a response to msg's response topic with its correlation data.
+/* Publishes a response (QoS 0, like the request) to msg's response topic with its
+ * correlation data.
  * HB_ERR_INVAL when msg has no response topic. */
 hb_err_t hb_bus_reply(struct hb_bus *bus, const struct hb_message *msg, const char *payload,
                       size_t len);

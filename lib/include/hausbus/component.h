@@ -39,7 +39,8 @@ typedef hb_err_t (*hb_handler_fn)(struct hb_ctx *ctx, const struct hb_event *ev,
 struct hb_route {
     const char *topic;  /* exact topic, e.g. "hausbus/v1/evt/order/OrderPlaced" */
     hb_handler_fn handler;
-    bool read_only;     /* a query: no transaction, no inbox entry */
+    bool read_only;     /* a query: no inbox entry, no savepoint (the runtime may run it
+                         * inside an open batch, where it sees the batch's changes) */
 };
 
 struct hb_component {
@@ -67,8 +68,10 @@ hb_err_t hb_ctx_reject(struct hb_ctx *ctx, const char *why);
 /* Frees reply->body and zeroes reply. */
 void hb_reply_clear(struct hb_reply *reply);
 
-/* Dispatches one decoded message through routes with dedupe and a transaction; the
- * runtime uses it and so can tests, without a broker. Returns the handler's result. */
+/* Dispatches one decoded message through routes with dedupe, in a transaction of its own
+ * (none for a read-only route): what the runtime does per message, for tests without a
+ * broker. (The runtime itself groups back-to-back messages into one transaction with a
+ * savepoint each.) Returns the handler's result. */
 hb_err_t hb_component_dispatch(const struct hb_component *def, struct hb_ctx *ctx,
                                const char *topic, const struct hb_event *ev,
                                struct hb_reply *reply);
