@@ -76,6 +76,45 @@ hb_err_t hb_ctx_reject(struct hb_ctx *ctx, const char *why)
     return HB_ERR_DECODE;
 }
 
+/* Reads the positive id data.<key>; rejects with "<key> must be a positive integer". */
+static hb_err_t read_id(struct hb_ctx *ctx, const struct hb_event *ev, const char *key,
+                        int64_t *id)
+{
+    if (hb_json_int(ev->data, key, 1, HB_ID_MAX, id) != HB_OK) {
+        char why[64];
+        snprintf(why, sizeof(why), "%s must be a positive integer", key);
+        return hb_ctx_reject(ctx, why);
+    }
+    return HB_OK;
+}
+
+hb_err_t hb_reply_record(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply,
+                         const char *key, const char *sql, const char *not_found)
+{
+    int64_t id;
+    HB_RETURN_ON_ERR(read_id(ctx, ev, key, &id));
+    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, sql, &id, 1, &reply->body));
+    if (!reply->body) {
+        return hb_reply_error(reply, 404, not_found);
+    }
+    reply->code = 200;
+    return HB_OK;
+}
+
+hb_err_t hb_reply_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply,
+                       const char *key, const char *sql_filtered, const char *sql_all)
+{
+    int64_t id = 0;
+    bool filtered = key && (!sql_all || cJSON_GetObjectItemCaseSensitive(ev->data, key));
+    if (filtered) {
+        HB_RETURN_ON_ERR(read_id(ctx, ev, key, &id));
+    }
+    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, filtered ? sql_filtered : sql_all, &id,
+                                         filtered ? 1 : 0, &reply->body));
+    reply->code = 200;
+    return HB_OK;
+}
+
 void hb_reply_clear(struct hb_reply *reply)
 {
     cJSON_Delete(reply->body);

@@ -274,6 +274,18 @@ hb_err_t hb_store_run(struct hb_store *st, const char *sql, const int64_t *args,
     return step == SQLITE_DONE || step == SQLITE_ROW ? HB_OK : db_fail(st, "run");
 }
 
+hb_err_t hb_store_query_text(struct hb_store *st, const char *sql, const int64_t *args,
+                             int n_args, char *out, size_t cap)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(prepare_bound(st, sql, args, n_args, &s));
+    int step = sqlite3_step(s);
+    const unsigned char *text = step == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
+    snprintf(out, cap, "%s", text ? (const char *)text : "");
+    sqlite3_finalize(s);
+    return step == SQLITE_DONE || step == SQLITE_ROW ? HB_OK : db_fail(st, "query");
+}
+
 hb_err_t hb_store_query_int(struct hb_store *st, const char *sql, const int64_t *args,
                             int n_args, int64_t fallback, int64_t *out)
 {

@@ -185,38 +185,21 @@ hb_err_t delivery_complete(struct hb_ctx *ctx, const struct hb_event *ev, struct
     return brand_action(ctx, ev, reply, "complete", "SHIPPING", "DELIVERED");
 }
 
+#define DELIVERY_LIST_SQL(where)                                                               \
+    "SELECT json_group_array(json(j)) FROM (SELECT " DELIVERY_FIELDS("id")                     \
+    " AS j FROM deliveries " where " ORDER BY id LIMIT 10000)"
+
 hb_err_t delivery_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
-    int64_t id;
-    if (hb_json_int(ev->data, "id", 1, HB_ID_MAX, &id) != HB_OK) {
-        return hb_ctx_reject(ctx, "id must be a positive integer");
-    }
-    HB_RETURN_ON_ERR(hb_store_query_json(
-        ctx->store, "SELECT " DELIVERY_FIELDS("id") " FROM deliveries WHERE id = ?", &id, 1,
-        &reply->body));
-    if (!reply->body) {
-        return hb_reply_error(reply, 404, "delivery not found");
-    }
-    reply->code = 200;
-    return HB_OK;
+    return hb_reply_record(ctx, ev, reply, "id",
+                           "SELECT " DELIVERY_FIELDS("id") " FROM deliveries WHERE id = ?",
+                           "delivery not found");
 }
 
 hb_err_t delivery_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
-    int64_t order_id = 0;
-    bool by_order = cJSON_GetObjectItemCaseSensitive(ev->data, "orderId") != NULL;
-    if (by_order && hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK) {
-        return hb_ctx_reject(ctx, "orderId must be a positive integer");
-    }
-    HB_RETURN_ON_ERR(hb_store_query_json(
-        ctx->store,
-        by_order ? "SELECT json_group_array(json(j)) FROM (SELECT " DELIVERY_FIELDS(
-                       "id") " AS j FROM deliveries WHERE order_id = ?)"
-                 : "SELECT json_group_array(json(j)) FROM (SELECT " DELIVERY_FIELDS(
-                       "id") " AS j FROM deliveries ORDER BY id LIMIT 10000)",
-        &order_id, by_order ? 1 : 0, &reply->body));
-    reply->code = 200;
-    return HB_OK;
+    return hb_reply_list(ctx, ev, reply, "orderId", DELIVERY_LIST_SQL("WHERE order_id = ?"),
+                         DELIVERY_LIST_SQL(""));
 }
 
 #define CMD(name) HB_CMD_TOPIC("delivery", name)

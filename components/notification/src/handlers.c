@@ -138,23 +138,15 @@ hb_err_t notification_retry(struct hb_ctx *ctx)
     return id ? send_and_record(ctx, id) : HB_OK;
 }
 
+#define NOTIFICATION_LIST_SQL(where)                                                           \
+    "SELECT json_group_array(json(j)) FROM (SELECT " NOTIFICATION_FIELDS("id")                 \
+    " AS j FROM notifications " where " ORDER BY id LIMIT 10000)"
+
 hb_err_t notification_list(struct hb_ctx *ctx, const struct hb_event *ev,
                            struct hb_reply *reply)
 {
-    int64_t user_id = 0;
-    bool by_user = cJSON_GetObjectItemCaseSensitive(ev->data, "userId") != NULL;
-    if (by_user && hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
-        return hb_ctx_reject(ctx, "userId must be a positive integer");
-    }
-    HB_RETURN_ON_ERR(hb_store_query_json(
-        ctx->store,
-        by_user ? "SELECT json_group_array(json(j)) FROM (SELECT " NOTIFICATION_FIELDS(
-                      "id") " AS j FROM notifications WHERE user_id = ? ORDER BY id)"
-                : "SELECT json_group_array(json(j)) FROM (SELECT " NOTIFICATION_FIELDS(
-                      "id") " AS j FROM notifications ORDER BY id LIMIT 10000)",
-        &user_id, by_user ? 1 : 0, &reply->body));
-    reply->code = 200;
-    return HB_OK;
+    return hb_reply_list(ctx, ev, reply, "userId", NOTIFICATION_LIST_SQL("WHERE user_id = ?"),
+                         NOTIFICATION_LIST_SQL(""));
 }
 
 static hb_err_t notification_setup(struct hb_ctx *ctx)

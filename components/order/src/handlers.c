@@ -34,7 +34,6 @@ static const char order_schema[] =
     " 'productName', product_name, 'qty', qty, 'userId', user_id, 'amount', amount,"           \
     " 'status', status, 'reason', reason, 'deliveryId', NULLIF(delivery_id, 0),"               \
     " 'version', version)"
-static const char order_json_sql[] = ORDER_FIELDS("id");
 static const char order_event_sql[] = ORDER_FIELDS("orderId") " FROM orders WHERE id = ?";
 
 struct order {
@@ -264,38 +263,20 @@ hb_err_t order_cancel(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_r
     return reply_status(reply, 202, &o);
 }
 
+#define ORDER_LIST_SQL(where)                                                                  \
+    "SELECT json_group_array(json(j)) FROM (" ORDER_FIELDS("id") " AS j FROM orders " where    \
+    " ORDER BY id LIMIT 10000)"
+
 hb_err_t order_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
-    int64_t id;
-    char sql[512];
-    if (hb_json_int(ev->data, "id", 1, HB_ID_MAX, &id) != HB_OK) {
-        return hb_ctx_reject(ctx, "id must be a positive integer");
-    }
-    snprintf(sql, sizeof(sql), "%s FROM orders WHERE id = ?", order_json_sql);
-    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, sql, &id, 1, &reply->body));
-    if (!reply->body) {
-        return hb_reply_error(reply, 404, "order not found");
-    }
-    reply->code = 200;
-    return HB_OK;
+    return hb_reply_record(ctx, ev, reply, "id", ORDER_FIELDS("id") " FROM orders WHERE id = ?",
+                           "order not found");
 }
 
 hb_err_t order_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
-    int64_t user_id = 0;
-    char sql[768];
-    bool by_user = cJSON_GetObjectItemCaseSensitive(ev->data, "userId") != NULL;
-    if (by_user && hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
-        return hb_ctx_reject(ctx, "userId must be a positive integer");
-    }
-    snprintf(sql, sizeof(sql),
-             "SELECT json_group_array(json(j)) FROM (%s AS j FROM orders %s ORDER BY id"
-             " LIMIT 10000)",
-             order_json_sql, by_user ? "WHERE user_id = ?" : "");
-    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, sql, &user_id, by_user ? 1 : 0,
-                                         &reply->body));
-    reply->code = 200;
-    return HB_OK;
+    return hb_reply_list(ctx, ev, reply, "userId", ORDER_LIST_SQL("WHERE user_id = ?"),
+                         ORDER_LIST_SQL(""));
 }
 
 /* Finishes a cancel once stock is released and the payment is settled. */

@@ -46,17 +46,10 @@ static hb_err_t emit_voided(struct hb_ctx *ctx, int64_t order_id, int64_t user_i
 /* The payment status of order_id ("" when none, "VOIDED" when voided). */
 static hb_err_t payment_status(struct hb_ctx *ctx, int64_t order_id, char *status, size_t cap)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "SELECT status FROM payments WHERE order_id = ?1 UNION ALL"
-                                      " SELECT 'VOIDED' FROM voided_orders WHERE order_id = ?1",
-                                      &s));
-    sqlite3_bind_int64(s, 1, order_id);
-    int step = sqlite3_step(s);
-    snprintf(status, cap, "%s",
-             step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : "");
-    sqlite3_finalize(s);
-    return step == SQLITE_ROW || step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+    return hb_store_query_text(ctx->store,
+                               "SELECT status FROM payments WHERE order_id = ?1 UNION ALL"
+                               " SELECT 'VOIDED' FROM voided_orders WHERE order_id = ?1",
+                               &order_id, 1, status, cap);
 }
 
 static const char *event_for(const char *status)
@@ -140,22 +133,14 @@ hb_err_t payment_on_order_withdrawn(struct hb_ctx *ctx, const struct hb_event *e
     return emit_voided(ctx, order_id, user_id); /* DECLINED, VOIDED or new: nothing to refund */
 }
 
+#define PAYMENT_LIST_SQL(where)                                                                \
+    "SELECT json_group_array(json(j)) FROM (SELECT " PAYMENT_FIELDS("id")                      \
+    " AS j FROM payments " where " ORDER BY id LIMIT 10000)"
+
 hb_err_t payment_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
-    int64_t order_id = 0;
-    bool by_order = cJSON_GetObjectItemCaseSensitive(ev->data, "orderId") != NULL;
-    if (by_order && hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK) {
-        return hb_ctx_reject(ctx, "orderId must be a positive integer");
-    }
-    HB_RETURN_ON_ERR(hb_store_query_json(
-        ctx->store,
-        by_order ? "SELECT json_group_array(json(j)) FROM (SELECT " PAYMENT_FIELDS(
-                       "id") " AS j FROM payments WHERE order_id = ? ORDER BY id)"
-                 : "SELECT json_group_array(json(j)) FROM (SELECT " PAYMENT_FIELDS(
-                       "id") " AS j FROM payments ORDER BY id LIMIT 10000)",
-        &order_id, by_order ? 1 : 0, &reply->body));
-    reply->code = 200;
-    return HB_OK;
+    return hb_reply_list(ctx, ev, reply, "orderId", PAYMENT_LIST_SQL("WHERE order_id = ?"),
+                         PAYMENT_LIST_SQL(""));
 }
 
 static const struct hb_route payment_routes[] = {

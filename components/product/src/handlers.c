@@ -44,15 +44,8 @@ static hb_err_t emit_reservation(struct hb_ctx *ctx, int64_t order_id, const cha
 static hb_err_t reservation_status(struct hb_ctx *ctx, int64_t order_id, char *status,
                                    size_t cap)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(
-        hb_store_prepare(ctx->store, "SELECT status FROM reservations WHERE order_id = ?", &s));
-    sqlite3_bind_int64(s, 1, order_id);
-    int step = sqlite3_step(s);
-    snprintf(status, cap, "%s",
-             step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : "");
-    sqlite3_finalize(s);
-    return step == SQLITE_ROW || step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+    return hb_store_query_text(ctx->store, "SELECT status FROM reservations WHERE order_id = ?",
+                               &order_id, 1, status, cap);
 }
 
 static hb_err_t insert_reservation(struct hb_ctx *ctx, int64_t order_id, int64_t product_id,
@@ -111,28 +104,16 @@ hb_err_t product_create(struct hb_ctx *ctx, const struct hb_event *ev, struct hb
 
 hb_err_t product_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
-    int64_t id;
-    if (hb_json_int(ev->data, "id", 1, HB_ID_MAX, &id) != HB_OK) {
-        return hb_ctx_reject(ctx, "id must be a positive integer");
-    }
-    HB_RETURN_ON_ERR(hb_store_query_json(
-        ctx->store, "SELECT " PRODUCT_FIELDS " FROM products WHERE id = ?", &id, 1, &reply->body));
-    if (!reply->body) {
-        return hb_reply_error(reply, 404, "product not found");
-    }
-    reply->code = 200;
-    return HB_OK;
+    return hb_reply_record(ctx, ev, reply, "id",
+                           "SELECT " PRODUCT_FIELDS " FROM products WHERE id = ?",
+                           "product not found");
 }
 
 hb_err_t product_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
-    (void)ev;
-    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store,
-                                         "SELECT json_group_array(json(j)) FROM (SELECT "
-                                         PRODUCT_FIELDS " AS j FROM products ORDER BY id)",
-                                         NULL, 0, &reply->body));
-    reply->code = 200;
-    return HB_OK;
+    return hb_reply_list(ctx, ev, reply, NULL, NULL,
+                         "SELECT json_group_array(json(j)) FROM (SELECT " PRODUCT_FIELDS
+                         " AS j FROM products ORDER BY id)");
 }
 
 hb_err_t product_on_order_placed(struct hb_ctx *ctx, const struct hb_event *ev,

@@ -137,21 +137,15 @@ hb_err_t view_on_customer_notified(struct hb_ctx *ctx, const struct hb_event *ev
 
 hb_err_t view_mypage(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
-    int64_t user_id;
-    if (hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
-        return hb_ctx_reject(ctx, "userId must be a positive integer");
-    }
-    HB_RETURN_ON_ERR(hb_store_query_json(
-        ctx->store,
+    return hb_reply_list(
+        ctx, ev, reply, "userId",
         "SELECT json_group_array(json(j)) FROM (SELECT json_object('orderId', order_id,"
         " 'productName', product_name, 'qty', qty, 'amount', amount,"
         " 'orderStatus', order_status, 'paymentStatus', payment_status,"
         " 'deliveryStatus', delivery_status,"
         " 'notified', json(CASE WHEN notified THEN 'true' ELSE 'false' END)) AS j"
         " FROM mypage WHERE user_id = ? ORDER BY order_id)",
-        &user_id, 1, &reply->body));
-    reply->code = 200;
-    return HB_OK;
+        NULL);
 }
 
 static const struct hb_route view_routes[] = {

@@ -78,6 +78,11 @@ hb_err_t hb_store_query_json(struct hb_store *st, const char *sql, const int64_t
 /* Runs sql (one statement, no result rows needed) with int64 arguments bound in order. */
 hb_err_t hb_store_run(struct hb_store *st, const char *sql, const int64_t *args, int n_args);
 
+/* Runs a "SELECT <text>" style query; copies the first column of the first row into out
+ * (cap bytes, always NUL-terminated, cut when longer), "" when there is no row or NULL. */
+hb_err_t hb_store_query_text(struct hb_store *st, const char *sql, const int64_t *args,
+                             int n_args, char *out, size_t cap);
+
 /* Runs a "SELECT <integer>" style query; *out gets the first column of the first row,
  * or fallback when there is no row. */
 hb_err_t hb_store_query_int(struct hb_store *st, const char *sql, const int64_t *args,
