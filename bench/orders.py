@@ -111,6 +111,7 @@ def main():
                 count = now
             traffic = count - baseline
         rss = stack.rss_kb()
+        pss = stack.rss_kb("Pss")
 
     latencies = sorted((paid[i] - started[i]) * 1000.0 for i in paid if i in started)
     accept_s = t_accepted - t_start
@@ -126,6 +127,8 @@ def main():
     print("broker messages:  %d = %.1f per order" % (traffic, traffic / max(len(started), 1)))
     print("RSS after run:    " + ", ".join("%s %d kB" % kv for kv in sorted(rss.items()))
           + "; total %d kB" % sum(rss.values()))
+    print("PSS after run:    " + ", ".join("%s %d kB" % kv for kv in sorted(pss.items()))
+          + "; total %d kB" % sum(pss.values()))
     if len(paid) < len(started):
         sys.exit("only %d of %d accepted orders reached PAID within %.0f s"
                  % (len(paid), len(started), args.timeout))

@@ -193,8 +193,22 @@ hb_err_t hb_bus_create(const struct hb_config *cfg, const struct hb_bus_options 
     /* Without TCP_NODELAY each QoS 1 hop can wait ~40 ms for a delayed ACK (FIELD-NOTES). */
     mosquitto_int_option(bus->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_reconnect_delay_set(bus->mosq, 1, 5, true);
+    int rc = MOSQ_ERR_SUCCESS;
+    if (cfg->mqtt_username[0]) {
+        rc = mosquitto_username_pw_set(bus->mosq, cfg->mqtt_username,
+                                       cfg->mqtt_password[0] ? cfg->mqtt_password : NULL);
+    }
+    if (rc == MOSQ_ERR_SUCCESS && cfg->mqtt_cafile[0]) {
+        rc = mosquitto_tls_set(bus->mosq, cfg->mqtt_cafile, NULL,
+                               cfg->mqtt_certfile[0] ? cfg->mqtt_certfile : NULL,
+                               cfg->mqtt_keyfile[0] ? cfg->mqtt_keyfile : NULL, NULL);
+    }
+    if (rc != MOSQ_ERR_SUCCESS) {
+        hb_bus_destroy(bus);
+        return bus_err(rc, "credentials/tls");
+    }
     if (bus->status_topic[0]) {
-        int rc = mosquitto_will_set_v5(bus->mosq, bus->status_topic, 7, "offline", 1, true, NULL);
+        rc = mosquitto_will_set_v5(bus->mosq, bus->status_topic, 7, "offline", 1, true, NULL);
         if (rc != MOSQ_ERR_SUCCESS) {
             hb_bus_destroy(bus);
             return bus_err(rc, "will");

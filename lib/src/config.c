@@ -4,6 +4,7 @@
 #include "hausbus/log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,29 @@ static hb_err_t env_int(const char *name, int64_t fallback, int64_t min, int64_t
     return HB_OK;
 }
 
+/* Reads the first line of the file named by HAUSBUS_MQTT_PASSWORD_FILE (a mounted secret
+ * keeps the password out of the environment and of `ps e`). */
+static hb_err_t password_from_file(char *out, size_t cap)
+{
+    const char *path = getenv("HAUSBUS_MQTT_PASSWORD_FILE");
+    if (!path || !*path) {
+        return HB_OK;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        HB_LOGE(0, "cannot read HAUSBUS_MQTT_PASSWORD_FILE %s", path);
+        return HB_ERR_INVAL;
+    }
+    bool ok = fgets(out, (int)cap, f) != NULL;
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    if (!ok || !*out) {
+        HB_LOGE(0, "HAUSBUS_MQTT_PASSWORD_FILE %s is empty", path);
+        return HB_ERR_INVAL;
+    }
+    return HB_OK;
+}
+
 hb_err_t hb_config_load(struct hb_config *cfg)
 {
     int64_t mqtt_port, http_port, redrive, timeout;
@@ -57,6 +81,16 @@ hb_err_t hb_config_load(struct hb_config *cfg)
                              &cfg->payment_limit));
     HB_RETURN_ON_ERR(env_int("HAUSBUS_REDRIVE_MS", 5000, 50, 3600 * 1000, &redrive));
     HB_RETURN_ON_ERR(env_int("HAUSBUS_REQUEST_TIMEOUT_MS", 5000, 50, 600 * 1000, &timeout));
+    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_USERNAME", "", cfg->mqtt_username,
+                             sizeof(cfg->mqtt_username)));
+    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_PASSWORD", "", cfg->mqtt_password,
+                             sizeof(cfg->mqtt_password)));
+    HB_RETURN_ON_ERR(password_from_file(cfg->mqtt_password, sizeof(cfg->mqtt_password)));
+    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_CAFILE", "", cfg->mqtt_cafile, sizeof(cfg->mqtt_cafile)));
+    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_CERTFILE", "", cfg->mqtt_certfile,
+                             sizeof(cfg->mqtt_certfile)));
+    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_KEYFILE", "", cfg->mqtt_keyfile,
+                             sizeof(cfg->mqtt_keyfile)));
     cfg->mqtt_port = (int)mqtt_port;
     cfg->http_port = (int)http_port;
     cfg->redrive_ms = (int)redrive;

@@ -209,6 +209,10 @@ class Stack:
                 "allow_anonymous true",
                 "persistence true",
                 "persistence_location %s/" % self.tmp,
+                # As in broker/mosquitto.conf: the default (1800 s) would make a kill -9 of
+                # the broker lose every queued message and session since it started; a
+                # 1 s snapshot is what the fault tests restart it against.
+                "autosave_interval 1",
                 "set_tcp_nodelay true",
                 "max_queued_messages 100000",
                 "max_inflight_messages 100",
@@ -221,6 +225,27 @@ class Stack:
         self._spawn("broker", ["mosquitto", "-c", conf])
         if not _wait_port(self.mqtt_port, time.monotonic() + 5):
             raise AssertionError("mosquitto did not listen on %d" % self.mqtt_port)
+
+    def stop_broker(self, sig=signal.SIGTERM):
+        """Stops mosquitto: SIGTERM writes its persistence file, SIGKILL loses whatever
+        arrived since the last autosave."""
+        self.kill("broker", sig)
+
+    def start_broker(self):
+        """Starts mosquitto again on the same port and persistence dir (no health wait:
+        the components reconnect on their own backoff)."""
+        p = self.procs.get("broker")
+        if p is not None and p.poll() is None:
+            raise AssertionError("broker is already running")
+        self._start_broker()
+
+    def restart_broker(self, sig=signal.SIGTERM, pause=0.0):
+        """stop_broker(sig), pause seconds, start_broker(), then waits until every process
+        is back online."""
+        self.stop_broker(sig)
+        time.sleep(pause)
+        self.start_broker()
+        self.wait_healthy()
 
     def _spawn(self, name, argv):
         if name in self._logs:
@@ -402,16 +427,18 @@ class Stack:
 
     # --- diagnostics -----------------------------------------------------------------
 
-    def rss_kb(self):
-        """name -> VmRSS in kB of every running process."""
+    def rss_kb(self, field="Rss"):
+        """name -> memory in kB of every running process, from /proc/<pid>/smaps_rollup:
+        "Rss" counts shared library pages in every process that maps them; "Pss" splits
+        them among those processes, so the Pss values add up to what the stack costs."""
         out = {}
         for name, p in self.procs.items():
             if p.poll() is not None:
                 continue
             try:
-                with open("/proc/%d/status" % p.pid) as f:
+                with open("/proc/%d/smaps_rollup" % p.pid) as f:
                     for line in f:
-                        if line.startswith("VmRSS:"):
+                        if line.startswith(field + ":"):
                             out[name] = int(line.split()[1])
             except OSError:
                 pass

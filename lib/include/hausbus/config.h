@@ -15,6 +15,11 @@ struct hb_config {
     int64_t payment_limit;   /* HAUSBUS_PAYMENT_LIMIT, default 10000000 */
     int redrive_ms;          /* HAUSBUS_REDRIVE_MS: re-drive a stalled saga step, default 5000 */
     int request_timeout_ms;  /* HAUSBUS_REQUEST_TIMEOUT_MS: gateway waits this long, default 5000 */
+    char mqtt_username[128]; /* HAUSBUS_MQTT_USERNAME, "" for anonymous */
+    char mqtt_password[256]; /* HAUSBUS_MQTT_PASSWORD, or the first line of HAUSBUS_MQTT_PASSWORD_FILE */
+    char mqtt_cafile[512];   /* HAUSBUS_MQTT_CAFILE: set to talk TLS to the broker */
+    char mqtt_certfile[512]; /* HAUSBUS_MQTT_CERTFILE + HAUSBUS_MQTT_KEYFILE: client certificate */
+    char mqtt_keyfile[512];
 };
 
 /* Fills cfg from the environment with defaults. Returns HB_ERR_INVAL, after logging
