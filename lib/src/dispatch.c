@@ -1,0 +1,136 @@
+/* Dispatching one message to its handler (dedupe, savepoint) and the reply helpers. */
+#include "component_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hausbus/log.h"
+
+hb_err_t hb_reply_error(struct hb_reply *reply, int code, const char *msg)
+{
+    cJSON_Delete(reply->body);
+    reply->body = cJSON_CreateObject();
+    reply->code = code;
+    reply->location[0] = '\0';
+    if (reply->body) {
+        cJSON_AddStringToObject(reply->body, "error", msg);
+    }
+    return HB_OK;
+}
+
+hb_err_t hb_ctx_reject(struct hb_ctx *ctx, const char *why)
+{
+    snprintf(ctx->error, sizeof(ctx->error), "%s", why);
+    return HB_ERR_DECODE;
+}
+
+/* Reads the positive id data.<key>; rejects with "<key> must be a positive integer". */
+static hb_err_t read_id(struct hb_ctx *ctx, const struct hb_event *ev, const char *key,
+                        int64_t *id)
+{
+    if (hb_json_int(ev->data, key, 1, HB_ID_MAX, id) != HB_OK) {
+        char why[64];
+        snprintf(why, sizeof(why), "%s must be a positive integer", key);
+        return hb_ctx_reject(ctx, why);
+    }
+    return HB_OK;
+}
+
+hb_err_t hb_reply_record(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply,
+                         const char *key, const char *sql, const char *not_found)
+{
+    int64_t id;
+    HB_RETURN_ON_ERR(read_id(ctx, ev, key, &id));
+    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, sql, &id, 1, &reply->body));
+    if (!reply->body) {
+        return hb_reply_error(reply, 404, not_found);
+    }
+    reply->code = 200;
+    return HB_OK;
+}
+
+hb_err_t hb_reply_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply,
+                       const char *key, const char *sql_filtered, const char *sql_all)
+{
+    int64_t id = 0;
+    bool filtered = key && (!sql_all || cJSON_GetObjectItemCaseSensitive(ev->data, key));
+    if (filtered) {
+        HB_RETURN_ON_ERR(read_id(ctx, ev, key, &id));
+    }
+    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, filtered ? sql_filtered : sql_all, &id,
+                                         filtered ? 1 : 0, &reply->body));
+    reply->code = 200;
+    return HB_OK;
+}
+
+void hb_reply_clear(struct hb_reply *reply)
+{
+    cJSON_Delete(reply->body);
+    memset(reply, 0, sizeof(*reply));
+}
+
+/* True when topic matches filter, which is exact or ends in a single-level "/+". */
+static bool topic_matches(const char *filter, const char *topic)
+{
+    size_t len = strlen(filter);
+    if (len >= 2 && strcmp(filter + len - 2, "/+") == 0) {
+        return strncmp(filter, topic, len - 1) == 0 && topic[len - 1] != '\0' &&
+               strchr(topic + len - 1, '/') == NULL;
+    }
+    return strcmp(filter, topic) == 0;
+}
+
+static const struct hb_route *find_route(const struct hb_component *def, const char *topic)
+{
+    for (size_t i = 0; i < def->n_routes; i++) {
+        if (topic_matches(def->routes[i].topic, topic)) {
+            return &def->routes[i];
+        }
+    }
+    return NULL;
+}
+
+hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
+                               const char *topic, const struct hb_event *ev,
+                               struct hb_reply *reply)
+{
+    const struct hb_route *route = find_route(def, topic);
+    ctx->error[0] = '\0';
+    if (!route) {
+        return hb_ctx_reject(ctx, "no handler for this topic");
+    }
+    if (route->read_only) {
+        return route->handler(ctx, ev, reply);
+    }
+    HB_RETURN_ON_ERR(hb_store_exec(ctx->store, "SAVEPOINT message"));
+    bool fresh = false;
+    hb_err_t rc = hb_store_inbox_claim(ctx->store, ev->id, &fresh);
+    if (rc == HB_OK && fresh) {
+        rc = route->handler(ctx, ev, reply);
+    } else if (rc == HB_OK) {
+        HB_LOGD(atoll(ev->subject), "duplicate %s %s ignored", ev->type, ev->id);
+    }
+    if (rc != HB_OK) {
+        hb_store_exec(ctx->store, "ROLLBACK TO message");
+    }
+    hb_err_t released = hb_store_exec(ctx->store, "RELEASE message");
+    return rc != HB_OK ? rc : released;
+}
+
+hb_err_t hb_component_dispatch(const struct hb_component *def, struct hb_ctx *ctx,
+                               const char *topic, const struct hb_event *ev,
+                               struct hb_reply *reply)
+{
+    const struct hb_route *route = find_route(def, topic);
+    if (route && route->read_only) {
+        return hb_dispatch_in_tx(def, ctx, topic, ev, reply); /* a query needs no transaction */
+    }
+    HB_RETURN_ON_ERR(hb_store_begin(ctx->store));
+    hb_err_t rc = hb_dispatch_in_tx(def, ctx, topic, ev, reply);
+    if (rc != HB_OK) {
+        hb_store_rollback(ctx->store);
+        return rc;
+    }
+    return hb_store_commit(ctx->store);
+}
