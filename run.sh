@@ -18,6 +18,8 @@ mkdir -p "$HAUSBUS_DATA_DIR/broker"
 sed -e "s/^listener 1883 /listener $HAUSBUS_MQTT_PORT /" \
     -e "s|^persistence_location .*|persistence_location $HAUSBUS_DATA_DIR/broker/|" \
     "$HB_ROOT/broker/mosquitto.conf" >"$HAUSBUS_DATA_DIR/broker/mosquitto.conf"
+# Started as root, mosquitto drops to user "mosquitto", which cannot write our data dir.
+echo "user $(id -un)" >>"$HAUSBUS_DATA_DIR/broker/mosquitto.conf"
 
 pids=()
 broker_pid=
