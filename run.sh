@@ -13,6 +13,10 @@ export HAUSBUS_MQTT_HOST=${HAUSBUS_MQTT_HOST:-127.0.0.1}
 export HAUSBUS_MQTT_PORT=${HAUSBUS_MQTT_PORT:-1883}
 export HAUSBUS_HTTP_PORT=${HAUSBUS_HTTP_PORT:-8080}
 export HAUSBUS_DATA_DIR=${HAUSBUS_DATA_DIR:-$HB_ROOT/var}
+# Local development: the gateway asks for no bearer tokens and logs a warning saying so.
+# Set HAUSBUS_AUTH=on with HAUSBUS_AUTH_SECRET (32+ bytes) to run it as deployed; mint
+# tokens with build/bin/hausbus-token (docs/SECURITY.md).
+export HAUSBUS_AUTH=${HAUSBUS_AUTH:-open}
 mkdir -p "$HAUSBUS_DATA_DIR/broker"
 
 sed -e "s/^listener 1883 /listener $HAUSBUS_MQTT_PORT /" \

@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 
 HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev
-             libcjson-dev libsqlite3-dev libcivetweb-dev libcmocka-dev python3 curl)
+             libcjson-dev libsqlite3-dev libcivetweb-dev libcmocka-dev libssl-dev python3 curl openssl)
 
 # Installs the Debian packages that are missing (needs root; says what to do otherwise).
 hb_install_deps() {

@@ -19,6 +19,7 @@ struct component_status {
 
 struct gateway_health {
     pthread_mutex_t lock;
+    const char *auth_mode; /* static; NULL: not reported */
     size_t count;
     struct component_status entries[GATEWAY_HEALTH_MAX_COMPONENTS]; /* sorted by name */
 };
@@ -105,6 +106,13 @@ bool gateway_health_on_status(struct gateway_health *health, const char *topic,
     return done;
 }
 
+void gateway_health_set_auth(struct gateway_health *health, const char *mode)
+{
+    pthread_mutex_lock(&health->lock);
+    health->auth_mode = mode;
+    pthread_mutex_unlock(&health->lock);
+}
+
 char *gateway_health_render(struct gateway_health *health, bool broker_connected, int *code)
 {
     cJSON *root = cJSON_CreateObject();
@@ -114,6 +122,9 @@ char *gateway_health_render(struct gateway_health *health, bool broker_connected
               cJSON_AddStringToObject(root, "broker",
                                       broker_connected ? "connected" : "disconnected");
     pthread_mutex_lock(&health->lock);
+    if (ok && health->auth_mode) {
+        ok = cJSON_AddStringToObject(root, "auth", health->auth_mode) != NULL;
+    }
     for (size_t i = 0; ok && i < health->count; i++) {
         ok = cJSON_AddStringToObject(components, health->entries[i].name,
                                      health->entries[i].online ? "online" : "offline") != NULL;

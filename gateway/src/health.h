@@ -25,7 +25,11 @@ void gateway_health_destroy(struct gateway_health *health);
 bool gateway_health_on_status(struct gateway_health *health, const char *topic,
                               const char *payload, size_t len);
 
-/* Renders {"status","broker","components":{...}} and sets *code to 200 when
+/* Makes render add "auth": mode (a static string, "on" or "open"); NULL leaves it out.
+ * Thread-safe. */
+void gateway_health_set_auth(struct gateway_health *health, const char *mode);
+
+/* Renders {"status","broker","auth"?,"components":{...}} and sets *code to 200 when
  * broker_connected, else 503. Returns a malloc'd string, NULL on allocation failure. */
 char *gateway_health_render(struct gateway_health *health, bool broker_connected, int *code);
 

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "auth.h"
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
 #include "reply.h"
@@ -45,11 +46,11 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
 }
 
 /* Sends one complete response. json may be NULL for none (204, 304 never carry one,
- * and a HEAD answer gets the headers only); location and allow add those headers when
- * non-NULL and non-empty. Write errors are not reported: they mean the client is gone,
- * and civetweb closes the connection. */
+ * and a HEAD answer gets the headers only); location, allow and authenticate add the
+ * Location, Allow and WWW-Authenticate headers when non-NULL and non-empty. Write errors
+ * are not reported: they mean the client is gone, and civetweb closes the connection. */
 static void send_response(struct mg_connection *conn, int status, const char *json, size_t len,
-                          const char *location, const char *allow)
+                          const char *location, const char *allow, const char *authenticate)
 {
     const char *method = mg_get_request_info(conn)->request_method;
     bool has_body = json && status != 204 && status != 304;
@@ -68,16 +69,20 @@ static void send_response(struct mg_connection *conn, int status, const char *js
     if (allow && allow[0] != '\0') {
         mg_response_header_add(conn, "Allow", allow, -1);
     }
+    if (authenticate && authenticate[0] != '\0') {
+        mg_response_header_add(conn, "WWW-Authenticate", authenticate, -1);
+    }
     mg_response_header_send(conn);
     if (send_body) {
         mg_write(conn, json, len);
     }
 }
 
-/* Sends {"error": message} with status. Falls back to a fixed 500 body when even that
- * cannot be allocated. Returns the status actually sent. */
-static int send_error(struct mg_connection *conn, int status, const char *message,
-                      const char *allow)
+/* Sends {"error": message} with status and the optional Allow and WWW-Authenticate
+ * headers. Falls back to a fixed 500 body when even that cannot be allocated. Returns
+ * the status actually sent. */
+static int send_error_with(struct mg_connection *conn, int status, const char *message,
+                           const char *allow, const char *authenticate)
 {
     cJSON *root = cJSON_CreateObject();
     char *text = NULL;
@@ -87,12 +92,37 @@ static int send_error(struct mg_connection *conn, int status, const char *messag
     cJSON_Delete(root);
     if (!text) {
         static const char fallback[] = "{\"error\":\"out of memory\"}";
-        send_response(conn, 500, fallback, sizeof(fallback) - 1, NULL, NULL);
+        send_response(conn, 500, fallback, sizeof(fallback) - 1, NULL, NULL, NULL);
         return 500;
     }
-    send_response(conn, status, text, strlen(text), NULL, allow);
+    send_response(conn, status, text, strlen(text), NULL, allow, authenticate);
     free(text);
     return status;
+}
+
+/* Sends {"error": message} with status (and Allow when non-NULL); see send_error_with. */
+static int send_error(struct mg_connection *conn, int status, const char *message,
+                      const char *allow)
+{
+    return send_error_with(conn, status, message, allow, NULL);
+}
+
+/* Answers 401 as RFC 6750 says: why is NULL when no token was sent, else the verifier's
+ * reason, a static text without quotes that may go into the header as it is. */
+static int send_unauthorized(struct mg_connection *conn, const char *why)
+{
+    char message[160];
+    char challenge[224];
+    if (!why) {
+        snprintf(message, sizeof(message), "a bearer token is required");
+        snprintf(challenge, sizeof(challenge), "Bearer realm=\"hausbus\"");
+    } else {
+        snprintf(message, sizeof(message), "invalid bearer token: %s", why);
+        snprintf(challenge, sizeof(challenge),
+                 "Bearer realm=\"hausbus\", error=\"invalid_token\", error_description=\"%s\"",
+                 why);
+    }
+    return send_error_with(conn, 401, message, NULL, challenge);
 }
 
 /* The body as far as the gateway reads it. */
@@ -148,42 +178,47 @@ static hb_err_t read_body(struct mg_connection *conn, const struct mg_request_in
     return HB_OK;
 }
 
-/* Publishes route's command, waits for the reply and relays it. Takes route->data. */
-static int run_command(struct gateway *gw, struct mg_connection *conn,
-                       struct gateway_route *route)
+/* Publishes component.command with data (about order_id, 0 for none) and waits for the
+ * reply. Takes data, also on failure. Returns 0 with *reply decoded (the caller clears
+ * it), or the HTTP status of the error answer it has already sent. */
+static int ask_component(struct gateway *gw, struct mg_connection *conn, const char *component,
+                         const char *command, int64_t order_id, cJSON *data,
+                         struct gateway_reply *reply)
 {
     char message[160];
     if (!hb_bus_connected(gw->bus)) {
         /* Nothing could answer; say so now rather than after the full timeout. */
+        cJSON_Delete(data);
         return send_error(conn, 503, "message bus unavailable", NULL);
     }
     struct gateway_ticket ticket;
     if (gateway_pending_open(gw->pending, &ticket) != HB_OK) {
-        HB_LOGW(route->order_id, "every pending-request slot is taken; refusing %s.%s",
-                route->component, route->command);
+        HB_LOGW(order_id, "every pending-request slot is taken; refusing %s.%s", component,
+                command);
+        cJSON_Delete(data);
         return send_error(conn, 503, "gateway is busy, try again", NULL);
     }
 
     char type[HB_EVENT_TYPE_MAX];
     char topic[COMMAND_TOPIC_MAX];
-    int type_len = snprintf(type, sizeof(type), "%s.%s", route->component, route->command);
-    int topic_len = snprintf(topic, sizeof(topic), HB_TOPIC_PREFIX "cmd/%s/%s",
-                             route->component, route->command);
+    int type_len = snprintf(type, sizeof(type), "%s.%s", component, command);
+    int topic_len = snprintf(topic, sizeof(topic), HB_TOPIC_PREFIX "cmd/%s/%s", component,
+                             command);
     /* The route table holds short literals, so this is only a guard. */
     if (type_len < 0 || (size_t)type_len >= sizeof(type) || topic_len < 0 ||
         (size_t)topic_len >= sizeof(topic)) {
         gateway_pending_close(gw->pending, &ticket);
+        cJSON_Delete(data);
         return send_error(conn, 500, "internal error: command name too long", NULL);
     }
 
     struct hb_event ev;
-    hb_err_t rc = hb_event_init(&ev, "gateway", type, route->order_id, route->data);
-    route->data = NULL; /* hb_event_init owns it now, also on failure */
+    hb_err_t rc = hb_event_init(&ev, "gateway", type, order_id, data); /* owns data now */
     char *payload = rc == HB_OK ? hb_envelope_encode(&ev) : NULL;
     hb_event_clear(&ev);
     if (!payload) {
         gateway_pending_close(gw->pending, &ticket);
-        HB_LOGE(route->order_id, "cannot build the %s command: %s", type,
+        HB_LOGE(order_id, "cannot build the %s command: %s", type,
                 rc == HB_OK ? "out of memory" : hb_strerror(rc));
         return send_error(conn, 500, "internal error: cannot build the command", NULL);
     }
@@ -196,7 +231,7 @@ static int run_command(struct gateway *gw, struct mg_connection *conn,
     free(payload);
     if (rc != HB_OK) {
         gateway_pending_close(gw->pending, &ticket);
-        HB_LOGW(route->order_id, "cannot publish %s: %s", type, hb_strerror(rc));
+        HB_LOGW(order_id, "cannot publish %s: %s", type, hb_strerror(rc));
         return send_error(conn, 503, "message bus unavailable", NULL);
     }
 
@@ -204,30 +239,134 @@ static int run_command(struct gateway *gw, struct mg_connection *conn,
     size_t reply_len = 0;
     rc = gateway_pending_wait(gw->pending, &ticket, timeout_ms, &reply_text, &reply_len);
     if (rc == HB_ERR_TIMEOUT) {
-        HB_LOGW(route->order_id, "%s: no reply within %d ms", type, timeout_ms);
-        snprintf(message, sizeof(message), "%s component did not answer in time",
-                 route->component);
+        HB_LOGW(order_id, "%s: no reply within %d ms", type, timeout_ms);
+        snprintf(message, sizeof(message), "%s component did not answer in time", component);
         return send_error(conn, 504, message, NULL);
     }
     if (rc != HB_OK) {
-        HB_LOGE(route->order_id, "%s: cannot take the reply: %s", type, hb_strerror(rc));
+        HB_LOGE(order_id, "%s: cannot take the reply: %s", type, hb_strerror(rc));
         return send_error(conn, 500, "internal error: cannot take the reply", NULL);
     }
 
-    struct gateway_reply reply;
     const char *why = NULL;
-    rc = gateway_reply_decode(reply_text, reply_len, &reply, &why);
+    rc = gateway_reply_decode(reply_text, reply_len, reply, &why);
     free(reply_text);
     if (rc != HB_OK) {
-        HB_LOGW(route->order_id, "%s: bad reply: %s", type, why ? why : hb_strerror(rc));
-        snprintf(message, sizeof(message), "%s component sent a malformed reply",
-                 route->component);
+        HB_LOGW(order_id, "%s: bad reply: %s", type, why ? why : hb_strerror(rc));
+        snprintf(message, sizeof(message), "%s component sent a malformed reply", component);
         return send_error(conn, 502, message, NULL);
     }
-    send_response(conn, reply.code, reply.body, reply.body_len, reply.location, NULL);
-    int status = reply.code;
-    gateway_reply_clear(&reply);
+    return 0;
+}
+
+/* Sends a component's reply to the client and clears it. Returns its status. */
+static int relay_reply(struct mg_connection *conn, struct gateway_reply *reply)
+{
+    send_response(conn, reply->code, reply->body, reply->body_len, reply->location, NULL, NULL);
+    int status = reply->code;
+    gateway_reply_clear(reply);
     return status;
+}
+
+/* Publishes route's command, waits for the reply and relays it. Takes route->data. */
+static int run_command(struct gateway *gw, struct mg_connection *conn,
+                       struct gateway_route *route)
+{
+    cJSON *data = route->data;
+    route->data = NULL;
+    struct gateway_reply reply;
+    int status = ask_component(gw, conn, route->component, route->command, route->order_id,
+                               data, &reply);
+    if (status != 0) {
+        return status;
+    }
+    return relay_reply(conn, &reply);
+}
+
+/* Runs route for a customer only if the order decision->order_id is theirs: the gateway
+ * does not know who owns an order, so it asks the order component (order.get) first. An
+ * order that is not there keeps its 404; another user's order is 403 (docs/SECURITY.md).
+ * An order's userId never changes, so the check cannot go stale before the command. */
+static int run_owned(struct gateway *gw, struct mg_connection *conn, struct gateway_route *route,
+                     const struct gateway_claims *caller,
+                     const struct gateway_auth_decision *decision)
+{
+    int64_t order_id = decision->order_id;
+    cJSON *data = cJSON_CreateObject();
+    if (!data || !cJSON_AddNumberToObject(data, "id", (double)order_id)) {
+        cJSON_Delete(data);
+        return send_error(conn, 500, "out of memory", NULL);
+    }
+    struct gateway_reply reply;
+    int status = ask_component(gw, conn, "order", "get", order_id, data, &reply);
+    if (status != 0) {
+        return status;
+    }
+    if (reply.code != 200) {
+        return relay_reply(conn, &reply); /* 404 (or a failure) is the same for everybody */
+    }
+    bool owned = false;
+    hb_err_t rc = gateway_auth_order_owned(caller, reply.body, reply.body_len, &owned);
+    if (rc != HB_OK) {
+        gateway_reply_clear(&reply);
+        HB_LOGW(order_id, "order.get answered without a userId; cannot check the owner");
+        return send_error(conn, 502, "order component sent a malformed order", NULL);
+    }
+    if (!owned) {
+        gateway_reply_clear(&reply);
+        HB_LOGI(order_id, "forbidden: %s (customer %" PRId64 ") asked for another user's order",
+                caller->sub, caller->uid);
+        return send_error(conn, 403, "this order belongs to another user", NULL);
+    }
+    if (decision->owner_check_answers) {
+        return relay_reply(conn, &reply);
+    }
+    gateway_reply_clear(&reply);
+    return run_command(gw, conn, route);
+}
+
+/* Runs route if caller (NULL: no valid token) may have it run; answers 401 or 403
+ * otherwise. */
+static int run_authorised(struct gateway *gw, struct mg_connection *conn,
+                          struct gateway_route *route, const struct gateway_claims *caller)
+{
+    struct gateway_auth_decision decision;
+    gateway_auth_decide(route, caller, &decision);
+    switch (decision.verdict) {
+    case GATEWAY_AUTH_ALLOW:
+        return run_command(gw, conn, route);
+    case GATEWAY_AUTH_CHECK_OWNER:
+        return run_owned(gw, conn, route, caller, &decision);
+    case GATEWAY_AUTH_UNAUTHENTICATED:
+        return send_unauthorized(conn, NULL);
+    case GATEWAY_AUTH_FORBIDDEN:
+        break;
+    }
+    HB_LOGI(route->order_id, "forbidden: %s (%s) %s.%s: %s", caller ? caller->sub : "-",
+            caller ? gateway_role_name(caller->role) : "none", route->component, route->command,
+            decision.reason);
+    return send_error(conn, 403, decision.reason, NULL);
+}
+
+/* Verifies the request's bearer token into *claims. Returns false with *why NULL when no
+ * Authorization header was sent, else with the reason (a static, header-safe text). */
+static bool authenticate(const struct gateway *gw, struct mg_connection *conn,
+                         struct gateway_claims *claims, const char **why)
+{
+    *why = NULL;
+    const char *header = mg_get_header(conn, "Authorization");
+    if (!header) {
+        return false;
+    }
+    const char *token = NULL;
+    size_t len = 0;
+    if (!gateway_auth_bearer(header, &token, &len)) {
+        *why = "Authorization is not a Bearer token";
+        return false;
+    }
+    /* No settings means no key: every token fails, which is the safe way to be wrong. */
+    const struct gateway_auth_key *key = gw->auth ? &gw->auth->key : NULL;
+    return gateway_auth_verify(key, token, len, hb_wall_ms() / 1000, claims, why) == HB_OK;
 }
 
 /* Answers GET /healthz from the gateway's own view of the bus. */
@@ -238,7 +377,7 @@ static int run_health(struct gateway *gw, struct mg_connection *conn)
     if (!text) {
         return send_error(conn, 500, "out of memory", NULL);
     }
-    send_response(conn, status, text, strlen(text), NULL, NULL);
+    send_response(conn, status, text, strlen(text), NULL, NULL, NULL);
     free(text);
     return status;
 }
@@ -258,8 +397,26 @@ static int handle_request(struct gateway *gw, struct mg_connection *conn,
     struct answer answer = {0};
     struct gateway_route route;
     memset(&route, 0, sizeof(route));
+    struct body body = {.data = NULL};
 
-    struct body body;
+    /* Before the body is read: a request without a valid token costs us no upload. */
+    struct gateway_claims claims;
+    const struct gateway_claims *caller = NULL;
+    bool enforce = !(gw->auth && gw->auth->mode == GATEWAY_AUTH_MODE_OPEN);
+    if (enforce && gateway_auth_needs_token(ri->request_method, path)) {
+        const char *why = NULL;
+        if (!authenticate(gw, conn, &claims, &why)) {
+            if (ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding")) {
+                mg_disable_keep_alive(conn); /* the unread body must not become a request */
+            }
+            HB_LOGI(0, "unauthenticated %.16s %.200s: %s", ri->request_method, path,
+                    why ? why : "no Authorization header");
+            answer.status = send_unauthorized(conn, why);
+            goto done;
+        }
+        caller = &claims;
+    }
+
     hb_err_t rc = read_body(conn, ri, &body);
     if (body.incomplete) {
         /* Unread request bytes would be parsed as the next request; close instead. */
@@ -295,7 +452,8 @@ static int handle_request(struct gateway *gw, struct mg_connection *conn,
         answer.status = run_health(gw, conn);
         break;
     case GATEWAY_ROUTE_COMMAND:
-        answer.status = run_command(gw, conn, &route);
+        answer.status = enforce ? run_authorised(gw, conn, &route, caller)
+                                : run_command(gw, conn, &route);
         break;
     }
 done:

@@ -7,6 +7,7 @@
 
 #include <civetweb.h>
 
+#include "auth_settings.h"
 #include "hausbus/bus.h"
 #include "hausbus/config.h"
 #include "health.h"
@@ -19,6 +20,7 @@
  * tables it points to have their own locks). */
 struct gateway {
     const struct hb_config *cfg;
+    const struct gateway_auth_settings *auth; /* open mode, or the key tokens are checked with */
     struct hb_bus *bus;
     struct gateway_pending *pending;
     struct gateway_health *health;

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 
+#include "auth_settings.h"
 #include "hausbus/bus.h"
 #include "hausbus/config.h"
 #include "hausbus/envelope.h"
@@ -26,24 +28,38 @@ struct http_settings {
     char listen[80]; /* civetweb listening_ports value, e.g. "127.0.0.1:8080" */
     char url[96];    /* for the start-up log line */
     char threads[8];
+    char tls_cert[512]; /* PEM with certificate chain and key; "" for plain HTTP */
 };
 
-/* Reads HAUSBUS_HTTP_BIND (an IPv4 or IPv6 address, default 127.0.0.1) and
- * HAUSBUS_HTTP_THREADS (1..1024, default 16). Returns HB_ERR_INVAL with a logged reason. */
+/* Reads HAUSBUS_HTTP_BIND (an IPv4 or IPv6 address, default 127.0.0.1),
+ * HAUSBUS_HTTP_THREADS (1..1024, default 16) and HAUSBUS_HTTP_TLS_CERT (a readable PEM
+ * file: the listener speaks HTTPS only). Returns HB_ERR_INVAL with a logged reason. */
 static hb_err_t http_settings_load(int port, struct http_settings *out)
 {
     const char *bind = getenv("HAUSBUS_HTTP_BIND");
     if (!bind || bind[0] == '\0') {
         bind = "127.0.0.1";
     }
+    out->tls_cert[0] = '\0';
+    const char *cert = getenv("HAUSBUS_HTTP_TLS_CERT");
+    if (cert && cert[0] != '\0') {
+        int len = snprintf(out->tls_cert, sizeof(out->tls_cert), "%s", cert);
+        if (len < 0 || (size_t)len >= sizeof(out->tls_cert) || access(cert, R_OK) != 0) {
+            HB_LOGE(0, "HAUSBUS_HTTP_TLS_CERT must name a readable PEM file, got \"%.64s\"", cert);
+            return HB_ERR_INVAL;
+        }
+    }
+    /* civetweb marks an HTTPS port with an "s" suffix. */
+    const char *tls_suffix = out->tls_cert[0] ? "s" : "";
+    const char *scheme = out->tls_cert[0] ? "https" : "http";
     unsigned char addr[16];
     int n = -1;
     if (inet_pton(AF_INET, bind, addr) == 1) {
-        n = snprintf(out->listen, sizeof(out->listen), "%s:%d", bind, port);
-        snprintf(out->url, sizeof(out->url), "http://%s:%d/", bind, port);
+        n = snprintf(out->listen, sizeof(out->listen), "%s:%d%s", bind, port, tls_suffix);
+        snprintf(out->url, sizeof(out->url), "%s://%s:%d/", scheme, bind, port);
     } else if (inet_pton(AF_INET6, bind, addr) == 1) {
-        n = snprintf(out->listen, sizeof(out->listen), "[%s]:%d", bind, port);
-        snprintf(out->url, sizeof(out->url), "http://[%s]:%d/", bind, port);
+        n = snprintf(out->listen, sizeof(out->listen), "[%s]:%d%s", bind, port, tls_suffix);
+        snprintf(out->url, sizeof(out->url), "%s://[%s]:%d/", scheme, bind, port);
     }
     if (n < 0 || (size_t)n >= sizeof(out->listen)) {
         HB_LOGE(0, "HAUSBUS_HTTP_BIND must be an IPv4 or IPv6 address, got \"%.64s\"", bind);
@@ -105,6 +121,14 @@ int main(void)
     if (http_settings_load(cfg.http_port, &http) != HB_OK) {
         return 2;
     }
+    static struct gateway_auth_settings auth; /* static: holds the key, lives as long as we do */
+    if (gateway_auth_settings_load(&auth) != HB_OK) {
+        return 2;
+    }
+    if (auth.mode == GATEWAY_AUTH_MODE_OPEN) {
+        HB_LOGW(0, "AUTHENTICATION IS OFF (HAUSBUS_AUTH=open): every HTTP client may do "
+                   "everything; for local development only");
+    }
 
     /* Block the stop signals before any thread exists, so every thread inherits the
      * mask and only sigwait() below sees them. */
@@ -122,12 +146,14 @@ int main(void)
     memset(&gw, 0, sizeof(gw));
     gateway_init(&gw);
     gw.cfg = &cfg;
+    gw.auth = &auth;
     make_client_id(&gw);
     if (gateway_pending_create(GATEWAY_PENDING_SLOTS, &gw.pending) != HB_OK ||
         gateway_health_create(&gw.health) != HB_OK) {
         HB_LOGE(0, "out of memory");
         goto err;
     }
+    gateway_health_set_auth(gw.health, auth.mode == GATEWAY_AUTH_MODE_OPEN ? "open" : "on");
 
     const char *const subscriptions[] = {gw.reply_topic, HB_TOPIC_PREFIX "status/+"};
     struct hb_bus_options bus_opt = {
@@ -150,10 +176,17 @@ int main(void)
         goto err;
     }
 
-    /* Its result is the set of optional features initialised, 0 for none asked, so
-     * there is nothing to check; mg_start2 below reports real failures. */
-    (void)mg_init_library(MG_FEATURES_DEFAULT);
+    /* Its result is the set of optional features initialised. civetweb 1.15 loads
+     * OpenSSL with dlopen("libssl.so"); if that fails here, mg_start2 would still open an
+     * HTTPS port that crashes on its first connection, so stop now. */
+    unsigned tls_feature = http.tls_cert[0] ? MG_FEATURES_TLS : MG_FEATURES_DEFAULT;
+    unsigned features = mg_init_library(tls_feature);
     civetweb_ready = true;
+    if ((features & tls_feature) != tls_feature) {
+        HB_LOGE(0, "civetweb cannot load OpenSSL (libssl.so, libcrypto.so) for HTTPS; "
+                   "see docs/SECURITY.md");
+        goto err;
+    }
     const char *options[] = {
         "listening_ports", http.listen,
         "num_threads", http.threads,
@@ -162,6 +195,10 @@ int main(void)
          * holds each keep-alive response ~40 ms for the client's delayed ACK. */
         "tcp_nodelay", "1",
         "request_timeout_ms", HTTP_REQUEST_TIMEOUT_MS,
+        /* HTTPS only when HAUSBUS_HTTP_TLS_CERT is set: the list ends at the first NULL
+         * name, so plain HTTP stops here. TLS 1.2 is the oldest accepted. */
+        http.tls_cert[0] ? "ssl_certificate" : NULL, http.tls_cert,
+        "ssl_protocol_version", "4",
         NULL,
     };
     struct mg_callbacks callbacks;
@@ -185,8 +222,9 @@ int main(void)
         HB_LOGE(0, "cannot start the HTTP server on %s: %s", http.listen, start_error);
         goto err;
     }
-    HB_LOGI(0, "listening on %s (client id %s, %s threads, request timeout %d ms)", http.url,
-            gw.client_id, http.threads, cfg.request_timeout_ms);
+    HB_LOGI(0, "listening on %s (client id %s, %s threads, request timeout %d ms, auth %s)",
+            http.url, gw.client_id, http.threads, cfg.request_timeout_ms,
+            auth.mode == GATEWAY_AUTH_MODE_OPEN ? "OPEN" : "bearer tokens");
 
     int signal_number = 0;
     while (sigwait(&stop_signals, &signal_number) != 0) {

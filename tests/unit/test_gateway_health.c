@@ -95,6 +95,22 @@ static void table_is_bounded(void **state)
     gateway_health_destroy(NULL);
 }
 
+static void auth_mode_is_reported_once_set(void **state)
+{
+    (void)state;
+    struct gateway_health *health = NULL;
+    assert_int_equal(gateway_health_create(&health), HB_OK);
+    gateway_health_set_auth(health, "open");
+    expect_render(health, true, 200,
+                  "{\"status\":\"ok\",\"broker\":\"connected\",\"auth\":\"open\","
+                  "\"components\":{}}");
+    gateway_health_set_auth(health, "on");
+    expect_render(health, false, 503,
+                  "{\"status\":\"degraded\",\"broker\":\"disconnected\",\"auth\":\"on\","
+                  "\"components\":{}}");
+    gateway_health_destroy(health);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -102,6 +118,7 @@ int main(void)
         cmocka_unit_test(disconnected_broker_is_503_degraded),
         cmocka_unit_test(foreign_topics_and_payloads_are_ignored),
         cmocka_unit_test(table_is_bounded),
+        cmocka_unit_test(auth_mode_is_reported_once_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
