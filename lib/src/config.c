@@ -81,6 +81,9 @@ hb_err_t hb_config_load(struct hb_config *cfg)
                              &cfg->payment_limit));
     HB_RETURN_ON_ERR(env_int("HAUSBUS_REDRIVE_MS", 5000, 50, 3600 * 1000, &redrive));
     HB_RETURN_ON_ERR(env_int("HAUSBUS_REQUEST_TIMEOUT_MS", 5000, 50, 600 * 1000, &timeout));
+    int64_t commit_batch;
+    HB_RETURN_ON_ERR(env_int("HAUSBUS_COMMIT_BATCH", 1, 1, HB_COMMIT_BATCH_MAX, &commit_batch));
+    cfg->commit_batch = (int)commit_batch;
     HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_USERNAME", "", cfg->mqtt_username,
                              sizeof(cfg->mqtt_username)));
     HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_PASSWORD", "", cfg->mqtt_password,

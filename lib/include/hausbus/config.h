@@ -6,6 +6,8 @@
 
 #include "hausbus/err.h"
 
+#define HB_COMMIT_BATCH_MAX 64
+
 struct hb_config {
     char mqtt_host[256];     /* HAUSBUS_MQTT_HOST, default 127.0.0.1 */
     int mqtt_port;           /* HAUSBUS_MQTT_PORT, default 1883 */
@@ -15,6 +17,7 @@ struct hb_config {
     int64_t payment_limit;   /* HAUSBUS_PAYMENT_LIMIT, default 10000000 */
     int redrive_ms;          /* HAUSBUS_REDRIVE_MS: re-drive a stalled saga step, default 5000 */
     int request_timeout_ms;  /* HAUSBUS_REQUEST_TIMEOUT_MS: gateway waits this long, default 5000 */
+    int commit_batch;        /* HAUSBUS_COMMIT_BATCH: messages per transaction, 1..64, default 1 */
     char mqtt_username[128]; /* HAUSBUS_MQTT_USERNAME, "" for anonymous */
     char mqtt_password[256]; /* HAUSBUS_MQTT_PASSWORD, or the first line of HAUSBUS_MQTT_PASSWORD_FILE */
     char mqtt_cafile[512];   /* HAUSBUS_MQTT_CAFILE: set to talk TLS to the broker */
