@@ -118,11 +118,25 @@ acl_tmp=$(mktemp "$out_dir/mosquitto/acl.XXXXXX")
             echo "topic write $(abs_topic "reply/#")"
             echo "topic read $(abs_topic "cmd/$user/#")"
         fi
+        owners=" "
         while read -r t_user access topic _; do
             case "$t_user" in "" | \#*) continue ;; esac
             [ "$t_user" = "$user" ] || continue
             echo "topic $access $(abs_topic "$topic")"
+            # Reading evt/<owner>/... means asking <owner> to replay them on reconnect.
+            case "$access:$topic" in
+                read:evt/*/*)
+                    owner=${topic#evt/}
+                    owner=${owner%%/*}
+                    case "$owners" in *" $owner "*) ;; *) owners="$owners$owner " ;; esac
+                    ;;
+            esac
         done <"$table"
+        if is_component "$user"; then
+            for owner in $owners; do
+                echo "topic write $(abs_topic "cmd/$owner/replay")"
+            done
+        fi
     done
 } >"$acl_tmp"
 

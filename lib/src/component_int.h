@@ -11,4 +11,7 @@ hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
                            const char *topic, const struct hb_event *ev,
                            struct hb_reply *reply);
 
+/* True for "hausbus/v1/cmd/<def->name>/replay" when def can replay. */
+bool hb_is_replay_topic(const struct hb_component *def, const char *topic);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hausbus/bus.h"
 #include "hausbus/log.h"
 
 hb_err_t hb_reply_error(struct hb_reply *reply, int code, const char *msg)
@@ -91,23 +92,45 @@ static const struct hb_route *find_route(const struct hb_component *def, const c
     return NULL;
 }
 
+bool hb_is_replay_topic(const struct hb_component *def, const char *topic)
+{
+    char replay_topic[96];
+    snprintf(replay_topic, sizeof(replay_topic), HB_TOPIC_PREFIX "cmd/%s/replay", def->name);
+    return def->replay && strcmp(topic, replay_topic) == 0;
+}
+
+/* A replay request: data.since (wall-clock ms, >= 0) from a component that (re)connected. */
+static hb_err_t replay_requested(const struct hb_component *def, struct hb_ctx *ctx,
+                                 const struct hb_event *ev)
+{
+    int64_t since_ms;
+    if (hb_json_int(ev->data, "since", 0, INT64_MAX, &since_ms) != HB_OK) {
+        return hb_ctx_reject(ctx, "replay needs data.since (milliseconds, >= 0)");
+    }
+    const cJSON *by = cJSON_GetObjectItemCaseSensitive(ev->data, "requester");
+    HB_LOGI(0, "replaying changes since %lld for %s", (long long)since_ms,
+            cJSON_IsString(by) ? by->valuestring : "?");
+    return def->replay(ctx, since_ms, HB_REPLAY_LIMIT);
+}
+
 hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
                                const char *topic, const struct hb_event *ev,
                                struct hb_reply *reply)
 {
     const struct hb_route *route = find_route(def, topic);
+    bool replay = !route && hb_is_replay_topic(def, topic);
     ctx->error[0] = '\0';
-    if (!route) {
+    if (!route && !replay) {
         return hb_ctx_reject(ctx, "no handler for this topic");
     }
-    if (route->read_only) {
+    if (route && route->read_only) {
         return route->handler(ctx, ev, reply);
     }
     HB_RETURN_ON_ERR(hb_store_exec(ctx->store, "SAVEPOINT message"));
     bool fresh = false;
     hb_err_t rc = hb_store_inbox_claim(ctx->store, ev->id, &fresh);
     if (rc == HB_OK && fresh) {
-        rc = route->handler(ctx, ev, reply);
+        rc = replay ? replay_requested(def, ctx, ev) : route->handler(ctx, ev, reply);
     } else if (rc == HB_OK) {
         HB_LOGD(atoll(ev->subject), "duplicate %s %s ignored", ev->type, ev->id);
     }

@@ -16,6 +16,8 @@
 #define TICK_INTERVAL_MS 1000
 #define INBOX_PRUNE_INTERVAL_MS (10 * 60 * 1000)
 #define INBOX_KEEP_S (7 * 24 * 3600) /* longer than any redelivery can be late */
+/* Replays start this long before our last handled message: the owners' clocks may differ. */
+#define REPLAY_MARGIN_MS 30000
 /* With cfg.commit_batch > 1, messages that arrive back to back share one transaction
  * (each in its own savepoint) and replies wait for its commit. libmosquitto 2.0.11 sends
  * the PUBACK before on_message runs, so a crash loses what is acknowledged but not yet
@@ -264,12 +266,96 @@ static void on_published(void *arg, int mid)
     }
 }
 
+/* Copies into owner the <owner> of an "hausbus/v1/evt/<owner>/..." filter; false for others. */
+static bool event_owner(const char *filter, char *owner, size_t cap)
+{
+    static const char prefix[] = HB_TOPIC_PREFIX "evt/";
+    if (strncmp(filter, prefix, sizeof(prefix) - 1) != 0) {
+        return false;
+    }
+    const char *name = filter + sizeof(prefix) - 1;
+    const char *slash = strchr(name, '/');
+    size_t len = slash ? (size_t)(slash - name) : 0;
+    if (len == 0 || len >= cap) {
+        return false;
+    }
+    memcpy(owner, name, len);
+    owner[len] = '\0';
+    return true;
+}
+
+/* Writes a replay request for owner into the outbox (published after commit). */
+static hb_err_t put_replay_request(struct runtime *rt, const char *owner, int64_t since_ms)
+{
+    char type[HB_EVENT_TYPE_MAX], topic[128];
+    snprintf(type, sizeof(type), "%s.replay", owner);
+    snprintf(topic, sizeof(topic), HB_TOPIC_PREFIX "cmd/%s/replay", owner);
+    cJSON *data = cJSON_CreateObject();
+    if (!data || !cJSON_AddNumberToObject(data, "since", (double)since_ms) ||
+        !cJSON_AddStringToObject(data, "requester", rt->def->name)) {
+        cJSON_Delete(data);
+        return HB_ERR_NOMEM;
+    }
+    struct hb_event ev;
+    HB_RETURN_ON_ERR(hb_event_init(&ev, rt->def->name, type, 0, data));
+    char *payload = hb_envelope_encode(&ev);
+    hb_event_clear(&ev);
+    hb_err_t rc = payload ? hb_store_outbox_put(rt->ctx.store, topic, payload) : HB_ERR_NOMEM;
+    cJSON_free(payload);
+    return rc;
+}
+
+/* Asks every component whose events we consume to announce again what changed since a
+ * little before the last message we handled. libmosquitto acknowledges a message before
+ * we commit it, and a broker killed between two autosaves forgets what it queued for us:
+ * after either, this is how the lost events come back. */
+static void request_replays(struct runtime *rt)
+{
+    int64_t last_handled_s = 0;
+    hb_store_query_int(rt->ctx.store, "SELECT max(handled_at) FROM hb_inbox", NULL, 0, 0,
+                       &last_handled_s);
+    int64_t since_ms = last_handled_s > 0 ? last_handled_s * 1000 - REPLAY_MARGIN_MS : 0;
+    bool own_tx = !rt->in_batch;
+    if (own_tx && hb_store_begin(rt->ctx.store) != HB_OK) {
+        return;
+    }
+    char asked[8][32];
+    size_t n_asked = 0;
+    hb_err_t rc = HB_OK;
+    for (size_t i = 0; i < rt->def->n_routes && rc == HB_OK; i++) {
+        char owner[32];
+        if (!event_owner(rt->def->routes[i].topic, owner, sizeof(owner)) ||
+            strcmp(owner, rt->def->name) == 0) {
+            continue;
+        }
+        bool seen = false;
+        for (size_t k = 0; k < n_asked; k++) {
+            seen = seen || strcmp(asked[k], owner) == 0;
+        }
+        if (!seen && n_asked < sizeof(asked) / sizeof(asked[0])) {
+            snprintf(asked[n_asked++], sizeof(asked[0]), "%s", owner);
+            rc = put_replay_request(rt, owner, since_ms < 0 ? 0 : since_ms);
+        }
+    }
+    if (own_tx) {
+        if (rc == HB_OK) {
+            rc = hb_store_commit(rt->ctx.store);
+        } else {
+            hb_store_rollback(rt->ctx.store);
+        }
+    }
+    if (rc != HB_OK) {
+        HB_LOGE(0, "could not request replays: %s", hb_strerror(rc));
+    }
+}
+
 static void on_connected(void *arg)
 {
     struct runtime *rt = arg;
     /* Whatever was unacknowledged is sent again; consumers are idempotent. */
     rt->outbox_cursor = 0;
     rt->n_inflight = 0;
+    request_replays(rt);
 }
 
 static int publish_row(void *arg, const struct hb_outbox_row *row)
@@ -358,8 +444,18 @@ int hb_component_main(const struct hb_component *def)
     }
     const char *subs[32];
     size_t n_subs = 0;
-    for (size_t i = 0; i < def->n_routes && n_subs < sizeof(subs) / sizeof(subs[0]); i++) {
+    char replay_topic[96];
+    snprintf(replay_topic, sizeof(replay_topic), HB_TOPIC_PREFIX "cmd/%s/replay", def->name);
+    if (def->n_routes + 1 > sizeof(subs) / sizeof(subs[0])) {
+        HB_LOGE(0, "%zu routes: more than this runtime subscribes to", def->n_routes);
+        hb_store_close(rt.ctx.store);
+        return 1;
+    }
+    for (size_t i = 0; i < def->n_routes; i++) {
         subs[n_subs++] = def->routes[i].topic;
+    }
+    if (def->replay) {
+        subs[n_subs++] = replay_topic;
     }
     char client_id[64];
     snprintf(client_id, sizeof(client_id), "hausbus-%s", def->name);

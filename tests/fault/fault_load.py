@@ -3,7 +3,9 @@
 
     load = SagaLoad(stack, seed, products)
     load.start(); ...inject faults...; load.stop()
-    checks = settle_and_check(stack, products, load.accepted, users)
+    bad, checks, rounds, statuses = settle(stack, products, load.accepted)
+    print_counts(load, statuses, checks, rounds)
+    fail_on(test, bad)
 
 Counts are printed so a run can be compared with another one using the same seed.
 """
@@ -20,18 +22,26 @@ from hausbus_harness import PROCESSES
 LIVE = ("PAID", "PREPARING", "SHIPPING", "DELIVERED")  # orders that hold their stock
 FINAL = ("REJECTED", "CANCELLED") + LIVE
 WAITING = ("PLACED", "STOCK_RESERVED", "CANCELLING")
-# The delivery status each settled order must agree with (None: no delivery at all).
+# The one delivery status a settled live order agrees with.
 DELIVERY_FOR = {"PAID": "RECEIVED", "PREPARING": "PREPARING", "SHIPPING": "SHIPPING",
                 "DELIVERED": "DELIVERED"}
 USERS = range(5101, 5121)
 # Prices and the payment limit are chosen so some orders are declined: 3 x 40000 > 100000.
 PAYMENT_LIMIT = 100000
 # Stock runs out near the end of a run, so some orders are rejected out_of_stock too.
-PRODUCTS = (("Desk Bekant", 800, 1000), ("Chair Markus", 800, 5000),
-            ("Bed Malm", 600, 20000), ("Wardrobe Pax", 400, 40000))
+PRODUCTS = (("Desk Bekant", 1000, 1000), ("Chair Markus", 1000, 5000),
+            ("Bed Malm", 800, 20000), ("Wardrobe Pax", 500, 40000))
 # Short enough that a request stuck on a killed component does not stall the load.
 FAULT_ENV = {"HAUSBUS_REDRIVE_MS": "500", "HAUSBUS_REQUEST_TIMEOUT_MS": "2000",
              "HAUSBUS_PAYMENT_LIMIT": str(PAYMENT_LIMIT)}
+
+
+def note(what):
+    """Prints what with a UTC time stamp in the components' log format, to line it up
+    with their logs."""
+    now = time.time()
+    print("%s.%03dZ %s" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)),
+                           int(now * 1000) % 1000, what), flush=True)
 
 
 def seed_from_env():
@@ -244,38 +254,43 @@ def violations(stack, products, accepted, users=USERS):
     return dict(bad), checks
 
 
-def settle_and_check(test, products, accepted, timeout=60.0):
-    """Polls the invariants until all hold or timeout passes; fails the test with every
-    violation (and the log lines of a few offending orders) otherwise. Returns the
-    number of checks of the last, passing round and the status counts."""
-    stack = test.stack
+def settle(stack, products, accepted, timeout=60.0):
+    """Polls the invariants until all hold or timeout passes. Returns (violations of the
+    last round, checks it did, rounds, order status counts)."""
     deadline = time.monotonic() + timeout
     # Cheap first: the orders alone, until none waits for a step any more.
     while time.monotonic() < deadline:
         if not any(o["status"] in WAITING for o in fetch_orders(stack)):
             break
         time.sleep(1.0)
+    rounds = 0
     while True:
         bad, checks = violations(stack, products, accepted)
+        rounds += 1
         if not bad or time.monotonic() > deadline:
             break
         time.sleep(1.0)
     statuses = collections.Counter(o["status"] for o in fetch_orders(stack))
-    print("order statuses: %s" % dict(statuses))
-    if bad:
-        lines = []
-        for invariant, items in sorted(bad.items()):
-            lines.append("%s: %d violation(s), e.g. %r" % (invariant, len(items), items[:10]))
-        first_ids = sorted({oid for items in bad.values() for oid, _ in items
-                            if isinstance(oid, int)})[:3]
-        print_order_logs(stack, first_ids)
-        test.fail("invariants still broken after %.0fs:\n%s" % (timeout, "\n".join(lines)))
-    return checks, statuses
+    return bad, checks, rounds, statuses
 
 
-def print_counts(load, statuses, checks, **extra):
+def fail_on(test, bad, timeout=60.0):
+    """Fails the test with every violation and the log lines of a few offending orders."""
+    if not bad:
+        return
+    lines = []
+    for invariant, items in sorted(bad.items()):
+        lines.append("%s: %d violation(s), e.g. %r" % (invariant, len(items), items[:10]))
+    first_ids = sorted({oid for items in bad.values() for oid, _ in items
+                        if isinstance(oid, int)})[:3]
+    print_order_logs(test.stack, first_ids)
+    test.fail("invariants still broken after %.0fs:\n%s" % (timeout, "\n".join(lines)))
+
+
+def print_counts(load, statuses, checks, rounds, **extra):
     """One summary block: what the load did, how the orders ended, what was checked."""
     c = load.counts
+    print("order statuses: %s" % dict(statuses))
     print("orders: %d accepted (202), %d in the system" % (len(load.accepted),
                                                          sum(statuses.values())))
     print("cancels: %d sent, %d answered 202, %d answered 409" % (
@@ -284,7 +299,7 @@ def print_counts(load, statuses, checks, **extra):
     print("request outcomes: %s" % dict(sorted(c.items())))
     for key, value in extra.items():
         print("%s: %s" % (key.replace("_", " "), value))
-    print("invariant checks done: %d" % checks)
+    print("invariant checks done: %d (the last of %d rounds)" % (checks, rounds))
 
 
 def print_order_logs(stack, order_ids):

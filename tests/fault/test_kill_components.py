@@ -8,8 +8,17 @@ import unittest
 import fault_load
 from hausbus_harness import PROCESSES, StackTestCase
 
-ROUNDS = 2  # each process is killed once per round, in a random order
+ROUNDS = 2  # each process crashes twice per round, in a random order
 MIN_ORDERS = 500
+
+
+def crash(stack, name, down_s):
+    """kill -9, down_s seconds away, then start again (waits until all are online)."""
+    fault_load.note("kill -9 %s" % name)
+    stack.kill(name, signal.SIGKILL)
+    time.sleep(down_s)
+    stack.start(name)
+    fault_load.note("%s back" % name)
 
 
 class KillComponentsTest(StackTestCase):
@@ -30,24 +39,21 @@ class KillComponentsTest(StackTestCase):
                 rng.shuffle(victims)
                 for name in victims:
                     time.sleep(rng.uniform(0.3, 2.0))  # a random moment of the load
-                    self.stack.kill(name, signal.SIGKILL)
+                    crash(self.stack, name, rng.uniform(0.2, 1.0))  # work piles up meanwhile
                     kills[name] += 1
-                    time.sleep(rng.uniform(0.2, 1.0))  # work piles up for it meanwhile
-                    self.stack.start(name)
                     restarts += 1
-                    if rng.random() < 0.5:
-                        # Again while it works through what piled up: a crash loop.
-                        time.sleep(rng.uniform(0.0, 0.2))
-                        self.stack.kill(name, signal.SIGKILL)
-                        kills[name] += 1
-                        time.sleep(rng.uniform(0.2, 0.5))
-                        self.stack.start(name)
-                        restarts += 1
+                    # Again while it works through what piled up: a crash loop.
+                    time.sleep(rng.uniform(0.0, 0.2))
+                    crash(self.stack, name, rng.uniform(0.2, 0.5))
+                    kills[name] += 1
+                    restarts += 1
             load.wait_accepted(MIN_ORDERS, timeout=60)
         finally:
             load.stop()
-        checks, statuses = fault_load.settle_and_check(self, products, load.accepted)
-        fault_load.print_counts(load, statuses, checks, kills=dict(kills), restarts=restarts)
+        bad, checks, rounds, statuses = fault_load.settle(self.stack, products, load.accepted)
+        fault_load.print_counts(load, statuses, checks, rounds, kills=dict(kills),
+                                restarts=restarts)
+        fault_load.fail_on(self, bad)
         self.assertGreaterEqual(len(load.accepted), MIN_ORDERS)
 
 

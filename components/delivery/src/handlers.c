@@ -12,8 +12,8 @@ static const char delivery_schema[] =
     "CREATE TABLE IF NOT EXISTS deliveries("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL UNIQUE,"
     "  user_id INTEGER NOT NULL, product_name TEXT, qty INTEGER NOT NULL,"
-    "  status TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1);"
-    "CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries(status);";
+    "  status TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS deliveries_by_change ON deliveries(updated_at);";
 
 #define DELIVERY_FIELDS(id_key)                                                                \
     "json_object('" id_key "', id, 'orderId', order_id, 'userId', user_id,"                   \
@@ -70,11 +70,12 @@ static hb_err_t set_status(struct hb_ctx *ctx, int64_t order_id, const char *sta
 {
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "UPDATE deliveries SET status = ?, version = version + 1"
-                                      " WHERE order_id = ?",
+                                      "UPDATE deliveries SET status = ?, version = version + 1,"
+                                      " updated_at = ? WHERE order_id = ?",
                                       &s));
     sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, order_id);
+    sqlite3_bind_int64(s, 2, ctx->now_ms);
+    sqlite3_bind_int64(s, 3, order_id);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
@@ -93,13 +94,15 @@ static hb_err_t insert_delivery(struct hb_ctx *ctx, const struct hb_event *ev, i
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
                                       "INSERT INTO deliveries(order_id, user_id, product_name,"
-                                      " qty, status) VALUES(?, ?, NULLIF(?, ''), ?, ?)",
+                                      " qty, status, updated_at)"
+                                      " VALUES(?, ?, NULLIF(?, ''), ?, ?, ?)",
                                       &s));
     sqlite3_bind_int64(s, 1, order_id);
     sqlite3_bind_int64(s, 2, user_id);
     sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, qty);
     sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, ctx->now_ms);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
@@ -202,6 +205,24 @@ hb_err_t delivery_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_
                          DELIVERY_LIST_SQL(""));
 }
 
+hb_err_t delivery_replay(struct hb_ctx *ctx, int64_t since_ms, int limit)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "SELECT order_id, status FROM deliveries"
+                                      " WHERE updated_at >= ? ORDER BY updated_at DESC LIMIT ?",
+                                      &s));
+    sqlite3_bind_int64(s, 1, since_ms);
+    sqlite3_bind_int(s, 2, limit);
+    hb_err_t rc = HB_OK;
+    while (rc == HB_OK && sqlite3_step(s) == SQLITE_ROW) {
+        rc = emit_delivery(ctx, sqlite3_column_int64(s, 0),
+                           event_for((const char *)sqlite3_column_text(s, 1)));
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 #define CMD(name) HB_CMD_TOPIC("delivery", name)
 
 static const struct hb_route delivery_routes[] = {
@@ -219,4 +240,5 @@ const struct hb_component delivery_component = {
     .schema_sql = delivery_schema,
     .routes = delivery_routes,
     .n_routes = sizeof(delivery_routes) / sizeof(delivery_routes[0]),
+    .replay = delivery_replay,
 };

@@ -18,6 +18,8 @@ hb_err_t delivery_confirm(struct hb_ctx *ctx, const struct hb_event *ev, struct 
 hb_err_t delivery_start(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply);
 hb_err_t delivery_complete(struct hb_ctx *ctx, const struct hb_event *ev,
                            struct hb_reply *reply);
+/* Announces again every delivery changed since since_ms (newest first, at most limit). */
+hb_err_t delivery_replay(struct hb_ctx *ctx, int64_t since_ms, int limit);
 hb_err_t delivery_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply);
 hb_err_t delivery_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply);
 

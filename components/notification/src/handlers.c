@@ -14,13 +14,26 @@ static const char notification_schema[] =
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id INTEGER NOT NULL UNIQUE,"
     "  order_id INTEGER NOT NULL, user_id INTEGER NOT NULL, channel TEXT NOT NULL,"
     "  text TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
-    "  last_error TEXT, next_attempt_at INTEGER);"
+    "  last_error TEXT, next_attempt_at INTEGER, updated_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS notifications_by_change ON notifications(updated_at);"
     "CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications(user_id);";
 
 #define NOTIFICATION_FIELDS(id_key)                                                            \
     "json_object('" id_key "', id, 'orderId', order_id, 'deliveryId', delivery_id,"           \
     " 'userId', user_id, 'channel', channel, 'text', text, 'status', status,"                 \
     " 'attempts', attempts, 'error', last_error)"
+
+/* Emits CustomerNotified (sent) or NotificationFailed with the notification's record. */
+static hb_err_t emit_notification(struct hb_ctx *ctx, int64_t id, int64_t order_id, bool sent)
+{
+    cJSON *data = NULL;
+    HB_RETURN_ON_ERR(hb_store_query_json(
+        ctx->store,
+        "SELECT " NOTIFICATION_FIELDS("notificationId") " FROM notifications WHERE id = ?", &id,
+        1, &data));
+    return hb_store_emit(ctx->store, sent ? "CustomerNotified" : "NotificationFailed", order_id,
+                         data);
+}
 
 /* Sends notification id through the notifier and records the outcome and its event. */
 static hb_err_t send_and_record(struct hb_ctx *ctx, int64_t id)
@@ -51,8 +64,8 @@ static hb_err_t send_and_record(struct hb_ctx *ctx, int64_t id)
 
     HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
                                       "UPDATE notifications SET status = ?, attempts = ?,"
-                                      " last_error = NULLIF(?, ''), next_attempt_at = ?"
-                                      " WHERE id = ?",
+                                      " last_error = NULLIF(?, ''), next_attempt_at = ?,"
+                                      " updated_at = ?6 WHERE id = ?5",
                                       &s));
     bool retry = sent != HB_OK && attempts < NOTIFICATION_MAX_ATTEMPTS;
     sqlite3_bind_text(s, 1, sent == HB_OK ? "SENT" : "FAILED", -1, SQLITE_STATIC);
@@ -64,6 +77,7 @@ static hb_err_t send_and_record(struct hb_ctx *ctx, int64_t id)
         sqlite3_bind_null(s, 4);
     }
     sqlite3_bind_int64(s, 5, id);
+    sqlite3_bind_int64(s, 6, ctx->now_ms);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
     if (step != SQLITE_DONE) {
@@ -73,12 +87,7 @@ static hb_err_t send_and_record(struct hb_ctx *ctx, int64_t id)
         HB_LOGW(order_id, "notification %lld failed (attempt %lld): %s", (long long)id,
                 (long long)attempts, error);
     }
-    cJSON *data = NULL;
-    HB_RETURN_ON_ERR(hb_store_query_json(
-        ctx->store, "SELECT " NOTIFICATION_FIELDS("notificationId") " FROM notifications WHERE id = ?",
-        &id, 1, &data));
-    return hb_store_emit(ctx->store, sent == HB_OK ? "CustomerNotified" : "NotificationFailed",
-                         order_id, data);
+    return emit_notification(ctx, id, order_id, sent == HB_OK);
 }
 
 hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_event *ev,
@@ -111,13 +120,15 @@ hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_ev
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
                                       "INSERT INTO notifications(delivery_id, order_id, user_id,"
-                                      " channel, text, status) VALUES(?, ?, ?, ?, ?, 'PENDING')",
+                                      " channel, text, status, updated_at)"
+                                      " VALUES(?, ?, ?, ?, ?, 'PENDING', ?)",
                                       &s));
     sqlite3_bind_int64(s, 1, delivery_id);
     sqlite3_bind_int64(s, 2, order_id);
     sqlite3_bind_int64(s, 3, user_id);
     sqlite3_bind_text(s, 4, notifier->channel, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 5, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, ctx->now_ms);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
     if (step != SQLITE_DONE) {
@@ -149,6 +160,25 @@ hb_err_t notification_list(struct hb_ctx *ctx, const struct hb_event *ev,
                          NOTIFICATION_LIST_SQL(""));
 }
 
+hb_err_t notification_replay(struct hb_ctx *ctx, int64_t since_ms, int limit)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "SELECT id, order_id, status FROM notifications"
+                                      " WHERE updated_at >= ? AND status <> 'PENDING'"
+                                      " ORDER BY updated_at DESC LIMIT ?",
+                                      &s));
+    sqlite3_bind_int64(s, 1, since_ms);
+    sqlite3_bind_int(s, 2, limit);
+    hb_err_t rc = HB_OK;
+    while (rc == HB_OK && sqlite3_step(s) == SQLITE_ROW) {
+        rc = emit_notification(ctx, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                               strcmp((const char *)sqlite3_column_text(s, 2), "SENT") == 0);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static hb_err_t notification_setup(struct hb_ctx *ctx)
 {
     ctx->user = (void *)notifier_log();
@@ -167,4 +197,5 @@ const struct hb_component notification_component = {
     .n_routes = sizeof(notification_routes) / sizeof(notification_routes[0]),
     .tick = notification_retry,
     .setup = notification_setup,
+    .replay = notification_replay,
 };

@@ -433,17 +433,26 @@ hb_err_t order_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
     return order_store(ctx, &o, NULL);
 }
 
-/* The event that asks again for the step an order waits on. */
-static const char *redrive_event(const struct order *o)
+/* The event that announces the order's current state again; for a waiting order it is
+ * the one that asks again for the step it waits on. */
+static const char *announce_event(const struct order *o)
 {
-    if (is(o, "PLACED") || is(o, "STOCK_RESERVED")) {
-        return "OrderPlaced"; /* product replays its answer, payment replays its own */
-    }
-    if (is(o, "PAID")) {
-        return "OrderPaid";
-    }
+    static const struct {
+        const char *status;
+        const char *event;
+    } events[] = {
+        {"PLACED", "OrderPlaced"}, /* product replays its answer, payment replays its own */
+        {"STOCK_RESERVED", "OrderPlaced"}, {"PAID", "OrderPaid"},
+        {"PREPARING", "OrderPreparing"},   {"SHIPPING", "OrderShipping"},
+        {"DELIVERED", "OrderDelivered"},   {"CANCELLED", "OrderCancelled"},
+    };
     if (is(o, "CANCELLING")) {
         return o->cancel_phase == 1 ? "OrderCancelling" : "OrderWithdrawn";
+    }
+    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+        if (is(o, events[i].status)) {
+            return events[i].event;
+        }
     }
     return "OrderRejected";
 }
@@ -469,7 +478,7 @@ hb_err_t order_redrive(struct hb_ctx *ctx)
         int shift = o.redrives < REDRIVE_BACKOFF_MAX_SHIFT ? (int)o.redrives
                                                            : REDRIVE_BACKOFF_MAX_SHIFT;
         int64_t next = ctx->now_ms + ((int64_t)ctx->cfg->redrive_ms << (shift + 1));
-        const char *type = redrive_event(&o);
+        const char *type = announce_event(&o);
         HB_LOGW(o.id, "no answer while %s, re-driving with %s (attempt %lld)", o.status, type,
                 (long long)o.redrives + 1);
         int64_t args[2] = {next, o.id};
@@ -480,6 +489,28 @@ hb_err_t order_redrive(struct hb_ctx *ctx)
         HB_RETURN_ON_ERR(emit_snapshot(ctx, o.id, type));
     }
     return HB_OK;
+}
+
+hb_err_t order_replay(struct hb_ctx *ctx, int64_t since_ms, int limit)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "SELECT id FROM orders WHERE updated_at >= ?"
+                                      " ORDER BY updated_at DESC LIMIT ?",
+                                      &s));
+    sqlite3_bind_int64(s, 1, since_ms);
+    sqlite3_bind_int(s, 2, limit);
+    hb_err_t rc = HB_OK;
+    int step;
+    while (rc == HB_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct order o;
+        rc = order_load(ctx, sqlite3_column_int64(s, 0), &o);
+        if (rc == HB_OK) {
+            rc = emit_snapshot(ctx, o.id, announce_event(&o));
+        }
+    }
+    sqlite3_finalize(s);
+    return rc;
 }
 
 #define EVT HB_EVT_TOPIC
@@ -511,4 +542,5 @@ const struct hb_component order_component = {
     .routes = order_routes,
     .n_routes = sizeof(order_routes) / sizeof(order_routes[0]),
     .tick = order_redrive,
+    .replay = order_replay,
 };

@@ -29,6 +29,9 @@ hb_err_t order_on_payment_settled(struct hb_ctx *ctx, const struct hb_event *ev,
 hb_err_t order_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
                                  struct hb_reply *reply);
 
+/* Announces again every order changed since since_ms (newest first, at most limit). */
+hb_err_t order_replay(struct hb_ctx *ctx, int64_t since_ms, int limit);
+
 /* Re-drives orders whose current step got no answer in time. */
 hb_err_t order_redrive(struct hb_ctx *ctx);
 

@@ -12,9 +12,11 @@ static const char payment_schema[] =
     "CREATE TABLE IF NOT EXISTS payments("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL UNIQUE,"
     "  user_id INTEGER NOT NULL, amount INTEGER NOT NULL, status TEXT NOT NULL,"
-    "  reason TEXT, version INTEGER NOT NULL DEFAULT 1);"
+    "  reason TEXT, version INTEGER NOT NULL DEFAULT 1, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS payments_by_change ON payments(updated_at);"
     /* Orders withdrawn before any charge: a late StockReserved must not charge them. */
-    "CREATE TABLE IF NOT EXISTS voided_orders(order_id INTEGER PRIMARY KEY, user_id INTEGER);";
+    "CREATE TABLE IF NOT EXISTS voided_orders(order_id INTEGER PRIMARY KEY, user_id INTEGER,"
+    "  updated_at INTEGER NOT NULL);";
 
 #define PAYMENT_FIELDS(id_key)                                                                 \
     "json_object('" id_key "', id, 'orderId', order_id, 'userId', user_id, 'amount', amount," \
@@ -85,7 +87,7 @@ hb_err_t payment_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
                                       "INSERT INTO payments(order_id, user_id, amount, status,"
-                                      " reason) VALUES(?, ?, ?, ?, ?)",
+                                      " reason, updated_at) VALUES(?, ?, ?, ?, ?, ?)",
                                       &s));
     sqlite3_bind_int64(s, 1, order_id);
     sqlite3_bind_int64(s, 2, user_id);
@@ -96,6 +98,7 @@ hb_err_t payment_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev
     } else {
         sqlite3_bind_text(s, 5, "payment_declined", -1, SQLITE_STATIC);
     }
+    sqlite3_bind_int64(s, 6, ctx->now_ms);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
     if (step != SQLITE_DONE) {
@@ -116,19 +119,21 @@ hb_err_t payment_on_order_withdrawn(struct hb_ctx *ctx, const struct hb_event *e
     char status[16];
     HB_RETURN_ON_ERR(payment_status(ctx, order_id, status, sizeof(status)));
     if (strcmp(status, "APPROVED") == 0) {
+        int64_t args[2] = {ctx->now_ms, order_id};
         HB_RETURN_ON_ERR(hb_store_run(ctx->store,
                                       "UPDATE payments SET status = 'REFUNDED',"
-                                      " version = version + 1 WHERE order_id = ?",
-                                      &order_id, 1));
+                                      " version = version + 1, updated_at = ? WHERE order_id = ?",
+                                      args, 2));
         return emit_payment(ctx, order_id, "PaymentRefunded");
     }
     if (strcmp(status, "REFUNDED") == 0) {
         return emit_payment(ctx, order_id, "PaymentRefunded");
     }
     if (status[0] == '\0') {
-        int64_t args[2] = {order_id, user_id};
+        int64_t args[3] = {order_id, user_id, ctx->now_ms};
         HB_RETURN_ON_ERR(hb_store_run(
-            ctx->store, "INSERT INTO voided_orders(order_id, user_id) VALUES(?, ?)", args, 2));
+            ctx->store, "INSERT INTO voided_orders(order_id, user_id, updated_at) VALUES(?, ?, ?)",
+            args, 3));
     }
     return emit_voided(ctx, order_id, user_id); /* DECLINED, VOIDED or new: nothing to refund */
 }
@@ -143,6 +148,30 @@ hb_err_t payment_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_r
                          PAYMENT_LIST_SQL(""));
 }
 
+hb_err_t payment_replay(struct hb_ctx *ctx, int64_t since_ms, int limit)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "SELECT order_id, status, user_id, updated_at FROM payments"
+                                      " WHERE updated_at >= ?1 UNION ALL"
+                                      " SELECT order_id, 'VOIDED', user_id, updated_at"
+                                      " FROM voided_orders WHERE updated_at >= ?1"
+                                      " ORDER BY 4 DESC LIMIT ?2",
+                                      &s));
+    sqlite3_bind_int64(s, 1, since_ms);
+    sqlite3_bind_int(s, 2, limit);
+    hb_err_t rc = HB_OK;
+    while (rc == HB_OK && sqlite3_step(s) == SQLITE_ROW) {
+        int64_t order_id = sqlite3_column_int64(s, 0);
+        const char *status = (const char *)sqlite3_column_text(s, 1);
+        rc = strcmp(status, "VOIDED") == 0
+                 ? emit_voided(ctx, order_id, sqlite3_column_int64(s, 2))
+                 : emit_payment(ctx, order_id, event_for(status));
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static const struct hb_route payment_routes[] = {
     {HB_CMD_TOPIC("payment", "list"), payment_list, true},
     {HB_EVT_TOPIC("product", "StockReserved"), payment_on_stock_reserved, false},
@@ -154,4 +183,5 @@ const struct hb_component payment_component = {
     .schema_sql = payment_schema,
     .routes = payment_routes,
     .n_routes = sizeof(payment_routes) / sizeof(payment_routes[0]),
+    .replay = payment_replay,
 };

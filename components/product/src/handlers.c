@@ -21,7 +21,8 @@ static const char product_schema[] =
     "CREATE TABLE IF NOT EXISTS reservations("
     "  order_id INTEGER PRIMARY KEY, product_id INTEGER NOT NULL, qty INTEGER NOT NULL,"
     "  user_id INTEGER NOT NULL, amount INTEGER NOT NULL DEFAULT 0,"
-    "  status TEXT NOT NULL, reason TEXT);";
+    "  status TEXT NOT NULL, reason TEXT, updated_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS reservations_by_change ON reservations(updated_at);";
 
 #define PRODUCT_FIELDS                                                                         \
     "json_object('id', id, 'productName', name, 'stock', stock, 'price', price)"
@@ -40,6 +41,15 @@ static hb_err_t emit_reservation(struct hb_ctx *ctx, int64_t order_id, const cha
     return hb_store_emit(ctx->store, type, order_id, data);
 }
 
+/* The event that announces a reservation's state. */
+static const char *reservation_event(const char *status)
+{
+    if (strcmp(status, "RESERVED") == 0) {
+        return "StockReserved";
+    }
+    return strcmp(status, "REJECTED") == 0 ? "StockRejected" : "StockReleased";
+}
+
 /* The reservation status of order_id into status ("" when none). */
 static hb_err_t reservation_status(struct hb_ctx *ctx, int64_t order_id, char *status,
                                    size_t cap)
@@ -55,8 +65,8 @@ static hb_err_t insert_reservation(struct hb_ctx *ctx, int64_t order_id, int64_t
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
                                       "INSERT INTO reservations(order_id, product_id, qty,"
-                                      " user_id, amount, status, reason)"
-                                      " VALUES(?, ?, ?, ?, ?, ?, ?)",
+                                      " user_id, amount, status, reason, updated_at)"
+                                      " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                                       &s));
     sqlite3_bind_int64(s, 1, order_id);
     sqlite3_bind_int64(s, 2, product_id);
@@ -65,6 +75,7 @@ static hb_err_t insert_reservation(struct hb_ctx *ctx, int64_t order_id, int64_t
     sqlite3_bind_int64(s, 5, amount);
     sqlite3_bind_text(s, 6, status, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 7, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, ctx->now_ms);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
@@ -129,11 +140,8 @@ hb_err_t product_on_order_placed(struct hb_ctx *ctx, const struct hb_event *ev,
     }
     char status[16];
     HB_RETURN_ON_ERR(reservation_status(ctx, order_id, status, sizeof(status)));
-    if (strcmp(status, "RESERVED") == 0) {
-        return emit_reservation(ctx, order_id, "StockReserved"); /* a re-drive: answer again */
-    }
-    if (strcmp(status, "REJECTED") == 0) {
-        return emit_reservation(ctx, order_id, "StockRejected");
+    if (strcmp(status, "RESERVED") == 0 || strcmp(status, "REJECTED") == 0) {
+        return emit_reservation(ctx, order_id, reservation_event(status)); /* answer again */
     }
     if (status[0] != '\0') {
         return HB_OK; /* RELEASED or WITHDRAWN: the order moved on, nothing to reserve */
@@ -179,14 +187,34 @@ hb_err_t product_on_order_released(struct hb_ctx *ctx, const struct hb_event *ev
                                       " WHERE id = (SELECT product_id FROM reservations"
                                       " WHERE order_id = ?1)",
                                       &order_id, 1));
-        HB_RETURN_ON_ERR(hb_store_run(
-            ctx->store, "UPDATE reservations SET status = 'RELEASED' WHERE order_id = ?",
-            &order_id, 1));
+        int64_t args[2] = {ctx->now_ms, order_id};
+        HB_RETURN_ON_ERR(hb_store_run(ctx->store,
+                                      "UPDATE reservations SET status = 'RELEASED',"
+                                      " updated_at = ? WHERE order_id = ?",
+                                      args, 2));
     } else if (status[0] == '\0') {
         HB_RETURN_ON_ERR(insert_reservation(ctx, order_id, product_id, 0, user_id, 0,
                                             "WITHDRAWN", "withdrawn_before_reserved"));
     }
     return emit_reservation(ctx, order_id, "StockReleased");
+}
+
+hb_err_t product_replay(struct hb_ctx *ctx, int64_t since_ms, int limit)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "SELECT order_id, status FROM reservations"
+                                      " WHERE updated_at >= ? ORDER BY updated_at DESC LIMIT ?",
+                                      &s));
+    sqlite3_bind_int64(s, 1, since_ms);
+    sqlite3_bind_int(s, 2, limit);
+    hb_err_t rc = HB_OK;
+    while (rc == HB_OK && sqlite3_step(s) == SQLITE_ROW) {
+        rc = emit_reservation(ctx, sqlite3_column_int64(s, 0),
+                              reservation_event((const char *)sqlite3_column_text(s, 1)));
+    }
+    sqlite3_finalize(s);
+    return rc;
 }
 
 #define CMD(name) HB_CMD_TOPIC("product", name)
@@ -205,4 +233,5 @@ const struct hb_component product_component = {
     .schema_sql = product_schema,
     .routes = product_routes,
     .n_routes = sizeof(product_routes) / sizeof(product_routes[0]),
+    .replay = product_replay,
 };
