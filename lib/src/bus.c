@@ -286,7 +286,7 @@ bool hb_bus_connected(const struct hb_bus *bus)
 static hb_err_t publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         int qos, bool retain, int *mid, mosquitto_property *extra)
 {
-    if (len > HB_PAYLOAD_MAX * 2) {
+    if (len > HB_REPLY_MAX) {
         mosquitto_property_free_all(&extra);
         return HB_ERR_TOO_LARGE;
     }

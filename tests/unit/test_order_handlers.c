@@ -542,6 +542,20 @@ static void list_filters_by_user(void **state)
     assert_int_equal(hbt_send(t, LIST, "{\"userId\":-1}"), HB_ERR_DECODE);
 }
 
+/* A reply must fit one MQTT message the gateway can take: lists stop at HB_LIST_MAX. */
+static void list_stops_at_the_list_bound(void **state)
+{
+    struct hbt *t = *state;
+    for (int i = 0; i < HB_LIST_MAX + 5; i++) {
+        place(t, 7);
+    }
+    assert_int_equal(hbt_send(t, LIST, "{\"userId\":7}"), HB_OK);
+    assert_int_equal(cJSON_GetArraySize(t->reply.body), HB_LIST_MAX);
+    char *json = cJSON_PrintUnformatted(t->reply.body);
+    assert_true(strlen(json) < HB_REPLY_MAX / 2);
+    cJSON_free(json);
+}
+
 static void redrive_reemits_order_placed_after_timeout(void **state)
 {
     struct hbt *t = *state;
@@ -671,6 +685,7 @@ int main(void)
         T(older_delivery_version_is_ignored),
         T(get_returns_order_and_unknown_id_is_404),
         T(list_filters_by_user),
+        T(list_stops_at_the_list_bound),
         T(redrive_reemits_order_placed_after_timeout),
         T(redrive_reemits_order_paid_without_delivery),
         T(redrive_repeats_a_pending_compensation),

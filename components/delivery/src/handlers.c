@@ -190,7 +190,7 @@ hb_err_t delivery_complete(struct hb_ctx *ctx, const struct hb_event *ev, struct
 
 #define DELIVERY_LIST_SQL(where)                                                               \
     "SELECT json_group_array(json(j)) FROM (SELECT " DELIVERY_FIELDS("id")                     \
-    " AS j FROM deliveries " where " ORDER BY id LIMIT 10000)"
+    " AS j FROM deliveries " where " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX) ")"
 
 hb_err_t delivery_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {

@@ -151,7 +151,7 @@ hb_err_t notification_retry(struct hb_ctx *ctx)
 
 #define NOTIFICATION_LIST_SQL(where)                                                           \
     "SELECT json_group_array(json(j)) FROM (SELECT " NOTIFICATION_FIELDS("id")                 \
-    " AS j FROM notifications " where " ORDER BY id LIMIT 10000)"
+    " AS j FROM notifications " where " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX) ")"
 
 hb_err_t notification_list(struct hb_ctx *ctx, const struct hb_event *ev,
                            struct hb_reply *reply)

@@ -265,7 +265,7 @@ hb_err_t order_cancel(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_r
 
 #define ORDER_LIST_SQL(where)                                                                  \
     "SELECT json_group_array(json(j)) FROM (" ORDER_FIELDS("id") " AS j FROM orders " where    \
-    " ORDER BY id LIMIT 10000)"
+    " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX) ")"
 
 hb_err_t order_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {

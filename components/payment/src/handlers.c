@@ -140,7 +140,7 @@ hb_err_t payment_on_order_withdrawn(struct hb_ctx *ctx, const struct hb_event *e
 
 #define PAYMENT_LIST_SQL(where)                                                                \
     "SELECT json_group_array(json(j)) FROM (SELECT " PAYMENT_FIELDS("id")                      \
-    " AS j FROM payments " where " ORDER BY id LIMIT 10000)"
+    " AS j FROM payments " where " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX) ")"
 
 hb_err_t payment_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {

@@ -124,7 +124,7 @@ hb_err_t product_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_r
 {
     return hb_reply_list(ctx, ev, reply, NULL, NULL,
                          "SELECT json_group_array(json(j)) FROM (SELECT " PRODUCT_FIELDS
-                         " AS j FROM products ORDER BY id)");
+                         " AS j FROM products ORDER BY id LIMIT " HB_STR(HB_LIST_MAX) ")");
 }
 
 hb_err_t product_on_order_placed(struct hb_ctx *ctx, const struct hb_event *ev,

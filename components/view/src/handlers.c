@@ -144,7 +144,7 @@ hb_err_t view_mypage(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_re
         " 'orderStatus', order_status, 'paymentStatus', payment_status,"
         " 'deliveryStatus', delivery_status,"
         " 'notified', json(CASE WHEN notified THEN 'true' ELSE 'false' END)) AS j"
-        " FROM mypage WHERE user_id = ? ORDER BY order_id)",
+        " FROM mypage WHERE user_id = ? ORDER BY order_id LIMIT " HB_STR(HB_LIST_MAX) ")",
         NULL);
 }
 

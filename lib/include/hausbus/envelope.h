@@ -15,6 +15,10 @@
 #define HB_EVENT_TIME_MAX 40
 #define HB_EVENT_SUBJECT_MAX 32
 #define HB_PAYLOAD_MAX (64 * 1024) /* larger bus payloads are refused */
+#define HB_REPLY_MAX (1024 * 1024)  /* a reply (a list of up to HB_LIST_MAX records) */
+#define HB_LIST_MAX 1000            /* records in one list answer */
+#define HB_STR_(x) #x
+#define HB_STR(x) HB_STR_(x) /* a numeric macro as a string literal, for SQL */
 #define HB_ID_MAX 9007199254740992LL /* 2^53: ids survive a trip through JSON numbers */
 
 struct hb_event {
