@@ -6,7 +6,7 @@ HB_ROOT=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/common.sh
 . "$HB_ROOT/scripts/common.sh"
 
-hb_install_deps
+hb_install_deps "${HB_TEST_PACKAGES[@]}"
 hb_build "$HB_ROOT/build"
 ctest --test-dir "$HB_ROOT/build" --output-on-failure -j 2 "$@"
 

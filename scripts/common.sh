@@ -2,12 +2,16 @@
 # shellcheck shell=bash
 
 HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev
-             libcjson-dev libsqlite3-dev libcivetweb-dev libcmocka-dev libssl-dev python3 curl openssl)
+             libcjson-dev libsqlite3-dev libcivetweb-dev libcmocka-dev libssl-dev python3 curl
+             openssl)
+# What only the test suite needs: memcheck and the clang fuzzers.
+HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev)
 
-# Installs the Debian packages that are missing (needs root; says what to do otherwise).
+# hb_install_deps [extra packages...]: installs the Debian packages that are missing
+# (needs root; says what to do otherwise).
 hb_install_deps() {
     local missing=()
-    for p in "${HB_PACKAGES[@]}"; do
+    for p in "${HB_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
             || missing+=("$p")
     done

@@ -11,7 +11,7 @@
 
 #define NAME_MAX_BYTES 100        /* productName: 1..100 bytes, as hb_json_str counts */
 #define STOCK_MAX 1000000000LL    /* 1e9 */
-#define PRICE_MAX 1000000000LL /* 1e9: price x qty (<= 1e6) stays below 2^53 */
+#define PRICE_MAX 1000000000LL /* 1e9: price x qty (<= 1e6) stays below 2^52 */
 #define QTY_MAX 1000000LL
 #define QUERY_KEY_MAX 64
 #define QUERY_VALUE_MAX 32
@@ -83,7 +83,7 @@ cJSON *gateway_json_parse(const char *text, size_t len)
 
 bool gateway_parse_id(const char *text, size_t len, int64_t *out)
 {
-    /* 2^53 has 16 digits; one canonical spelling per id keeps URLs unambiguous. */
+    /* The largest id has 16 digits; one canonical spelling per id keeps URLs unambiguous. */
     if (!text || len == 0 || len > 16 || text[0] == '0') {
         return false;
     }

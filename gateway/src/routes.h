@@ -8,10 +8,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "hausbus/envelope.h"
 #include "hausbus/err.h"
 
 #define GATEWAY_BODY_MAX 65536            /* larger request bodies are answered 413 */
-#define GATEWAY_ID_MAX 9007199254740992LL /* 2^53: the largest id a JSON number holds exactly */
+#define GATEWAY_ID_MAX HB_ID_MAX /* ids survive cJSON printing exactly below 2^52 */
 
 struct gateway_request {
     const char *method; /* "GET", "POST", ... */
@@ -40,7 +41,7 @@ struct gateway_route {
 
 /* Matches req against the HTTP API of PROTOCOL.md and validates it. Checks run in the
  * order 404 (unknown path, or a path id that is not a canonical positive integer
- * <= 2^53), 405 (known path, other method), 413, 400 (query), 400 (body).
+ * <= GATEWAY_ID_MAX), 405 (known path, other method), 413, 400 (query), 400 (body).
  * Returns HB_OK with *out filled in every one of these cases (out->kind says which),
  * HB_ERR_INVAL when req or a required member is NULL, HB_ERR_NOMEM on allocation
  * failure. On any error *out is cleared and owns nothing. Release with

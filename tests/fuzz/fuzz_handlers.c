@@ -67,6 +67,14 @@ struct bus {
     int deliveries; /* left for this input */
 };
 
+/* sqlite allocates a lot; a smaller ASan quarantine keeps freed memory in cache, which
+ * doubles the executions per second, and still catches use after a recent free. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "quarantine_size_mb=32";
+}
+
 static struct hb_config config;
 static struct fuzz_component components[] = {
     {.def = &order_component},    {.def = &product_component},
@@ -156,7 +164,7 @@ static bool event_seen(struct hb_store *store, const char *event_id)
     return seen;
 }
 
-/* The reply the runtime would send (send_reply in component.c) must get past the
+/* The reply the runtime would send (its send_reply) must get past the
  * gateway's validator, or the client gets a 502. */
 static void check_reply(const struct fuzz_component *c, const char *topic,
                         struct hb_reply *reply)
@@ -227,7 +235,11 @@ static void deliver(const struct message *m, struct bus *bus)
     if (hb_envelope_decode(m->payload, m->len, &ev, NULL) != HB_OK) {
         return; /* the runtime dead-letters it; nothing reaches a handler */
     }
-    bool command = strncmp(m->topic, HB_TOPIC_PREFIX "cmd/", strlen(HB_TOPIC_PREFIX "cmd/")) == 0;
+    /* The gateway's commands wait for an answer; a component's replay request does not. */
+    size_t topic_len = strlen(m->topic);
+    bool command = strncmp(m->topic, HB_TOPIC_PREFIX "cmd/", strlen(HB_TOPIC_PREFIX "cmd/")) == 0 &&
+                   !(topic_len >= strlen("/replay") &&
+                     strcmp(m->topic + topic_len - strlen("/replay"), "/replay") == 0);
     for (size_t i = 0; i < COMPONENT_COUNT; i++) {
         struct fuzz_component *c = &components[i];
         struct hb_reply reply = {0};

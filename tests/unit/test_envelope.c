@@ -446,8 +446,9 @@ static void json_int_rejects_magnitudes_over_2_pow_53(void **state)
 static void json_int_accepts_the_bounds(void **state)
 {
     (void)state;
-    cJSON *obj = parse("{\"one\":1,\"ten\":10,\"max\":9007199254740992,"
-                       "\"min\":-9007199254740992,\"exp\":1e3,\"whole\":7.0}");
+    cJSON *obj = parse("{\"one\":1,\"ten\":10,\"max\":4503599627370495,"
+                       "\"min\":-4503599627370495,\"exp\":1e3,\"whole\":7.0,"
+                       "\"over\":4503599627370496}");
     int64_t out = 0;
     assert_int_equal(hb_json_int(obj, "one", 1, 10, &out), HB_OK);
     assert_int_equal(out, 1);
@@ -461,6 +462,7 @@ static void json_int_accepts_the_bounds(void **state)
     assert_int_equal(out, 1000);
     assert_int_equal(hb_json_int(obj, "whole", 7, 7, &out), HB_OK);
     assert_int_equal(out, 7);
+    assert_int_equal(hb_json_int(obj, "over", 1, HB_ID_MAX, &out), HB_ERR_DECODE);
     cJSON_Delete(obj);
 }
 

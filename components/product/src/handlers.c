@@ -8,7 +8,7 @@
 #include "hausbus/log.h"
 
 #define STOCK_MAX 1000000000LL
-/* With qty <= 1e6 the amount stays below 2^53, the largest integer every JSON reader
+/* With qty <= 1e6 the amount stays below 2^52, the largest integer every JSON reader
  * of ours (and JavaScript's) carries exactly. */
 #define PRICE_MAX 1000000000LL
 
