@@ -69,7 +69,7 @@ hb_err_t hb_store_open(const char *path, const char *component, const char *sche
      * EXCLUSIVE: the database belongs to this one process, so skip the per-transaction
      * file locks and shared-memory index. A small page cache keeps the edge budget. */
     if ((rc = hb_store_exec(st, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
-                                "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-512;"
+                                "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-256;"
                                 "PRAGMA temp_store=MEMORY;")) != HB_OK ||
         (rc = hb_store_exec(st, base_schema)) != HB_OK ||
         (schema_sql && (rc = hb_store_exec(st, schema_sql)) != HB_OK)) {
