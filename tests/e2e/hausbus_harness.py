@@ -27,7 +27,9 @@ PROCESSES = COMPONENTS + ("gateway",)
 # HAUSBUS_VALGRIND=1 runs every component and the gateway under memcheck: an error or a
 # definite leak makes the process exit 99, which the clean-stop check reports.
 VALGRIND = (["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
-             "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"]
+             "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+             "--suppressions=" + os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                              "..", "valgrind.supp")]
             if os.environ.get("HAUSBUS_VALGRIND") else [])
 HEALTH_TIMEOUT_S = 60.0 if VALGRIND else 15.0
 STOP_GRACE_S = 5.0
