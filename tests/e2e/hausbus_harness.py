@@ -63,7 +63,47 @@ def _wait_port(port, deadline):
     return False
 
 
-class Subscriber:
+class MessageCollector:
+    """What every mosquitto_sub wrapper shares: subclasses start self._proc and a
+    self._thread that appends to self._messages under self._cond."""
+
+    def messages(self):
+        with self._cond:
+            return list(self._messages)
+
+    def wait(self, pred, timeout=10.0):
+        """Waits until pred(list of messages) is truthy; returns its value or raises."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                value = pred(list(self._messages))
+                if value:
+                    return value
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("timed out after %.1fs waiting for MQTT messages; got %r"
+                                         % (timeout, self._messages[-10:]))
+                self._cond.wait(min(left, 0.1))
+
+    def close(self):
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._thread.join(STOP_GRACE_S)
+        self._proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Subscriber(MessageCollector):
     """A mosquitto_sub process collecting messages on a background thread.
 
     The constructor returns only once the subscription is live (a probe message on a
@@ -76,8 +116,7 @@ class Subscriber:
             topics = [topics]
         self.port = port
         self._probe = "hausbus-probe/" + uuid.uuid4().hex
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        self._cond = threading.Condition()
         self._messages = []
         self._probe_seen = False
         args = ["mosquitto_sub", "-V", "mqttv5", "-h", "127.0.0.1", "-p", str(port),
@@ -116,40 +155,6 @@ class Subscriber:
                                            "payload": msg.get("payload", ""), "t": now})
                 self._cond.notify_all()
 
-    def messages(self):
-        with self._lock:
-            return list(self._messages)
-
-    def wait(self, pred, timeout=10.0):
-        """Waits until pred(list of messages) is truthy; returns its value or raises."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                value = pred(list(self._messages))
-                if value:
-                    return value
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("timed out after %.1fs waiting for MQTT messages; got %r"
-                                         % (timeout, self._messages[-10:]))
-                self._cond.wait(min(left, 0.1))
-
-    def close(self):
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        self._thread.join(STOP_GRACE_S)
-        self._proc.stdout.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def mqtt_pub(port, topic, payload, qos=1):

@@ -11,9 +11,8 @@ import os
 import re
 import subprocess
 import threading
-import time
 
-from hausbus_harness import PROCESSES, STOP_GRACE_S
+from hausbus_harness import PROCESSES, MessageCollector
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BROKER_DIR = os.path.join(REPO, "broker")
@@ -81,7 +80,7 @@ def mqtt_pub(port, topic, payload, login=(), qos=1, version="mqttv5", tls=()):
                           stdin=subprocess.DEVNULL)
 
 
-class Subscriber:
+class Subscriber(MessageCollector):
     """A mosquitto_sub process (MQTT v5, optionally logged in) collecting messages.
 
     Returns from the constructor once the broker has answered the SUBSCRIBE (SUBACK): any
@@ -136,40 +135,6 @@ class Subscriber:
             self._error = self._error or "mosquitto_sub exited"
             self._cond.notify_all()
 
-    def messages(self):
-        with self._cond:
-            return list(self._messages)
-
-    def wait(self, pred, timeout=10.0):
-        """Waits until pred(list of messages) is truthy; returns its value or raises."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                value = pred(list(self._messages))
-                if value:
-                    return value
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("timed out after %.1fs waiting for MQTT messages; got %r"
-                                         % (timeout, self._messages[-10:]))
-                self._cond.wait(min(left, 0.1))
-
-    def close(self):
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        self._thread.join(STOP_GRACE_S)
-        self._proc.stdout.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def log_lines(stack, name, needle):
