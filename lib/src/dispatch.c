@@ -96,7 +96,7 @@ bool hb_is_replay_topic(const struct hb_component *def, const char *topic)
 {
     char replay_topic[96];
     snprintf(replay_topic, sizeof(replay_topic), HB_TOPIC_PREFIX "cmd/%s/replay", def->name);
-    return def->replay && strcmp(topic, replay_topic) == 0;
+    return def->replay_sql && def->announce && strcmp(topic, replay_topic) == 0;
 }
 
 /* A replay request: data.since (wall-clock ms, >= 0) from a component that (re)connected. */
@@ -110,7 +110,20 @@ static hb_err_t replay_requested(const struct hb_component *def, struct hb_ctx *
     const cJSON *by = cJSON_GetObjectItemCaseSensitive(ev->data, "requester");
     HB_LOGI(0, "replaying changes since %lld for %s", (long long)since_ms,
             cJSON_IsString(by) ? by->valuestring : "?");
-    return def->replay(ctx, since_ms, HB_REPLAY_LIMIT);
+    sqlite3_stmt *rows = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store, def->replay_sql, &rows));
+    sqlite3_bind_int64(rows, 1, since_ms);
+    sqlite3_bind_int(rows, 2, HB_REPLAY_LIMIT);
+    hb_err_t rc = HB_OK;
+    int step;
+    while (rc == HB_OK && (step = sqlite3_step(rows)) == SQLITE_ROW) {
+        rc = def->announce(ctx, rows);
+    }
+    if (rc == HB_OK && step != SQLITE_DONE) {
+        rc = HB_ERR_DB;
+    }
+    sqlite3_finalize(rows);
+    return rc;
 }
 
 hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,

@@ -454,7 +454,7 @@ int hb_component_main(const struct hb_component *def)
     for (size_t i = 0; i < def->n_routes; i++) {
         subs[n_subs++] = def->routes[i].topic;
     }
-    if (def->replay) {
+    if (def->replay_sql) {
         subs[n_subs++] = replay_topic;
     }
     char client_id[64];

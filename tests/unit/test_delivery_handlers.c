@@ -86,6 +86,18 @@ static int64_t delivery_at(struct hbt *t, int64_t order_id, const char *status)
     return id;
 }
 
+/* A replay request re-emits each delivery's current-state event. */
+static void replay_announces_each_delivery_in_its_current_state(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = created(t, 1);
+    brand(t, CONFIRM, id, 200);
+    HBT_EXPECT(t, "DeliveryConfirmed");
+    assert_int_equal(hbt_send(t, HB_CMD_TOPIC("delivery", "replay"), "{\"since\":0}"), HB_OK);
+    HBT_EXPECT(t, "DeliveryConfirmed");
+    assert_string_equal(hbt_out_str(t, 0, "status"), "PREPARING");
+}
+
 static void order_paid_creates_one_received_delivery(void **state)
 {
     struct hbt *t = *state;
@@ -291,6 +303,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(order_paid_creates_one_received_delivery),
+        T(replay_announces_each_delivery_in_its_current_state),
         T(brand_actions_move_the_delivery_forward),
         T(brand_action_out_of_order_is_409),
         T(unknown_delivery_is_404),

@@ -76,6 +76,18 @@ static void delivery_started(struct hbt *t, int64_t delivery_id, int64_t order_i
                      HB_OK);
 }
 
+/* A replay request re-emits CustomerNotified; the customer is not messaged again. */
+static void replay_announces_sent_notifications_without_sending_again(void **state)
+{
+    struct hbt *t = *state;
+    delivery_started(t, 3, 1, 7);
+    HBT_EXPECT(t, "CustomerNotified");
+    assert_int_equal(hbt_send(t, HB_CMD_TOPIC("notification", "replay"), "{\"since\":0}"),
+                     HB_OK);
+    HBT_EXPECT(t, "CustomerNotified");
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM notifications"), 1);
+}
+
 static void delivery_started_sends_one_kakaotalk_message(void **state)
 {
     struct hbt *t = *state;
@@ -207,6 +219,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(delivery_started_sends_one_kakaotalk_message),
+        T(replay_announces_sent_notifications_without_sending_again),
         T(same_delivery_started_again_does_not_notify_twice),
         T(failed_notification_is_recorded_and_retried),
         T(retries_stop_after_the_last_attempt),

@@ -556,6 +556,24 @@ static void list_stops_at_the_list_bound(void **state)
     cJSON_free(json);
 }
 
+/* A replay request re-emits the current-state event of every order changed since then. */
+static void replay_announces_orders_changed_since_then(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = place(t, 7);
+    assert_int_equal(hbt_send(t, HB_CMD_TOPIC("order", "replay"), "{\"since\":%lld}",
+                              (long long)HBT_NOW_MS),
+                     HB_OK);
+    HBT_EXPECT(t, "OrderPlaced");
+    assert_int_equal(hbt_out_int(t, 0, "orderId"), id);
+    assert_string_equal(hbt_out_str(t, 0, "status"), "PLACED");
+    assert_int_equal(hbt_send(t, HB_CMD_TOPIC("order", "replay"), "{\"since\":%lld}",
+                              (long long)HBT_NOW_MS + 1),
+                     HB_OK);
+    hbt_expect_none(t);
+    assert_int_equal(hbt_send(t, HB_CMD_TOPIC("order", "replay"), "{}"), HB_ERR_DECODE);
+}
+
 static void redrive_reemits_order_placed_after_timeout(void **state)
 {
     struct hbt *t = *state;
@@ -686,6 +704,7 @@ int main(void)
         T(get_returns_order_and_unknown_id_is_404),
         T(list_filters_by_user),
         T(list_stops_at_the_list_bound),
+        T(replay_announces_orders_changed_since_then),
         T(redrive_reemits_order_placed_after_timeout),
         T(redrive_reemits_order_paid_without_delivery),
         T(redrive_repeats_a_pending_compensation),

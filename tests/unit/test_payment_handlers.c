@@ -101,6 +101,18 @@ static void amount_beyond_json_integers_is_dead_lettered(void **state)
     hbt_expect_none(t);
 }
 
+/* A replay request re-emits every payment's event and every voided order's. */
+static void replay_announces_payments_and_voided_orders(void **state)
+{
+    struct hbt *t = *state;
+    stock_reserved(t, 1, 1000);
+    order_withdrawn(t, 2);
+    HBT_EXPECT(t, "PaymentApproved", "PaymentVoided");
+    assert_int_equal(hbt_send(t, HB_CMD_TOPIC("payment", "replay"), "{\"since\":0}"), HB_OK);
+    assert_int_equal(hbt_take(t), 2);
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM payments"), 1);
+}
+
 static void repeated_stock_reserved_replays_the_outcome(void **state)
 {
     struct hbt *t = *state;
@@ -218,6 +230,7 @@ int main(void)
         T(amount_within_the_limit_is_approved),
         T(amount_over_the_limit_is_declined),
         T(amount_beyond_json_integers_is_dead_lettered),
+        T(replay_announces_payments_and_voided_orders),
         T(repeated_stock_reserved_replays_the_outcome),
         T(order_withdrawn_refunds_an_approved_payment_once),
         T(withdrawal_before_any_charge_voids_the_order),

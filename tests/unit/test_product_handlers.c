@@ -69,6 +69,19 @@ static void order_event(struct hbt *t, const char *topic, int64_t order_id, int6
                      HB_OK);
 }
 
+/* A replay request re-emits each reservation's outcome; nothing is reserved again. */
+static void replay_announces_reservations_again(void **state)
+{
+    struct hbt *t = *state;
+    int64_t product = create(t, 5);
+    order_event(t, ORDER_PLACED, 1, product, 2);
+    order_event(t, ORDER_PLACED, 2, product, 9);
+    HBT_EXPECT(t, "StockReserved", "StockRejected");
+    assert_int_equal(hbt_send(t, HB_CMD_TOPIC("product", "replay"), "{\"since\":0}"), HB_OK);
+    assert_int_equal(hbt_take(t), 2);
+    assert_int_equal(stock_of(t, product), 3);
+}
+
 static void create_answers_201_with_the_product(void **state)
 {
     struct hbt *t = *state;
@@ -331,6 +344,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(create_answers_201_with_the_product),
+        T(replay_announces_reservations_again),
         T(get_and_list_show_products_and_unknown_id_is_404),
         T(list_of_an_empty_catalogue_is_an_empty_array),
         T(invalid_product_is_a_decode_error),

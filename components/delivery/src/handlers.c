@@ -205,22 +205,10 @@ hb_err_t delivery_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_
                          DELIVERY_LIST_SQL(""));
 }
 
-hb_err_t delivery_replay(struct hb_ctx *ctx, int64_t since_ms, int limit)
+hb_err_t delivery_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "SELECT order_id, status FROM deliveries"
-                                      " WHERE updated_at >= ? ORDER BY updated_at DESC LIMIT ?",
-                                      &s));
-    sqlite3_bind_int64(s, 1, since_ms);
-    sqlite3_bind_int(s, 2, limit);
-    hb_err_t rc = HB_OK;
-    while (rc == HB_OK && sqlite3_step(s) == SQLITE_ROW) {
-        rc = emit_delivery(ctx, sqlite3_column_int64(s, 0),
-                           event_for((const char *)sqlite3_column_text(s, 1)));
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return emit_delivery(ctx, sqlite3_column_int64(row, 0),
+                         event_for((const char *)sqlite3_column_text(row, 1)));
 }
 
 #define CMD(name) HB_CMD_TOPIC("delivery", name)
@@ -240,5 +228,7 @@ const struct hb_component delivery_component = {
     .schema_sql = delivery_schema,
     .routes = delivery_routes,
     .n_routes = sizeof(delivery_routes) / sizeof(delivery_routes[0]),
-    .replay = delivery_replay,
+    .replay_sql = "SELECT order_id, status FROM deliveries WHERE updated_at >= ?1"
+                  " ORDER BY updated_at DESC LIMIT ?2",
+    .announce = delivery_announce,
 };

@@ -18,8 +18,8 @@ hb_err_t delivery_confirm(struct hb_ctx *ctx, const struct hb_event *ev, struct 
 hb_err_t delivery_start(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply);
 hb_err_t delivery_complete(struct hb_ctx *ctx, const struct hb_event *ev,
                            struct hb_reply *reply);
-/* Announces again every delivery changed since since_ms (newest first, at most limit). */
-hb_err_t delivery_replay(struct hb_ctx *ctx, int64_t since_ms, int limit);
+/* A replay row (order id, status): re-emits the delivery's current-state event. */
+hb_err_t delivery_announce(struct hb_ctx *ctx, sqlite3_stmt *row);
 hb_err_t delivery_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply);
 hb_err_t delivery_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply);
 

@@ -160,23 +160,10 @@ hb_err_t notification_list(struct hb_ctx *ctx, const struct hb_event *ev,
                          NOTIFICATION_LIST_SQL(""));
 }
 
-hb_err_t notification_replay(struct hb_ctx *ctx, int64_t since_ms, int limit)
+hb_err_t notification_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "SELECT id, order_id, status FROM notifications"
-                                      " WHERE updated_at >= ? AND status <> 'PENDING'"
-                                      " ORDER BY updated_at DESC LIMIT ?",
-                                      &s));
-    sqlite3_bind_int64(s, 1, since_ms);
-    sqlite3_bind_int(s, 2, limit);
-    hb_err_t rc = HB_OK;
-    while (rc == HB_OK && sqlite3_step(s) == SQLITE_ROW) {
-        rc = emit_notification(ctx, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
-                               strcmp((const char *)sqlite3_column_text(s, 2), "SENT") == 0);
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return emit_notification(ctx, sqlite3_column_int64(row, 0), sqlite3_column_int64(row, 1),
+                             strcmp((const char *)sqlite3_column_text(row, 2), "SENT") == 0);
 }
 
 static hb_err_t notification_setup(struct hb_ctx *ctx)
@@ -197,5 +184,8 @@ const struct hb_component notification_component = {
     .n_routes = sizeof(notification_routes) / sizeof(notification_routes[0]),
     .tick = notification_retry,
     .setup = notification_setup,
-    .replay = notification_replay,
+    .replay_sql = "SELECT id, order_id, status FROM notifications"
+                  " WHERE updated_at >= ?1 AND status <> 'PENDING'"
+                  " ORDER BY updated_at DESC LIMIT ?2",
+    .announce = notification_announce,
 };

@@ -13,8 +13,8 @@ hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_ev
                                           struct hb_reply *reply);
 /* Retries failed messages with backoff, up to NOTIFICATION_MAX_ATTEMPTS. */
 hb_err_t notification_retry(struct hb_ctx *ctx);
-/* Announces again every sent or failed notification changed since since_ms. */
-hb_err_t notification_replay(struct hb_ctx *ctx, int64_t since_ms, int limit);
+/* A replay row (id, order id, status): re-emits CustomerNotified or NotificationFailed. */
+hb_err_t notification_announce(struct hb_ctx *ctx, sqlite3_stmt *row);
 hb_err_t notification_list(struct hb_ctx *ctx, const struct hb_event *ev,
                            struct hb_reply *reply);
 

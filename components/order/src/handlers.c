@@ -491,26 +491,11 @@ hb_err_t order_redrive(struct hb_ctx *ctx)
     return HB_OK;
 }
 
-hb_err_t order_replay(struct hb_ctx *ctx, int64_t since_ms, int limit)
+hb_err_t order_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "SELECT id FROM orders WHERE updated_at >= ?"
-                                      " ORDER BY updated_at DESC LIMIT ?",
-                                      &s));
-    sqlite3_bind_int64(s, 1, since_ms);
-    sqlite3_bind_int(s, 2, limit);
-    hb_err_t rc = HB_OK;
-    int step;
-    while (rc == HB_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct order o;
-        rc = order_load(ctx, sqlite3_column_int64(s, 0), &o);
-        if (rc == HB_OK) {
-            rc = emit_snapshot(ctx, o.id, announce_event(&o));
-        }
-    }
-    sqlite3_finalize(s);
-    return rc;
+    struct order o;
+    HB_RETURN_ON_ERR(order_load(ctx, sqlite3_column_int64(row, 0), &o));
+    return emit_snapshot(ctx, o.id, announce_event(&o));
 }
 
 #define EVT HB_EVT_TOPIC
@@ -542,5 +527,7 @@ const struct hb_component order_component = {
     .routes = order_routes,
     .n_routes = sizeof(order_routes) / sizeof(order_routes[0]),
     .tick = order_redrive,
-    .replay = order_replay,
+    .replay_sql = "SELECT id FROM orders WHERE updated_at >= ?1"
+                  " ORDER BY updated_at DESC LIMIT ?2",
+    .announce = order_announce,
 };

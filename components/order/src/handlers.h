@@ -29,8 +29,8 @@ hb_err_t order_on_payment_settled(struct hb_ctx *ctx, const struct hb_event *ev,
 hb_err_t order_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
                                  struct hb_reply *reply);
 
-/* Announces again every order changed since since_ms (newest first, at most limit). */
-hb_err_t order_replay(struct hb_ctx *ctx, int64_t since_ms, int limit);
+/* A replay row (the order id): re-emits the order's current-state event. */
+hb_err_t order_announce(struct hb_ctx *ctx, sqlite3_stmt *row);
 
 /* Re-drives orders whose current step got no answer in time. */
 hb_err_t order_redrive(struct hb_ctx *ctx);

@@ -148,28 +148,12 @@ hb_err_t payment_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_r
                          PAYMENT_LIST_SQL(""));
 }
 
-hb_err_t payment_replay(struct hb_ctx *ctx, int64_t since_ms, int limit)
+hb_err_t payment_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "SELECT order_id, status, user_id, updated_at FROM payments"
-                                      " WHERE updated_at >= ?1 UNION ALL"
-                                      " SELECT order_id, 'VOIDED', user_id, updated_at"
-                                      " FROM voided_orders WHERE updated_at >= ?1"
-                                      " ORDER BY 4 DESC LIMIT ?2",
-                                      &s));
-    sqlite3_bind_int64(s, 1, since_ms);
-    sqlite3_bind_int(s, 2, limit);
-    hb_err_t rc = HB_OK;
-    while (rc == HB_OK && sqlite3_step(s) == SQLITE_ROW) {
-        int64_t order_id = sqlite3_column_int64(s, 0);
-        const char *status = (const char *)sqlite3_column_text(s, 1);
-        rc = strcmp(status, "VOIDED") == 0
-                 ? emit_voided(ctx, order_id, sqlite3_column_int64(s, 2))
-                 : emit_payment(ctx, order_id, event_for(status));
-    }
-    sqlite3_finalize(s);
-    return rc;
+    int64_t order_id = sqlite3_column_int64(row, 0);
+    const char *status = (const char *)sqlite3_column_text(row, 1);
+    return strcmp(status, "VOIDED") == 0 ? emit_voided(ctx, order_id, sqlite3_column_int64(row, 2))
+                                         : emit_payment(ctx, order_id, event_for(status));
 }
 
 static const struct hb_route payment_routes[] = {
@@ -183,5 +167,9 @@ const struct hb_component payment_component = {
     .schema_sql = payment_schema,
     .routes = payment_routes,
     .n_routes = sizeof(payment_routes) / sizeof(payment_routes[0]),
-    .replay = payment_replay,
+    .replay_sql = "SELECT order_id, status, user_id, updated_at FROM payments"
+                  " WHERE updated_at >= ?1 UNION ALL"
+                  " SELECT order_id, 'VOIDED', user_id, updated_at FROM voided_orders"
+                  " WHERE updated_at >= ?1 ORDER BY 4 DESC LIMIT ?2",
+    .announce = payment_announce,
 };

@@ -199,22 +199,10 @@ hb_err_t product_on_order_released(struct hb_ctx *ctx, const struct hb_event *ev
     return emit_reservation(ctx, order_id, "StockReleased");
 }
 
-hb_err_t product_replay(struct hb_ctx *ctx, int64_t since_ms, int limit)
+hb_err_t product_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "SELECT order_id, status FROM reservations"
-                                      " WHERE updated_at >= ? ORDER BY updated_at DESC LIMIT ?",
-                                      &s));
-    sqlite3_bind_int64(s, 1, since_ms);
-    sqlite3_bind_int(s, 2, limit);
-    hb_err_t rc = HB_OK;
-    while (rc == HB_OK && sqlite3_step(s) == SQLITE_ROW) {
-        rc = emit_reservation(ctx, sqlite3_column_int64(s, 0),
-                              reservation_event((const char *)sqlite3_column_text(s, 1)));
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return emit_reservation(ctx, sqlite3_column_int64(row, 0),
+                            reservation_event((const char *)sqlite3_column_text(row, 1)));
 }
 
 #define CMD(name) HB_CMD_TOPIC("product", name)
@@ -233,5 +221,7 @@ const struct hb_component product_component = {
     .schema_sql = product_schema,
     .routes = product_routes,
     .n_routes = sizeof(product_routes) / sizeof(product_routes[0]),
-    .replay = product_replay,
+    .replay_sql = "SELECT order_id, status FROM reservations WHERE updated_at >= ?1"
+                  " ORDER BY updated_at DESC LIMIT ?2",
+    .announce = product_announce,
 };

@@ -18,7 +18,7 @@ hb_err_t product_on_order_placed(struct hb_ctx *ctx, const struct hb_event *ev,
 hb_err_t product_on_order_released(struct hb_ctx *ctx, const struct hb_event *ev,
                                    struct hb_reply *reply);
 
-/* Announces again every reservation changed since since_ms (newest first, at most limit). */
-hb_err_t product_replay(struct hb_ctx *ctx, int64_t since_ms, int limit);
+/* A replay row (order id, status): re-emits that reservation's outcome event. */
+hb_err_t product_announce(struct hb_ctx *ctx, sqlite3_stmt *row);
 
 #endif

@@ -50,12 +50,14 @@ struct hb_component {
     size_t n_routes;
     /* Called about once a second in its own transaction (re-drive, retries); may be NULL. */
     hb_err_t (*tick)(struct hb_ctx *ctx);
-    /* Re-emits the current-state event of every record it owns changed at or after
-     * since_ms (wall clock), newest first, at most limit of them; NULL when the component
-     * owns nothing others consume. The runtime calls it for "hausbus/v1/cmd/<name>/replay",
-     * which every component sends to the owners of the events it consumes whenever it
-     * (re)connects: what a crash or a broker restart lost is announced again. */
-    hb_err_t (*replay)(struct hb_ctx *ctx, int64_t since_ms, int limit);
+    /* Replay: on "hausbus/v1/cmd/<name>/replay {since}", which every component sends to
+     * the owners of the events it consumes whenever it (re)connects, the runtime runs
+     * replay_sql (?1 = since, wall-clock ms; ?2 = HB_REPLAY_LIMIT; newest first) and calls
+     * announce for each row to re-emit that record's current-state event: what a crash or
+     * a broker restart lost is announced again. Both NULL when the component owns nothing
+     * that others consume. */
+    const char *replay_sql;
+    hb_err_t (*announce)(struct hb_ctx *ctx, sqlite3_stmt *row);
     /* Prepares ctx->user before the loop starts, and releases it; both may be NULL. */
     hb_err_t (*setup)(struct hb_ctx *ctx);
     void (*teardown)(struct hb_ctx *ctx);
