@@ -10,6 +10,7 @@
 
 #include "hausbus/bus.h"
 #include "hausbus/log.h"
+#include "hausbus/probe.h"
 
 #define OUTBOX_INFLIGHT_MAX 256 /* unacknowledged publishes; the rest waits in the table */
 #define DEAD_LETTER_PAYLOAD_MAX 4096
@@ -46,6 +47,7 @@ struct runtime {
     size_t n_inflight;
     int64_t acked[OUTBOX_INFLIGHT_MAX];
     size_t n_acked;
+    char heartbeat[600];
     bool in_batch;          /* a transaction is open for the current burst */
     size_t batch_size;      /* messages in it */
     size_t arrived;         /* messages seen in the current poll */
@@ -396,6 +398,10 @@ static void flush_outbox(struct runtime *rt)
 static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
 {
     rt->ctx.now_ms = hb_wall_ms();
+    /* The loop got here, so it is alive: tell --probe (and with it Kubernetes). */
+    if (hb_heartbeat_write(rt->heartbeat, rt->ctx.now_ms, hb_bus_connected(rt->bus)) != HB_OK) {
+        HB_LOGW(0, "cannot write heartbeat %s", rt->heartbeat);
+    }
     if (rt->def->tick && hb_store_begin(rt->ctx.store) == HB_OK) {
         if (rt->def->tick(&rt->ctx) == HB_OK) {
             hb_store_commit(rt->ctx.store);
@@ -426,8 +432,39 @@ static hb_err_t open_store(struct runtime *rt)
     return hb_store_open(path, rt->def->name, rt->def->schema_sql, &rt->ctx.store);
 }
 
-int hb_component_main(const struct hb_component *def)
+/* The heartbeat path of component name: "<data dir>/<name>.heartbeat". */
+static hb_err_t heartbeat_path(const struct hb_config *cfg, const char *name, char *out,
+                               size_t cap)
 {
+    int n = snprintf(out, cap, "%s/%s.heartbeat", cfg->data_dir, name);
+    return n > 0 && (size_t)n < cap ? HB_OK : HB_ERR_INVAL;
+}
+
+/* --probe: reads the heartbeat the running process writes every tick. */
+static int probe(const struct hb_component *def)
+{
+    struct hb_config cfg;
+    char path[600], why[160];
+    const char *max_age = getenv("HAUSBUS_PROBE_MAX_AGE_MS");
+    int64_t max_age_ms = max_age && *max_age ? atoll(max_age) : HB_PROBE_MAX_AGE_MS;
+    if (hb_config_load(&cfg) != HB_OK || heartbeat_path(&cfg, def->name, path, sizeof(path)) !=
+                                             HB_OK) {
+        return 1;
+    }
+    hb_err_t rc = hb_heartbeat_check(path, hb_wall_ms(), max_age_ms, why, sizeof(why));
+    printf("%s: %s\n", def->name, why);
+    return rc == HB_OK ? 0 : 1;
+}
+
+int hb_component_main(const struct hb_component *def, int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--probe") == 0) {
+        return probe(def);
+    }
+    if (argc > 1) {
+        fprintf(stderr, "usage: %s [--probe]\n", argv[0]);
+        return 2;
+    }
     static struct runtime rt; /* large (inflight tables); one per process */
     rt.def = def;
     if (hb_config_load(&rt.cfg) != HB_OK) {
@@ -435,7 +472,8 @@ int hb_component_main(const struct hb_component *def)
     }
     hb_log_init(def->name, rt.cfg.log_level);
     rt.ctx.cfg = &rt.cfg;
-    if (open_store(&rt) != HB_OK) {
+    if (open_store(&rt) != HB_OK ||
+        heartbeat_path(&rt.cfg, def->name, rt.heartbeat, sizeof(rt.heartbeat)) != HB_OK) {
         return 1;
     }
     if (def->setup && def->setup(&rt.ctx) != HB_OK) {

@@ -1,7 +1,7 @@
 /* hausbus-delivery: wiring only; the logic is in handlers.c. */
 #include "handlers.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-    return hb_component_main(&delivery_component);
+    return hb_component_main(&delivery_component, argc, argv);
 }

@@ -1,7 +1,7 @@
-/* hausbus-order: wiring only; the saga logic is in handlers.c. */
+/* hausbus-order: wiring only; the logic is in handlers.c. */
 #include "handlers.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-    return hb_component_main(&order_component);
+    return hb_component_main(&order_component, argc, argv);
 }

@@ -1,7 +1,7 @@
 /* hausbus-payment: wiring only; the logic is in handlers.c. */
 #include "handlers.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-    return hb_component_main(&payment_component);
+    return hb_component_main(&payment_component, argc, argv);
 }

@@ -1,7 +1,7 @@
 /* hausbus-view: wiring only; the logic is in handlers.c. */
 #include "handlers.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-    return hb_component_main(&view_component);
+    return hb_component_main(&view_component, argc, argv);
 }

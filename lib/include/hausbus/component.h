@@ -66,8 +66,10 @@ struct hb_component {
 /* Records re-announced per replay request: a bound on the burst one restart causes. */
 #define HB_REPLAY_LIMIT 2000
 
-/* Runs a component until SIGINT/SIGTERM. Returns the process exit code. */
-int hb_component_main(const struct hb_component *def);
+/* Runs a component until SIGINT/SIGTERM, or with argument --probe checks the running
+ * one's heartbeat (fresh and connected: exit 0, else 1, for Kubernetes exec probes).
+ * Returns the process exit code. */
+int hb_component_main(const struct hb_component *def, int argc, char **argv);
 
 /* Sets reply to {"error": msg} with the given code. Returns HB_OK so a handler can
  * `return hb_reply_error(...)` for a refused request that changes nothing. */
