@@ -4,8 +4,10 @@
 HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev
              libcjson-dev libsqlite3-dev libcivetweb-dev libcmocka-dev libssl-dev python3 curl
              openssl)
-# What only the test suite needs: memcheck and the clang fuzzers.
-HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev)
+# What only the test suite needs: memcheck, the clang fuzzers, unzip for the helm binary
+# (npm fetches it; npm itself comes with the machine's Node.js, or Debian's npm package).
+HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip)
+command -v npm >/dev/null 2>&1 || HB_TEST_PACKAGES+=(npm)
 
 # hb_install_deps [extra packages...]: installs the Debian packages that are missing
 # (needs root; says what to do otherwise).
