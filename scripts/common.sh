@@ -8,6 +8,8 @@ HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmos
 # (npm fetches it; npm itself comes with the machine's Node.js, or Debian's npm package).
 HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip)
 command -v npm >/dev/null 2>&1 || HB_TEST_PACKAGES+=(npm)
+# The pod test's image build (scripts/build-image.sh) installs podman, runc, debootstrap
+# and catatonit itself, and configures podman for this machine.
 
 # hb_install_deps [extra packages...]: installs the Debian packages that are missing
 # (needs root; says what to do otherwise).
