@@ -9,6 +9,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CHART = os.path.join(ROOT, "helm", "hausbus")
 CUSTOM_VALUES = os.path.join(HERE, "values-custom.yaml")
+# The chart's own values for `podman kube play` on one machine (Deployments, host network).
+PODMAN_VALUES = os.path.join(CHART, "values-podman.yaml")
 COMPONENTS = ("order", "product", "payment", "delivery", "notification", "view")
 RELEASE = "hb"
 

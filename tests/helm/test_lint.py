@@ -1,4 +1,5 @@
-"""helm lint and helm template succeed for the default values and for tests/helm/values-custom.yaml."""
+"""helm lint and helm template succeed for the default values, tests/helm/values-custom.yaml
+and the chart's values-podman.yaml."""
 import unittest
 
 import helmlib
@@ -11,6 +12,10 @@ class ChartLints(unittest.TestCase):
 
     def test_lint_passes_with_custom_values(self):
         res = helmlib.run("helm", "lint", "--strict", helmlib.CHART, "-f", helmlib.CUSTOM_VALUES)
+        self.assertIn("0 chart(s) failed", res.stdout)
+
+    def test_lint_passes_with_podman_values(self):
+        res = helmlib.run("helm", "lint", "--strict", helmlib.CHART, "-f", helmlib.PODMAN_VALUES)
         self.assertIn("0 chart(s) failed", res.stdout)
 
     def test_template_renders_default_values(self):

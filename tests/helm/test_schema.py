@@ -18,7 +18,7 @@ import helmlib
 KNOWN_KINDS = {
     ("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "Deployment"),
     ("apps/v1", "StatefulSet"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "Ingress"), ("v1", "PersistentVolumeClaim"),
 }
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -35,7 +35,10 @@ FIELDS = {
     "ServicePort": {"name", "port", "targetPort", "protocol", "appProtocol", "nodePort"},
     "HPASpec": {"scaleTargetRef", "minReplicas", "maxReplicas", "metrics", "behavior"},
     "IngressSpec": {"ingressClassName", "defaultBackend", "tls", "rules"},
+    "PVCSpec": {"accessModes", "storageClassName", "resources", "volumeMode", "selector",
+                "volumeName", "dataSource", "dataSourceRef"},
 }
+ACCESS_MODES = {"ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"}
 
 
 def typed_decode(yaml_text):
@@ -74,7 +77,8 @@ def missing_paths(rendered, typed, path=""):
 
 
 class Schema(unittest.TestCase):
-    CASES = {"default": [], "custom": [helmlib.CUSTOM_VALUES]}
+    CASES = {"default": [], "custom": [helmlib.CUSTOM_VALUES],
+             "podman": [helmlib.PODMAN_VALUES]}
 
     def each_rendering(self):
         for label, values in self.CASES.items():
@@ -125,6 +129,15 @@ class Schema(unittest.TestCase):
                     self.assertRegex(key, CONFIGMAP_KEY)
                     self.assertIsInstance(value, str)
 
+    def test_claims_request_storage_with_a_valid_access_mode(self):
+        for label, _, objs in self.each_rendering():
+            for pvc in helmlib.find(objs, "PersistentVolumeClaim"):
+                spec = pvc["spec"]
+                self.assertLessEqual(set(spec), FIELDS["PVCSpec"], label)
+                self.assertTrue(spec["accessModes"], label)
+                self.assertLessEqual(set(spec["accessModes"]), ACCESS_MODES, label)
+                self.assertRegex(spec["resources"]["requests"]["storage"], QUANTITY, label)
+
     def test_services_have_valid_ports_and_selectors(self):
         for _, _, objs in self.each_rendering():
             for svc in helmlib.find(objs, "Service"):
@@ -143,6 +156,7 @@ class Schema(unittest.TestCase):
         for label, _, objs in self.each_rendering():
             services = {s["metadata"]["name"]: s for s in helmlib.find(objs, "Service")}
             configmaps = {c["metadata"]["name"] for c in helmlib.find(objs, "ConfigMap")}
+            claims = {c["metadata"]["name"] for c in helmlib.find(objs, "PersistentVolumeClaim")}
             for w in helmlib.workloads(objs):
                 spec = w["spec"]
                 pod = spec["template"]["spec"]
@@ -159,6 +173,8 @@ class Schema(unittest.TestCase):
                 for v in pod.get("volumes", []):
                     if "configMap" in v:
                         self.assertIn(v["configMap"]["name"], configmaps, where)
+                    if "persistentVolumeClaim" in v:
+                        self.assertIn(v["persistentVolumeClaim"]["claimName"], claims, where)
                 self.assertTrue(pod["containers"], where)
                 for c in pod["containers"]:
                     self.assertRegex(c["name"], DNS_LABEL)

@@ -61,7 +61,7 @@ the pods it concerns. Call with (dict "root" $ "name" "order" "logLevel" "info")
 */}}
 {{- define "hausbus.configData" -}}
 {{- $v := .root.Values -}}
-HAUSBUS_MQTT_HOST: {{ include "hausbus.workloadName" (dict "root" .root "name" "mosquitto") | quote }}
+HAUSBUS_MQTT_HOST: {{ include "hausbus.mqttHost" .root | quote }}
 HAUSBUS_MQTT_PORT: {{ $v.mosquitto.port | quote }}
 HAUSBUS_DATA_DIR: {{ $v.config.dataDir | quote }}
 HAUSBUS_LOG_LEVEL: {{ .logLevel | quote }}
@@ -70,7 +70,7 @@ HAUSBUS_REQUEST_TIMEOUT_MS: {{ $v.config.requestTimeoutMs | quote }}
 HAUSBUS_COMMIT_BATCH: {{ $v.config.commitBatch | quote }}
 HAUSBUS_PAYMENT_LIMIT: {{ $v.config.paymentLimit | int64 | quote }}
 {{- if eq .name "gateway" }}
-HAUSBUS_HTTP_BIND: "0.0.0.0"
+HAUSBUS_HTTP_BIND: {{ ternary "127.0.0.1" "0.0.0.0" (eq $v.hostNetwork true) | quote }}
 HAUSBUS_HTTP_PORT: {{ $v.gateway.port | quote }}
 HAUSBUS_AUTH: {{ $v.gateway.auth.mode | quote }}
 {{- if $v.gateway.auth.existingSecret }}
@@ -91,7 +91,7 @@ failureThreshold: {{ .Values.probes.failureThreshold }}
 {{/* mosquitto.conf for the cluster: broker/mosquitto.conf, listening on every address. */}}
 {{- define "hausbus.mosquittoConf" -}}
 per_listener_settings false
-listener {{ .Values.mosquitto.port }}
+listener {{ .Values.mosquitto.port }}{{ if .Values.hostNetwork }} 127.0.0.1{{ end }}
 # Anonymous like ./run.sh; the broker is reachable only inside the cluster (docs/SECURITY.md).
 allow_anonymous true
 # A component that is down keeps its QoS 1 messages queued in its session.
@@ -109,4 +109,77 @@ log_type error
 log_type warning
 log_type notice
 connection_messages true
+{{- end }}
+
+{{/* Where components and gateway reach the broker: config.mqttHost, else 127.0.0.1 on the
+host network, else the broker Service. */}}
+{{- define "hausbus.mqttHost" -}}
+{{- if .Values.config.mqttHost }}
+{{- .Values.config.mqttHost }}
+{{- else if .Values.hostNetwork }}
+{{- "127.0.0.1" }}
+{{- else }}
+{{- include "hausbus.workloadName" (dict "root" . "name" "mosquitto") }}
+{{- end }}
+{{- end }}
+
+{{/* Kind of the broker and component workloads: StatefulSet (default) or Deployment. */}}
+{{- define "hausbus.workloadKind" -}}
+{{- $k := .Values.workload.kind | default "StatefulSet" }}
+{{- if not (has $k (list "StatefulSet" "Deployment")) }}
+{{- fail (printf "workload.kind must be \"StatefulSet\" or \"Deployment\", not %q" $k) }}
+{{- end }}
+{{- $k }}
+{{- end }}
+
+{{/* StatefulSet: its serviceName; Deployment: Recreate, so the old pod releases the
+sqlite database before the new one opens it. Call with (dict "root" $ "name" ...). */}}
+{{- define "hausbus.workloadStrategy" -}}
+{{- if eq (include "hausbus.workloadKind" .root) "StatefulSet" }}
+serviceName: {{ include "hausbus.workloadName" . }}
+{{- else }}
+strategy:
+  type: Recreate
+{{- end }}
+{{- end }}
+
+{{/* Name of the data PVC: the one a StatefulSet's volumeClaimTemplate creates for pod 0,
+so switching workload.kind keeps the data. */}}
+{{- define "hausbus.dataClaimName" -}}
+{{- printf "data-%s-0" (include "hausbus.workloadName" .) }}
+{{- end }}
+
+{{/* Deployment only: the `data` volume bound to the workload's PVC. */}}
+{{- define "hausbus.dataVolume" -}}
+{{- if eq (include "hausbus.workloadKind" .root) "Deployment" }}
+- name: data
+  persistentVolumeClaim:
+    claimName: {{ include "hausbus.dataClaimName" . }}
+{{- end }}
+{{- end }}
+
+{{/* Deployment only: the PVC a StatefulSet would get from its volumeClaimTemplate.
+Call with (dict "ctx" (dict "root" $ "name" ...) "persistence" ...). */}}
+{{- define "hausbus.dataClaim" -}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: {{ include "hausbus.dataClaimName" .ctx }}
+  labels:
+    {{- include "hausbus.labels" .ctx | nindent 4 }}
+spec:
+  accessModes: ["ReadWriteOnce"]
+  {{- with .persistence.storageClass }}
+  storageClassName: {{ . | quote }}
+  {{- end }}
+  resources:
+    requests:
+      storage: {{ .persistence.size }}
+{{- end }}
+
+{{/* A probe's port: the named container port, or on the host network (where the chart
+declares no container ports, because podman refuses port mappings there) the number. */}}
+{{- define "hausbus.probePort" -}}
+{{- if .root.Values.hostNetwork }}{{ .port }}{{ else }}{{ .name }}{{ end }}
 {{- end }}
