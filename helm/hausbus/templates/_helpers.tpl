@@ -69,6 +69,10 @@ HAUSBUS_REDRIVE_MS: {{ $v.config.redriveMs | quote }}
 HAUSBUS_REQUEST_TIMEOUT_MS: {{ $v.config.requestTimeoutMs | quote }}
 HAUSBUS_COMMIT_BATCH: {{ $v.config.commitBatch | quote }}
 HAUSBUS_PAYMENT_LIMIT: {{ $v.config.paymentLimit | int64 | quote }}
+{{- if $v.mosquitto.auth.existingSecret }}
+HAUSBUS_MQTT_USERNAME: {{ .name | quote }}
+HAUSBUS_MQTT_PASSWORD_FILE: "/etc/hausbus/mqtt/password"
+{{- end }}
 {{- if eq .name "gateway" }}
 HAUSBUS_HTTP_BIND: {{ ternary "127.0.0.1" "0.0.0.0" (eq $v.hostNetwork true) | quote }}
 HAUSBUS_HTTP_PORT: {{ $v.gateway.port | quote }}
@@ -92,8 +96,15 @@ failureThreshold: {{ .Values.probes.failureThreshold }}
 {{- define "hausbus.mosquittoConf" -}}
 per_listener_settings false
 listener {{ .Values.mosquitto.port }}{{ if .Values.hostNetwork }} 127.0.0.1{{ end }}
+{{- if .Values.mosquitto.auth.existingSecret }}
+# One user per process, each allowed only its own topics (broker/acl.table, docs/SECURITY.md).
+allow_anonymous false
+password_file /etc/mosquitto-auth/passwd
+acl_file /etc/mosquitto-auth/acl
+{{- else }}
 # Anonymous like ./run.sh; the broker is reachable only inside the cluster (docs/SECURITY.md).
 allow_anonymous true
+{{- end }}
 # A component that is down keeps its QoS 1 messages queued in its session.
 persistence true
 persistence_location /mosquitto/data/
@@ -182,4 +193,25 @@ spec:
 declares no container ports, because podman refuses port mappings there) the number. */}}
 {{- define "hausbus.probePort" -}}
 {{- if .root.Values.hostNetwork }}{{ .port }}{{ else }}{{ .name }}{{ end }}
+{{- end }}
+
+{{/* With mosquitto.auth.existingSecret: the mount and the volume that give one process
+(.name) its own MQTT password, and nobody else's. Call with (dict "root" $ "name" ...). */}}
+{{- define "hausbus.mqttPasswordMount" -}}
+{{- if .root.Values.mosquitto.auth.existingSecret }}
+- name: mqtt-password
+  mountPath: /etc/hausbus/mqtt
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- define "hausbus.mqttPasswordVolume" -}}
+{{- if .root.Values.mosquitto.auth.existingSecret }}
+- name: mqtt-password
+  secret:
+    secretName: {{ .root.Values.mosquitto.auth.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ printf "%s.password" .name }}
+        path: password
+{{- end }}
 {{- end }}
