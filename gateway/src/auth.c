@@ -433,7 +433,9 @@ bool gateway_auth_bearer(const char *header, const char **token, size_t *len)
 
 bool gateway_auth_needs_token(const char *method, const char *path)
 {
-    return !(method && path && strcmp(method, "GET") == 0 && strcmp(path, "/healthz") == 0);
+    /* Public: what a load balancer and an API client need before they hold a token. */
+    return !(method && path && strcmp(method, "GET") == 0 &&
+             (strcmp(path, "/healthz") == 0 || strcmp(path, "/openapi.json") == 0));
 }
 
 enum rule {
@@ -484,7 +486,8 @@ void gateway_auth_decide(const struct gateway_route *route, const struct gateway
 {
     memset(out, 0, sizeof(*out));
     out->verdict = GATEWAY_AUTH_ALLOW;
-    if (route && route->kind == GATEWAY_ROUTE_HEALTH) {
+    if (route && route->kind == GATEWAY_ROUTE_LOCAL &&
+        (route->local == GATEWAY_LOCAL_HEALTH || route->local == GATEWAY_LOCAL_OPENAPI)) {
         return;
     }
     if (!claims || claims->role == GATEWAY_ROLE_NONE) {

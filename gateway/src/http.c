@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "auth.h"
+#include "documents.h"
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
 #include "reply.h"
@@ -382,6 +383,23 @@ static int run_health(struct gateway *gw, struct mg_connection *conn)
     return status;
 }
 
+/* Answers a route the gateway serves itself. */
+static int run_local(struct gateway *gw, struct mg_connection *conn,
+                     const struct gateway_route *route)
+{
+    switch (route->local) {
+    case GATEWAY_LOCAL_HEALTH:
+        return run_health(gw, conn);
+    case GATEWAY_LOCAL_OPENAPI:
+        send_response(conn, 200, gateway_openapi_json, gateway_openapi_json_len, NULL, NULL,
+                      NULL);
+        return 200;
+    case GATEWAY_LOCAL_NONE:
+        break;
+    }
+    return send_error(conn, 500, "unknown local route", NULL);
+}
+
 void gateway_init(struct gateway *gw)
 {
     atomic_init(&gw->stopping, false);
@@ -448,8 +466,8 @@ static int handle_request(struct gateway *gw, struct mg_connection *conn,
     case GATEWAY_ROUTE_ERROR:
         answer.status = send_error(conn, route.status, route.error, route.allow);
         break;
-    case GATEWAY_ROUTE_HEALTH:
-        answer.status = run_health(gw, conn);
+    case GATEWAY_ROUTE_LOCAL:
+        answer.status = run_local(gw, conn, &route);
         break;
     case GATEWAY_ROUTE_COMMAND:
         answer.status = enforce ? run_authorised(gw, conn, &route, caller)

@@ -31,26 +31,28 @@ struct route_def {
     const char *query_field; /* the one optional query parameter; NULL when none is accepted */
     enum body_kind body;
     bool id_is_order;        /* the path id names an order, so it is the event subject */
+    enum gateway_local local; /* with component NULL: what the gateway answers itself */
 };
 
 /* Order matters only for the Allow header, which lists methods in table order. */
 static const struct route_def route_table[] = {
-    {"GET", "/products", "product", "list", NULL, NULL, BODY_IGNORED, false},
-    {"POST", "/products", "product", "create", NULL, NULL, BODY_PRODUCT, false},
-    {"GET", "/products/{id}", "product", "get", "id", NULL, BODY_IGNORED, false},
-    {"GET", "/orders", "order", "list", NULL, "userId", BODY_IGNORED, false},
-    {"POST", "/orders", "order", "place", NULL, NULL, BODY_ORDER, false},
-    {"GET", "/orders/{id}", "order", "get", "id", NULL, BODY_IGNORED, true},
-    {"POST", "/orders/{id}/cancel", "order", "cancel", "id", NULL, BODY_IGNORED, true},
-    {"GET", "/deliveries", "delivery", "list", NULL, "orderId", BODY_IGNORED, false},
-    {"GET", "/deliveries/{id}", "delivery", "get", "id", NULL, BODY_IGNORED, false},
-    {"POST", "/deliveries/{id}/confirm", "delivery", "confirm", "id", NULL, BODY_IGNORED, false},
-    {"POST", "/deliveries/{id}/start", "delivery", "start", "id", NULL, BODY_IGNORED, false},
-    {"POST", "/deliveries/{id}/complete", "delivery", "complete", "id", NULL, BODY_IGNORED, false},
-    {"GET", "/payments", "payment", "list", NULL, "orderId", BODY_IGNORED, false},
-    {"GET", "/mypage/{id}", "view", "mypage", "userId", NULL, BODY_IGNORED, false},
-    {"GET", "/notifications", "notification", "list", NULL, "userId", BODY_IGNORED, false},
-    {"GET", "/healthz", NULL, NULL, NULL, NULL, BODY_IGNORED, false},
+    {"GET", "/products", "product", "list", NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"POST", "/products", "product", "create", NULL, NULL, BODY_PRODUCT, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/products/{id}", "product", "get", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/orders", "order", "list", NULL, "userId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"POST", "/orders", "order", "place", NULL, NULL, BODY_ORDER, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/orders/{id}", "order", "get", "id", NULL, BODY_IGNORED, true, GATEWAY_LOCAL_NONE},
+    {"POST", "/orders/{id}/cancel", "order", "cancel", "id", NULL, BODY_IGNORED, true, GATEWAY_LOCAL_NONE},
+    {"GET", "/deliveries", "delivery", "list", NULL, "orderId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/deliveries/{id}", "delivery", "get", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"POST", "/deliveries/{id}/confirm", "delivery", "confirm", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"POST", "/deliveries/{id}/start", "delivery", "start", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"POST", "/deliveries/{id}/complete", "delivery", "complete", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/payments", "payment", "list", NULL, "orderId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/mypage/{id}", "view", "mypage", "userId", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/notifications", "notification", "list", NULL, "userId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/healthz", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_HEALTH},
+    {"GET", "/openapi.json", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_OPENAPI},
 };
 
 #define ROUTE_COUNT (sizeof(route_table) / sizeof(route_table[0]))
@@ -382,6 +384,7 @@ hb_err_t gateway_route_request(const struct gateway_request *req, struct gateway
                           req->path, out->allow);
     }
     out->allow[0] = '\0';
+    out->pattern = def->pattern;
     if (req->body_len > GATEWAY_BODY_MAX) {
         return route_fail(out, 413, "body is over %d bytes", GATEWAY_BODY_MAX);
     }
@@ -392,7 +395,8 @@ hb_err_t gateway_route_request(const struct gateway_request *req, struct gateway
         return HB_OK;
     }
     if (!def->component) {
-        out->kind = GATEWAY_ROUTE_HEALTH;
+        out->kind = GATEWAY_ROUTE_LOCAL;
+        out->local = def->local;
         out->status = 200;
         return HB_OK;
     }
@@ -433,6 +437,28 @@ hb_err_t gateway_route_request(const struct gateway_request *req, struct gateway
 nomem:
     gateway_route_clear(out);
     return HB_ERR_NOMEM;
+}
+
+size_t gateway_route_count(void)
+{
+    return ROUTE_COUNT;
+}
+
+bool gateway_route_describe(size_t i, struct gateway_route_info *out)
+{
+    if (i >= ROUTE_COUNT || !out) {
+        return false;
+    }
+    const struct route_def *def = &route_table[i];
+    *out = (struct gateway_route_info){
+        .method = def->method,
+        .pattern = def->pattern,
+        .id_field = def->id_field,
+        .query_field = def->query_field,
+        .has_body = def->body != BODY_IGNORED,
+        .local = def->component == NULL,
+    };
+    return true;
 }
 
 void gateway_route_clear(struct gateway_route *route)

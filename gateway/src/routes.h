@@ -25,7 +25,14 @@ struct gateway_request {
 enum gateway_route_kind {
     GATEWAY_ROUTE_ERROR,   /* answer status with {"error": error} */
     GATEWAY_ROUTE_COMMAND, /* send component.command with data and relay the reply */
-    GATEWAY_ROUTE_HEALTH,  /* GET /healthz: the gateway answers itself */
+    GATEWAY_ROUTE_LOCAL,   /* the gateway answers itself: out->local says with what */
+};
+
+/* What a LOCAL route answers with. */
+enum gateway_local {
+    GATEWAY_LOCAL_NONE,
+    GATEWAY_LOCAL_HEALTH,  /* GET /healthz */
+    GATEWAY_LOCAL_OPENAPI, /* GET /openapi.json */
 };
 
 struct gateway_route {
@@ -33,6 +40,9 @@ struct gateway_route {
     int status;            /* ERROR: the HTTP status (400, 404, 405, 413) */
     char error[160];       /* ERROR: what is wrong, for {"error": ...} */
     char allow[32];        /* 405: the Allow header value, e.g. "GET, POST"; else "" */
+    enum gateway_local local; /* LOCAL: which answer */
+    const char *pattern;   /* the matched route's pattern ("/orders/{id}"), static; NULL
+                            * when no route matched (404) */
     const char *component; /* COMMAND: "order", ...; static string */
     const char *command;   /* COMMAND: "place", ...; static string */
     int64_t order_id;      /* COMMAND: the order it is about (event subject), 0 if none */
@@ -47,6 +57,22 @@ struct gateway_route {
  * failure. On any error *out is cleared and owns nothing. Release with
  * gateway_route_clear. */
 hb_err_t gateway_route_request(const struct gateway_request *req, struct gateway_route *out);
+
+/* One entry of the route table, for checks of the API document against it. */
+struct gateway_route_info {
+    const char *method;      /* "GET", "POST" */
+    const char *pattern;     /* "/orders/{id}": "{id}" stands for one positive id */
+    const char *id_field;    /* what the path id is ("id", "userId"); NULL without one */
+    const char *query_field; /* the one optional query parameter; NULL when none */
+    bool has_body;           /* takes a JSON object body */
+    bool local;              /* answered by the gateway itself */
+};
+
+/* Number of routes in the table. Can't fail. */
+size_t gateway_route_count(void);
+
+/* Describes route i (< gateway_route_count()) into *out; false when i is out of range. */
+bool gateway_route_describe(size_t i, struct gateway_route_info *out);
 
 /* Frees route->data and zeroes route. Accepts a cleared route. */
 void gateway_route_clear(struct gateway_route *route);

@@ -534,10 +534,12 @@ static void bearer_header_is_parsed_strictly(void **state)
     assert_false(gateway_auth_bearer(NULL, &token, &len));
 }
 
-static void only_get_healthz_goes_without_a_token(void **state)
+static void only_get_healthz_and_openapi_go_without_a_token(void **state)
 {
     (void)state;
     assert_false(gateway_auth_needs_token("GET", "/healthz"));
+    assert_false(gateway_auth_needs_token("GET", "/openapi.json"));
+    assert_true(gateway_auth_needs_token("POST", "/openapi.json"));
     assert_true(gateway_auth_needs_token("POST", "/healthz"));
     assert_true(gateway_auth_needs_token("HEAD", "/healthz"));
     assert_true(gateway_auth_needs_token("GET", "/healthz/"));
@@ -891,7 +893,7 @@ int main(void)
         cmocka_unit_test(key_length_is_bounded),
         cmocka_unit_test(sign_refuses_claims_it_could_not_verify),
         cmocka_unit_test(bearer_header_is_parsed_strictly),
-        cmocka_unit_test(only_get_healthz_goes_without_a_token),
+        cmocka_unit_test(only_get_healthz_and_openapi_go_without_a_token),
         cmocka_unit_test(healthz_needs_nothing_and_everything_else_needs_a_token),
         cmocka_unit_test(products_are_read_by_everyone_and_created_by_admin),
         cmocka_unit_test(customers_place_orders_only_for_themselves),

@@ -112,7 +112,8 @@ static void healthz_is_answered_by_the_gateway(void **state)
     struct gateway_request req = {.method = "GET", .path = "/healthz"};
     struct gateway_route route;
     assert_int_equal(gateway_route_request(&req, &route), HB_OK);
-    assert_int_equal(route.kind, GATEWAY_ROUTE_HEALTH);
+    assert_int_equal(route.kind, GATEWAY_ROUTE_LOCAL);
+    assert_int_equal(route.local, GATEWAY_LOCAL_HEALTH);
     assert_null(route.data);
     gateway_route_clear(&route);
 }
