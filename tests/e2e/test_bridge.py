@@ -245,6 +245,37 @@ class BridgeTest(StackTestCase):
             self.assertIn("sites/%s/hausbus/v1/evt/order/OrderPlaced" % SITE,
                           self.topics_of(after, order_id))
 
+    def test_backlog_survives_an_edge_broker_restart(self):
+        self.central.start()
+        self.central.subscribe().close()
+        self.assertEqual(self.central.stop(), 0)
+
+        edge_events = self.start_edge()
+        queued = self.sell(USER + 20)
+        # The backlog is in the bridge's local session: the edge broker's persistence file
+        # must carry it over a restart (a reboot of the device, an upgrade of mosquitto).
+        edge_events.close()
+        self.stack.restart_broker()
+        edge_after = self.stack.subscribe("hausbus/v1/evt/#", qos=1)
+        self.addCleanup(edge_after.close)
+        self.central.start()
+        after = self.central.subscribe()
+        self.addCleanup(after.close)
+        both = _Merged(edge_events, edge_after)
+        self.assert_central_has_each_once(both, [after])
+        self.assertIn("sites/%s/hausbus/v1/evt/delivery/DeliveryCompleted" % SITE,
+                      self.topics_of(after, queued))
+
+
+class _Merged:
+    """The messages of several collectors, as one."""
+
+    def __init__(self, *collectors):
+        self.collectors = collectors
+
+    def messages(self):
+        return [m for c in self.collectors for m in c.messages()]
+
 
 if __name__ == "__main__":
     unittest.main()
