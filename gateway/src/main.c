@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <civetweb.h>
@@ -16,6 +17,7 @@
 #include "hausbus/config.h"
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
+#include "hausbus/sdnotify.h"
 #include "http.h"
 
 #define GATEWAY_PENDING_SLOTS 256 /* requests in flight at once; more are answered 503 */
@@ -106,6 +108,38 @@ static void make_client_id(struct gateway *gw)
     snprintf(gw->client_id, sizeof(gw->client_id), "hausbus-gateway-%s", hex);
     snprintf(gw->reply_topic, sizeof(gw->reply_topic), HB_TOPIC_PREFIX "reply/%s",
              gw->client_id);
+}
+
+/* Tells systemd (Type=notify) about state; does nothing when not started by systemd. */
+static void notify_systemd(const char *state)
+{
+    hb_err_t rc = hb_sdnotify(state);
+    if (rc != HB_OK) {
+        HB_LOGW(0, "cannot notify systemd of %s: %s", state, hb_strerror(rc));
+    }
+}
+
+/* Waits for a stop signal and returns it. With systemd's watchdog on (interval_ms > 0)
+ * pings it every interval meanwhile: the HTTP and bus threads do the work, so the ping
+ * says the process is scheduled and has not begun a shutdown that hangs. */
+static int wait_for_stop(const sigset_t *stop_signals, int64_t interval_ms)
+{
+    for (;;) {
+        int sig = 0;
+        if (interval_ms <= 0) {
+            if (sigwait(stop_signals, &sig) == 0) {
+                return sig;
+            }
+            continue;
+        }
+        struct timespec wait = {.tv_sec = interval_ms / 1000,
+                                .tv_nsec = (long)(interval_ms % 1000) * 1000000L};
+        sig = sigtimedwait(stop_signals, NULL, &wait);
+        if (sig > 0) {
+            return sig;
+        }
+        notify_systemd("WATCHDOG=1");
+    }
 }
 
 int main(void)
@@ -226,9 +260,9 @@ int main(void)
             http.url, gw.client_id, http.threads, cfg.request_timeout_ms,
             auth.mode == GATEWAY_AUTH_MODE_OPEN ? "OPEN" : "bearer tokens");
 
-    int signal_number = 0;
-    while (sigwait(&stop_signals, &signal_number) != 0) {
-    }
+    notify_systemd("READY=1");
+    int signal_number = wait_for_stop(&stop_signals, hb_sdnotify_watchdog_interval_ms());
+    notify_systemd("STOPPING=1");
     HB_LOGI(0, "stopping on signal %d", signal_number);
     /* A request may wait request_timeout_ms for its reply; give it a little more. */
     int abandoned = gateway_http_drain(&gw, cfg.request_timeout_ms + 1000);

@@ -11,6 +11,7 @@
 #include "hausbus/bus.h"
 #include "hausbus/log.h"
 #include "hausbus/probe.h"
+#include "hausbus/sdnotify.h"
 
 #define OUTBOX_INFLIGHT_MAX 256 /* unacknowledged publishes; the rest waits in the table */
 #define DEAD_LETTER_PAYLOAD_MAX 4096
@@ -53,6 +54,8 @@ struct runtime {
     size_t arrived;         /* messages seen in the current poll */
     struct pending_reply replies[HB_COMMIT_BATCH_MAX];
     size_t n_replies;
+    bool ready_notified;    /* systemd has had READY=1 */
+    bool watchdog;          /* systemd's watchdog is on: ping it every tick */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -351,6 +354,15 @@ static void request_replays(struct runtime *rt)
     }
 }
 
+/* Tells systemd (Type=notify) about state; does nothing when not started by systemd. */
+static void notify_systemd(const char *state)
+{
+    hb_err_t rc = hb_sdnotify(state);
+    if (rc != HB_OK) {
+        HB_LOGW(0, "cannot notify systemd of %s: %s", state, hb_strerror(rc));
+    }
+}
+
 static void on_connected(void *arg)
 {
     struct runtime *rt = arg;
@@ -358,6 +370,11 @@ static void on_connected(void *arg)
     rt->outbox_cursor = 0;
     rt->n_inflight = 0;
     request_replays(rt);
+    /* Ready = the first broker session is up and the loop runs. */
+    if (!rt->ready_notified) {
+        rt->ready_notified = true;
+        notify_systemd("READY=1");
+    }
 }
 
 static int publish_row(void *arg, const struct hb_outbox_row *row)
@@ -401,6 +418,9 @@ static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
     /* The loop got here, so it is alive: tell --probe (and with it Kubernetes). */
     if (hb_heartbeat_write(rt->heartbeat, rt->ctx.now_ms, hb_bus_connected(rt->bus)) != HB_OK) {
         HB_LOGW(0, "cannot write heartbeat %s", rt->heartbeat);
+    }
+    if (rt->watchdog) {
+        notify_systemd("WATCHDOG=1"); /* a hung loop stops pinging; systemd restarts us */
     }
     if (rt->def->tick && hb_store_begin(rt->ctx.store) == HB_OK) {
         if (rt->def->tick(&rt->ctx) == HB_OK) {
@@ -518,6 +538,7 @@ int hb_component_main(const struct hb_component *def, int argc, char **argv)
     }
     HB_LOGI(0, "started, data in %s/%s.db, broker %s:%d", rt.cfg.data_dir, def->name,
             rt.cfg.mqtt_host, rt.cfg.mqtt_port);
+    rt.watchdog = hb_sdnotify_watchdog_interval_ms() > 0;
     int64_t next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
     int64_t last_prune_ms = 0;
     while (!stop_requested) {
@@ -536,6 +557,7 @@ int hb_component_main(const struct hb_component *def, int argc, char **argv)
         }
         flush_outbox(&rt);
     }
+    notify_systemd("STOPPING=1");
     finish_batch(&rt);
     HB_LOGI(0, "stopping");
     hb_bus_destroy(rt.bus);

@@ -109,9 +109,11 @@ class Subscriber(MessageCollector):
     The constructor returns only once the subscription is live (a probe message on a
     private topic has come back), so a test can subscribe, then publish, without a race.
     Messages are dicts {"topic", "payload" (str), "t" (time.monotonic() on arrival)}.
+    session: a client id for a persistent session (clean start off, no expiry), so a new
+    Subscriber with the same id gets what the broker queued while none was connected.
     """
 
-    def __init__(self, port, topics, timeout=5.0, qos=0):
+    def __init__(self, port, topics, timeout=5.0, qos=0, session=None):
         if isinstance(topics, str):
             topics = [topics]
         self.port = port
@@ -121,6 +123,8 @@ class Subscriber(MessageCollector):
         self._probe_seen = False
         args = ["mosquitto_sub", "-V", "mqttv5", "-h", "127.0.0.1", "-p", str(port),
                 "-q", str(qos), "-F", "%j", "-t", self._probe]
+        if session:
+            args += ["-c", "-i", session]
         for t in topics:
             args += ["-t", t]
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
