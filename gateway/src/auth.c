@@ -431,6 +431,29 @@ bool gateway_auth_bearer(const char *header, const char **token, size_t *len)
     return true;
 }
 
+bool gateway_auth_query_token(const char *method, const char *path, const char *query,
+                              const char **token, size_t *len)
+{
+    if (!method || !path || !query || !token || !len || strcmp(method, "GET") != 0 ||
+        (strcmp(path, "/board") != 0 && strcmp(path, "/board/events") != 0)) {
+        return false;
+    }
+    static const char key[] = "token=";
+    for (const char *p = query; *p != '\0';) {
+        size_t pair_len = strcspn(p, "&");
+        if (pair_len > strlen(key) && strncmp(p, key, strlen(key)) == 0) {
+            *token = p + strlen(key);
+            *len = pair_len - strlen(key);
+            return true;
+        }
+        p += pair_len;
+        if (*p == '&') {
+            p++;
+        }
+    }
+    return false;
+}
+
 bool gateway_auth_needs_token(const char *method, const char *path)
 {
     /* Public: what a load balancer and an API client need before they hold a token. */
@@ -500,6 +523,13 @@ void gateway_auth_decide(const struct gateway_route *route, const struct gateway
         return;
     }
     if (route->kind == GATEWAY_ROUTE_ERROR) {
+        return;
+    }
+    if (route->kind == GATEWAY_ROUTE_LOCAL) {
+        /* The board shows every order and process: an operator's view. */
+        if (claims->role != GATEWAY_ROLE_ADMIN) {
+            decide_forbidden(out, "the live board is for the admin role only");
+        }
         return;
     }
     const struct rule_def *def = NULL;

@@ -87,7 +87,15 @@ hb_err_t gateway_auth_verify(const struct gateway_auth_key *key, const char *tok
  * (and touches nothing) for NULL, another scheme or an empty token. */
 bool gateway_auth_bearer(const char *header, const char **token, size_t *len);
 
-/* False only for GET /healthz, the one request anybody may make. Can't fail. */
+/* For GET /board and GET /board/events only (a browser opens them, and EventSource
+ * cannot send headers): finds the value of the "token" parameter in query (the raw
+ * query string without '?'). Returns false (and touches nothing) for another request,
+ * a NULL query or one without a token parameter. The token is checked like a bearer
+ * token by gateway_auth_verify. */
+bool gateway_auth_query_token(const char *method, const char *path, const char *query,
+                              const char **token, size_t *len);
+
+/* False only for GET /healthz and GET /openapi.json, which anybody may fetch. Can't fail. */
 bool gateway_auth_needs_token(const char *method, const char *path);
 
 /* Decides whether the bearer of claims (NULL: no valid token) may have route answered

@@ -8,4 +8,8 @@
 extern const char gateway_openapi_json[];
 extern const size_t gateway_openapi_json_len;
 
+/* gateway/board/board.html: the live board page (GET /board), NUL-terminated. */
+extern const char gateway_board_html[];
+extern const size_t gateway_board_html_len;
+
 #endif

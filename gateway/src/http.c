@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "auth.h"
+#include "board_http.h"
 #include "documents.h"
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
@@ -40,6 +41,15 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
     if (strncmp(msg->topic, HB_TOPIC_PREFIX "status/", strlen(HB_TOPIC_PREFIX "status/")) == 0) {
         if (!gateway_health_on_status(gw->health, msg->topic, msg->payload, msg->len)) {
             HB_LOGW(0, "ignored status message on %.100s (%zu bytes)", msg->topic, msg->len);
+        }
+        gateway_board_on_message(gw->board, msg->topic, msg->payload, msg->len);
+        return;
+    }
+    if (strncmp(msg->topic, HB_TOPIC_PREFIX "evt/order/", strlen(HB_TOPIC_PREFIX "evt/order/")) == 0 ||
+        strncmp(msg->topic, HB_TOPIC_PREFIX "metrics/", strlen(HB_TOPIC_PREFIX "metrics/")) == 0) {
+        if (!gateway_board_on_message(gw->board, msg->topic, msg->payload, msg->len) &&
+            msg->len > 0) {
+            HB_LOGD(0, "board ignored a message on %.100s (%zu bytes)", msg->topic, msg->len);
         }
         return;
     }
@@ -356,12 +366,16 @@ static bool authenticate(const struct gateway *gw, struct mg_connection *conn,
 {
     *why = NULL;
     const char *header = mg_get_header(conn, "Authorization");
-    if (!header) {
-        return false;
-    }
     const char *token = NULL;
     size_t len = 0;
-    if (!gateway_auth_bearer(header, &token, &len)) {
+    if (!header) {
+        /* The board's page and stream may carry the token in the query instead. */
+        const struct mg_request_info *ri = mg_get_request_info(conn);
+        if (!gateway_auth_query_token(ri->request_method, ri->local_uri, ri->query_string,
+                                      &token, &len)) {
+            return false;
+        }
+    } else if (!gateway_auth_bearer(header, &token, &len)) {
         *why = "Authorization is not a Bearer token";
         return false;
     }
@@ -393,6 +407,14 @@ static int run_local(struct gateway *gw, struct mg_connection *conn,
     case GATEWAY_LOCAL_OPENAPI:
         send_response(conn, 200, gateway_openapi_json, gateway_openapi_json_len, NULL, NULL,
                       NULL);
+        return 200;
+    case GATEWAY_LOCAL_BOARD:
+        return gateway_board_send_page(conn);
+    case GATEWAY_LOCAL_BOARD_EVENTS:
+        if (gateway_board_stream(gw, conn) == 503) {
+            return send_error(conn, 503, "every live board stream is taken (HAUSBUS_BOARD_CLIENTS)",
+                              NULL);
+        }
         return 200;
     case GATEWAY_LOCAL_NONE:
         break;
@@ -467,6 +489,14 @@ static int handle_request(struct gateway *gw, struct mg_connection *conn,
         answer.status = send_error(conn, route.status, route.error, route.allow);
         break;
     case GATEWAY_ROUTE_LOCAL:
+        if (enforce) {
+            struct gateway_auth_decision decision;
+            gateway_auth_decide(&route, caller, &decision);
+            if (decision.verdict != GATEWAY_AUTH_ALLOW) {
+                answer.status = send_error(conn, 403, decision.reason, NULL);
+                break;
+            }
+        }
         answer.status = run_local(gw, conn, &route);
         break;
     case GATEWAY_ROUTE_COMMAND:
@@ -475,11 +505,17 @@ static int handle_request(struct gateway *gw, struct mg_connection *conn,
         break;
     }
 done:
-    /* Clients poll; one info line per request would bury what explains a failure. */
+    /* Clients poll; one info line per request would bury what explains a failure. A token
+     * in the query (the board's) stays out of the log. */
+    const char *query = ri->query_string;
+    const char *token = NULL;
+    size_t token_len = 0;
+    if (gateway_auth_query_token(ri->request_method, path, query, &token, &token_len)) {
+        query = "token=(hidden)";
+    }
     hb_log(answer.status >= 500 ? HB_LOG_INFO : HB_LOG_DEBUG, answer.order_id,
            "%.16s %.200s%s%.200s -> %d in %" PRId64 " ms", ri->request_method, path,
-           ri->query_string ? "?" : "", ri->query_string ? ri->query_string : "", answer.status,
-           hb_now_ms() - started_ms);
+           query ? "?" : "", query ? query : "", answer.status, hb_now_ms() - started_ms);
     gateway_route_clear(&route);
     free(body.data);
     return answer.status;
@@ -506,6 +542,9 @@ int gateway_http_handle(struct mg_connection *conn)
 int gateway_http_drain(struct gateway *gw, int max_wait_ms)
 {
     atomic_store(&gw->stopping, true);
+    if (gw->board) {
+        gateway_board_wake(gw->board); /* board streams end now instead of at their next slice */
+    }
     int64_t deadline_ms = hb_now_ms() + max_wait_ms;
     const struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
     int active = atomic_load(&gw->active);

@@ -8,6 +8,7 @@
 #include <civetweb.h>
 
 #include "auth_settings.h"
+#include "board.h"
 #include "hausbus/bus.h"
 #include "hausbus/config.h"
 #include "health.h"
@@ -24,6 +25,7 @@ struct gateway {
     struct hb_bus *bus;
     struct gateway_pending *pending;
     struct gateway_health *health;
+    struct gateway_board *board; /* the live board (GET /board/events) */
     char client_id[GATEWAY_CLIENT_ID_MAX];     /* "hausbus-gateway-<hex>", unique per process */
     char reply_topic[GATEWAY_CLIENT_ID_MAX + 32]; /* hausbus/v1/reply/<client_id> */
     atomic_bool stopping;  /* set by gateway_http_drain: new requests get 503 */
@@ -34,7 +36,8 @@ struct gateway {
 void gateway_init(struct gateway *gw);
 
 /* The hb_bus on_message callback (ctx is the struct gateway): replies go to the pending
- * table, status messages to the health table, anything else is logged and dropped. */
+ * table, status messages to the health table and the board, order events and metrics to
+ * the board, anything else is logged and dropped. */
 void gateway_on_message(void *ctx, const struct hb_message *msg);
 
 /* The civetweb begin_request callback: answers every request (the struct gateway is the

@@ -182,14 +182,24 @@ int main(void)
     gw.cfg = &cfg;
     gw.auth = &auth;
     make_client_id(&gw);
+    int board_clients = 0;
+    if (gateway_board_clients_parse(getenv("HAUSBUS_BOARD_CLIENTS"), &board_clients) != HB_OK) {
+        HB_LOGE(0, "HAUSBUS_BOARD_CLIENTS must be an integer between 1 and %d",
+                GATEWAY_BOARD_CLIENTS_MAX);
+        exit_code = 2;
+        goto err;
+    }
     if (gateway_pending_create(GATEWAY_PENDING_SLOTS, &gw.pending) != HB_OK ||
-        gateway_health_create(&gw.health) != HB_OK) {
+        gateway_health_create(&gw.health) != HB_OK ||
+        gateway_board_create(board_clients, &gw.board) != HB_OK) {
         HB_LOGE(0, "out of memory");
         goto err;
     }
     gateway_health_set_auth(gw.health, auth.mode == GATEWAY_AUTH_MODE_OPEN ? "open" : "on");
 
-    const char *const subscriptions[] = {gw.reply_topic, HB_TOPIC_PREFIX "status/+"};
+    const char *const subscriptions[] = {gw.reply_topic, HB_TOPIC_PREFIX "status/+",
+                                         HB_TOPIC_PREFIX "evt/order/+", /* the board */
+                                         HB_TOPIC_PREFIX "metrics/+"};
     struct hb_bus_options bus_opt = {
         .client_id = gw.client_id,
         .component = "gateway",
@@ -279,6 +289,7 @@ err:
     hb_bus_destroy(gw.bus);
     gateway_pending_destroy(gw.pending);
     gateway_health_destroy(gw.health);
+    gateway_board_destroy(gw.board);
     if (civetweb_ready) {
         mg_exit_library();
     }

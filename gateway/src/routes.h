@@ -13,6 +13,7 @@
 
 #define GATEWAY_BODY_MAX 65536            /* larger request bodies are answered 413 */
 #define GATEWAY_ID_MAX HB_ID_MAX /* ids survive cJSON printing exactly below 2^52 */
+#define GATEWAY_QUERY_TOKEN_MAX 1024 /* a ?token= longer than this is a 400 */
 
 struct gateway_request {
     const char *method; /* "GET", "POST", ... */
@@ -33,6 +34,8 @@ enum gateway_local {
     GATEWAY_LOCAL_NONE,
     GATEWAY_LOCAL_HEALTH,  /* GET /healthz */
     GATEWAY_LOCAL_OPENAPI, /* GET /openapi.json */
+    GATEWAY_LOCAL_BOARD,        /* GET /board: the live board page */
+    GATEWAY_LOCAL_BOARD_EVENTS, /* GET /board/events: its server-sent events */
 };
 
 struct gateway_route {
@@ -64,6 +67,7 @@ struct gateway_route_info {
     const char *pattern;     /* "/orders/{id}": "{id}" stands for one positive id */
     const char *id_field;    /* what the path id is ("id", "userId"); NULL without one */
     const char *query_field; /* the one optional query parameter; NULL when none */
+    bool query_is_token;     /* query_field is a bearer token, not a positive id */
     bool has_body;           /* takes a JSON object body */
     bool local;              /* answered by the gateway itself */
 };

@@ -8,6 +8,7 @@ import tempfile
 import unittest
 import uuid
 
+from board_events import BoardStream, order_status
 from hausbus_harness import COMPONENTS, PROCESSES, Stack, StackTestCase
 from secure_stack import (OPEN_GATEWAY_ENV, REPO, Credentials, Subscriber, log_lines, mqtt_pub,
                           run_script)
@@ -216,6 +217,14 @@ class SecureSagaTest(StackTestCase):
                          deliveryStatus="DELIVERED", notified=True)
         self.assertEqual(self.stock(product), 3)
         self.assert_no_refusals()
+
+    def test_the_gateway_reads_order_events_for_the_board_under_the_acl(self):
+        product = self.create_product("acl board", 5, 10)
+        with BoardStream(self.stack.http_port) as board:
+            self.assertEqual(board.status, 200)
+            order_id = self.place(product, 1, 31006)
+            board.wait(lambda s: order_status(s, order_id) == "PAID", 10.0,
+                       "order %d PAID on the board" % order_id)
 
     def test_paid_order_is_cancelled_under_the_acl(self):
         product = self.create_product("acl table", 4, 300)

@@ -5,6 +5,7 @@ import json
 import os
 import unittest
 
+from board_events import BoardStream
 from hausbus_harness import StackTestCase
 
 DOC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gateway",
@@ -97,7 +98,21 @@ class OpenApiTest(StackTestCase):
                 self.fail("%s %s answered %d %r: %s" % (method, path, status, parsed, e))
         for name in answer.get("headers", {}):
             self.assertIn(name.lower(), headers, "%s %s: header %s" % (method, path, name))
+        media = list(answer.get("content", {}))
+        if media and status < 300:
+            self.assertEqual(headers.get("content-type", "").split(";")[0], media[0])
         return status, parsed
+
+    def check_stream(self, template, path):
+        """Opens an event stream: its status and media type must be documented, and its
+        first event must come. Returns the status."""
+        op = self.doc["paths"][template]["get"]
+        with BoardStream(self.stack.http_port, path) as stream:
+            self.assertIn(str(stream.status), op["responses"])
+            answer = resolve(self.doc, op["responses"][str(stream.status)])
+            self.assertIn(stream.headers.get("content-type"), answer["content"])
+            self.assertEqual(stream.next_event()[0], "snapshot")
+            return stream.status
 
     def test_the_served_document_is_the_one_in_the_repository(self):
         status, headers, parsed = self.stack.request("GET", "/openapi.json")
@@ -142,8 +157,13 @@ class OpenApiTest(StackTestCase):
                                ("/mypage/{userId}", "/mypage/0"),
                                ("/notifications", "/notifications?userId=%d" % USER),
                                ("/healthz", "/healthz"),
-                               ("/openapi.json", "/openapi.json")):
+                               ("/openapi.json", "/openapi.json"),
+                               ("/board", "/board"),
+                               ("/board", "/board?userId=1"),
+                               ("/board/events", "/board/events?token=%")):
             call("GET", template, path)
+        called.add(("/board/events", "get"))
+        self.assertEqual(self.check_stream("/board/events", "/board/events"), 200)
         for step in ("confirm", "start", "complete"):
             template = "/deliveries/{id}/" + step
             call("POST", template, "/deliveries/%d/%s" % (did, step))

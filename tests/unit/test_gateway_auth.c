@@ -719,6 +719,39 @@ static void mypage_and_notifications_are_their_owners(void **state)
     expect_verdict("GET", "/notifications", NULL, NULL, &admin, ALLOW);
 }
 
+static void the_live_board_is_for_admin(void **state)
+{
+    (void)state;
+    expect_verdict("GET", "/board", NULL, NULL, NULL, UNAUTH);
+    expect_verdict("GET", "/board/events", NULL, NULL, NULL, UNAUTH);
+    expect_verdict("GET", "/board", NULL, NULL, &admin, ALLOW);
+    expect_verdict("GET", "/board/events", "token=a.b.c", NULL, &admin, ALLOW);
+    expect_verdict("GET", "/board", NULL, NULL, &brand, DENY);
+    expect_verdict("GET", "/board/events", NULL, NULL, &customer_7, DENY);
+    assert_true(gateway_auth_needs_token("GET", "/board"));
+    assert_true(gateway_auth_needs_token("GET", "/board/events"));
+}
+
+static void the_board_alone_takes_a_token_from_the_query(void **state)
+{
+    (void)state;
+    const char *token = NULL;
+    size_t len = 0;
+    assert_true(gateway_auth_query_token("GET", "/board/events", "token=a.b.c", &token, &len));
+    assert_int_equal(len, 5);
+    assert_memory_equal(token, "a.b.c", 5);
+    assert_true(gateway_auth_query_token("GET", "/board", "x=1&token=t.u.v&y", &token, &len));
+    assert_int_equal(len, 5);
+    assert_memory_equal(token, "t.u.v", 5);
+    token = NULL;
+    assert_false(gateway_auth_query_token("GET", "/board", "token=", &token, &len));
+    assert_false(gateway_auth_query_token("GET", "/board", "tokens=a", &token, &len));
+    assert_false(gateway_auth_query_token("GET", "/board", NULL, &token, &len));
+    assert_false(gateway_auth_query_token("GET", "/orders", "token=a.b.c", &token, &len));
+    assert_false(gateway_auth_query_token("POST", "/board", "token=a.b.c", &token, &len));
+    assert_null(token);
+}
+
 static void a_command_without_a_rule_is_forbidden(void **state)
 {
     (void)state;
@@ -902,6 +935,8 @@ int main(void)
         cmocka_unit_test(deliveries_are_run_by_the_brand_alone),
         cmocka_unit_test(payments_are_for_admin),
         cmocka_unit_test(mypage_and_notifications_are_their_owners),
+        cmocka_unit_test(the_live_board_is_for_admin),
+        cmocka_unit_test(the_board_alone_takes_a_token_from_the_query),
         cmocka_unit_test(a_command_without_a_rule_is_forbidden),
         cmocka_unit_test(order_owner_is_read_from_the_order_record),
         cmocka_unit_test_setup(without_a_secret_the_gateway_does_not_start_unless_open,

@@ -118,6 +118,43 @@ static void healthz_is_answered_by_the_gateway(void **state)
     gateway_route_clear(&route);
 }
 
+/* Routes a GET to path with query and checks it became the local answer local. */
+static void expect_local(const char *path, const char *query, enum gateway_local local)
+{
+    struct gateway_request req = {.method = "GET", .path = path, .query = query};
+    struct gateway_route route;
+    assert_int_equal(gateway_route_request(&req, &route), HB_OK);
+    if (route.kind != GATEWAY_ROUTE_LOCAL || route.local != local) {
+        fail_msg("GET %s?%s: expected local %d, got kind %d (%s)", path, query ? query : "",
+                 (int)local, (int)route.kind, route.error);
+    }
+    assert_null(route.data);
+    gateway_route_clear(&route);
+}
+
+static void board_takes_only_a_token_in_its_query(void **state)
+{
+    (void)state;
+    expect_local("/board", NULL, GATEWAY_LOCAL_BOARD);
+    expect_local("/board/events", NULL, GATEWAY_LOCAL_BOARD_EVENTS);
+    expect_local("/board", "token=eyJh.eyJz.c2ln-_", GATEWAY_LOCAL_BOARD);
+    expect_local("/board/events", "token=abc.def.ghi", GATEWAY_LOCAL_BOARD_EVENTS);
+    expect_error("GET", "/board/events", "token=a%2Eb", NULL, 400, "bearer token");
+    expect_error("GET", "/board/events", "token=", NULL, 400, "bearer token");
+    expect_error("GET", "/board", "token=a&token=b", NULL, 400, "more than once");
+    expect_error("GET", "/board", "userId=1", NULL, 400, "only token");
+    expect_error("POST", "/board", NULL, NULL, 405, "GET");
+    char query[GATEWAY_QUERY_TOKEN_MAX + 16];
+    int n = snprintf(query, sizeof(query), "token=");
+    memset(query + n, 'a', GATEWAY_QUERY_TOKEN_MAX + 1);
+    query[n + GATEWAY_QUERY_TOKEN_MAX + 1] = '\0';
+    expect_error("GET", "/board", query, NULL, 400, "bearer token");
+    query[n + GATEWAY_QUERY_TOKEN_MAX] = '\0';
+    expect_local("/board", query, GATEWAY_LOCAL_BOARD);
+    /* Other routes still take positive integers only. */
+    expect_error("GET", "/orders", "token=abc", NULL, 400, "only userId");
+}
+
 static void unknown_path_is_404(void **state)
 {
     (void)state;
@@ -487,6 +524,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_api_row_maps_to_its_command),
         cmocka_unit_test(healthz_is_answered_by_the_gateway),
+        cmocka_unit_test(board_takes_only_a_token_in_its_query),
         cmocka_unit_test(unknown_path_is_404),
         cmocka_unit_test(path_id_that_is_not_a_positive_integer_is_404),
         cmocka_unit_test(largest_path_id_is_2_pow_53),
