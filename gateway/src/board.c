@@ -81,7 +81,7 @@ hb_err_t gateway_board_clients_parse(const char *text, int *out)
     char *end = NULL;
     errno = 0;
     long value = strtol(text, &end, 10);
-    if (errno != 0 || *end != '\0' || value < 1 || value > GATEWAY_BOARD_CLIENTS_MAX) {
+    if (errno != 0 || *end != '\0' || value < 0 || value > GATEWAY_BOARD_CLIENTS_MAX) {
         return HB_ERR_INVAL;
     }
     *out = (int)value;
@@ -90,7 +90,7 @@ hb_err_t gateway_board_clients_parse(const char *text, int *out)
 
 hb_err_t gateway_board_create(int max_clients, struct gateway_board **out)
 {
-    if (!out || max_clients < 1 || max_clients > GATEWAY_BOARD_CLIENTS_MAX) {
+    if (!out || max_clients < 0 || max_clients > GATEWAY_BOARD_CLIENTS_MAX) {
         return HB_ERR_INVAL;
     }
     struct gateway_board *board = calloc(1, sizeof(*board));

@@ -34,8 +34,9 @@ struct gateway_board_cursor {
 struct gateway_board;
 
 /* Creates an empty board that knows the seven processes of hausbus (status "unknown"
- * until their retained status arrives) and admits at most max_clients streams.
- * Returns HB_ERR_INVAL for max_clients outside 1..GATEWAY_BOARD_CLIENTS_MAX, HB_ERR_NOMEM;
+ * until their retained status arrives) and admits at most max_clients streams (0: the
+ * board is off and admits none). Returns HB_ERR_INVAL for max_clients outside
+ * 0..GATEWAY_BOARD_CLIENTS_MAX, HB_ERR_NOMEM;
  * *out is set only on success. */
 hb_err_t gateway_board_create(int max_clients, struct gateway_board **out);
 
@@ -43,7 +44,7 @@ hb_err_t gateway_board_create(int max_clients, struct gateway_board **out);
 void gateway_board_destroy(struct gateway_board *board);
 
 /* Parses HAUSBUS_BOARD_CLIENTS' value (NULL or "" -> the default) into *out. Returns
- * HB_ERR_INVAL for anything but an integer 1..GATEWAY_BOARD_CLIENTS_MAX. */
+ * HB_ERR_INVAL for anything but an integer 0..GATEWAY_BOARD_CLIENTS_MAX (0: board off). */
 hb_err_t gateway_board_clients_parse(const char *text, int *out);
 
 /* Folds one bus message into the board, by topic: hausbus/v1/status/<name> ("online",

@@ -412,7 +412,9 @@ static int run_local(struct gateway *gw, struct mg_connection *conn,
         return gateway_board_send_page(conn);
     case GATEWAY_LOCAL_BOARD_EVENTS:
         if (gateway_board_stream(gw, conn) == 503) {
-            return send_error(conn, 503, "every live board stream is taken (HAUSBUS_BOARD_CLIENTS)",
+            return send_error(conn, 503,
+                              "every live board stream is taken, or the board is off "
+                              "(HAUSBUS_BOARD_CLIENTS)",
                               NULL);
         }
         return 200;

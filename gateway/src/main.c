@@ -184,7 +184,7 @@ int main(void)
     make_client_id(&gw);
     int board_clients = 0;
     if (gateway_board_clients_parse(getenv("HAUSBUS_BOARD_CLIENTS"), &board_clients) != HB_OK) {
-        HB_LOGE(0, "HAUSBUS_BOARD_CLIENTS must be an integer between 1 and %d",
+        HB_LOGE(0, "HAUSBUS_BOARD_CLIENTS must be an integer between 0 and %d",
                 GATEWAY_BOARD_CLIENTS_MAX);
         exit_code = 2;
         goto err;
@@ -197,15 +197,17 @@ int main(void)
     }
     gateway_health_set_auth(gw.health, auth.mode == GATEWAY_AUTH_MODE_OPEN ? "open" : "on");
 
+    /* The last two feed only the live board: with it off the broker need not send them. */
     const char *const subscriptions[] = {gw.reply_topic, HB_TOPIC_PREFIX "status/+",
-                                         HB_TOPIC_PREFIX "evt/order/+", /* the board */
+                                         HB_TOPIC_PREFIX "evt/order/+",
                                          HB_TOPIC_PREFIX "metrics/+"};
     struct hb_bus_options bus_opt = {
         .client_id = gw.client_id,
         .component = "gateway",
         .persistent = false, /* a reply that arrives while we are away has no taker */
         .subscriptions = subscriptions,
-        .n_subscriptions = sizeof(subscriptions) / sizeof(subscriptions[0]),
+        .n_subscriptions =
+            sizeof(subscriptions) / sizeof(subscriptions[0]) - (board_clients > 0 ? 0 : 2),
         .on_message = gateway_on_message,
         .ctx = &gw,
     };

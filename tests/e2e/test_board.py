@@ -155,6 +155,19 @@ class BoardTest(StackTestCase):
             conn.close()
 
 
+class BoardOffTest(StackTestCase):
+    """HAUSBUS_BOARD_CLIENTS=0: no streams (and no subscriptions for them)."""
+    stack_env = {"HAUSBUS_BOARD_CLIENTS": "0"}
+
+    def test_streams_are_refused_and_the_rest_works(self):
+        board = BoardStream(self.stack.http_port)
+        self.addCleanup(board.close)
+        self.assertEqual(board.status, 503)
+        self.assertIn(b"board is off", board.body())
+        product = self.create_product("board off", 5, 5)
+        self.wait_order(self.place(product, 1, USER), "PAID")
+
+
 class BoardWithTokensTest(StackTestCase):
     """With tokens on, the board is an admin's; a browser passes the token in the query."""
     stack_env = {"HAUSBUS_AUTH": "on", "HAUSBUS_AUTH_SECRET": SECRET}

@@ -321,7 +321,10 @@ static void streams_are_capped(void **state)
     gateway_board_leave(board);
     assert_true(gateway_board_join(board));
     gateway_board_destroy(board);
-    assert_int_equal(gateway_board_create(0, &board), HB_ERR_INVAL);
+    assert_int_equal(gateway_board_create(0, &board), HB_OK); /* the board is off */
+    assert_false(gateway_board_join(board));
+    gateway_board_destroy(board);
+    assert_int_equal(gateway_board_create(-1, &board), HB_ERR_INVAL);
     assert_int_equal(gateway_board_create(GATEWAY_BOARD_CLIENTS_MAX + 1, &board), HB_ERR_INVAL);
 }
 
@@ -335,7 +338,9 @@ static void clients_setting_is_parsed(void **state)
     assert_int_equal(n, GATEWAY_BOARD_CLIENTS_DEFAULT);
     assert_int_equal(gateway_board_clients_parse("9", &n), HB_OK);
     assert_int_equal(n, 9);
-    assert_int_equal(gateway_board_clients_parse("0", &n), HB_ERR_INVAL);
+    assert_int_equal(gateway_board_clients_parse("0", &n), HB_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(gateway_board_clients_parse("-1", &n), HB_ERR_INVAL);
     assert_int_equal(gateway_board_clients_parse("65", &n), HB_ERR_INVAL);
     assert_int_equal(gateway_board_clients_parse("4x", &n), HB_ERR_INVAL);
 }
