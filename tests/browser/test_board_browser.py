@@ -10,7 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 
-from board_events import iso_now, publish_metrics  # noqa: E402
+from board_events import BoardStream, iso_now, publish_metrics  # noqa: E402
 from cdp import Browser, chromium_path  # noqa: E402
 from hausbus_harness import COMPONENTS, StackTestCase  # noqa: E402
 
@@ -155,6 +155,22 @@ class BoardInBrowserTest(StackTestCase):
                 self.wait_page(browser, lambda p: p["orders"].get(str(last)) == "PAID",
                                "the last order %d PAID on the page" % last)
                 self.assertLessEqual(len(self.read_page(browser)["orders"]), 20)
+
+                self.stack.start("notification")
+                self.wait_page(browser,
+                               lambda p: p["components"].get("notification") == "online",
+                               "notification back online on the page")
+
+                # The gateway restarts: the page says so, reconnects by itself and goes on.
+                self.stack.kill("gateway", signal.SIGTERM)
+                self.wait_page(browser, lambda p: p["stream"] in ("stopping", "reconnecting"),
+                               "the page noticing the gateway stop")
+                self.stack.start("gateway")
+                self.wait_page(browser, lambda p: p["stream"] == "open",
+                               "the page live again")
+                again = self.place(product, 1, USER)
+                self.wait_page(browser, lambda p: p["orders"].get(str(again)) == "PAID",
+                               "order %d PAID on the page after the restart" % again)
         finally:
             if feeder:
                 feeder.stopping.set()
@@ -174,6 +190,38 @@ class BoardInBrowserTest(StackTestCase):
         self.assertGreater(len(data), 10000)
         if not os.environ.get("HAUSBUS_BOARD_SCREENSHOT"):
             os.unlink(path)
+
+
+class BoardSlotsInBrowserTest(StackTestCase):
+    """With every stream slot taken the page says so and gets in once one is free."""
+    stack_env = {"HAUSBUS_BOARD_CLIENTS": "1"}
+
+    @classmethod
+    def setUpClass(cls):
+        if chromium_path() is None:
+            raise unittest.SkipTest("chromium is not installed")
+        super().setUpClass()
+
+    def stream_state(self, browser):
+        return browser.evaluate(
+            "document.getElementById('stream') && document.getElementById('stream').dataset.state")
+
+    def test_a_refused_page_retries_until_a_slot_is_free(self):
+        holder = BoardStream(self.stack.http_port)
+        self.assertEqual(holder.status, 200)
+        with Browser() as browser:
+            browser.navigate("http://127.0.0.1:%d/board" % self.stack.http_port)
+            self.stack.wait_for(lambda: self.stream_state(browser), timeout=WAIT_S,
+                                until=lambda s: s == "closed", interval=0.1,
+                                what="the page refused (every slot taken)")
+            holder.close()
+
+            def live():
+                # Something to write, so the gateway notices the closed stream sooner.
+                self.stack.mqtt_pub("hausbus/v1/status/board-probe", "online")
+                return self.stream_state(browser)
+            self.stack.wait_for(live, timeout=WAIT_S + 10, until=lambda s: s == "open",
+                                interval=0.5, what="the page live once the slot is free")
 
 
 if __name__ == "__main__":
