@@ -200,7 +200,8 @@ static bool on_status(struct gateway_board *board, const char *name, const char 
         memmove(c, c + 1, (board->n_components - at - 1) * sizeof(*c));
         board->n_components--;
     } else if (c) {
-        snprintf(c->status, sizeof(c->status), "%s", forget ? "unknown" : online ? "online" : "offline");
+        const char *status = forget ? "unknown" : online ? "online" : "offline";
+        snprintf(c->status, sizeof(c->status), "%s", status);
     }
     if (c) {
         bump(board, GATEWAY_BOARD_COMPONENTS_PART);
@@ -241,7 +242,8 @@ static bool on_order_event(struct gateway_board *board, const char *event, const
         status->valuestring[0] == '\0') {
         return false;
     }
-    if (cJSON_GetObjectItemCaseSensitive(data, "version") && !get_id(data, "version", true, &version)) {
+    if (cJSON_GetObjectItemCaseSensitive(data, "version") &&
+        !get_id(data, "version", true, &version)) {
         return false;
     }
     struct order_row row = {.order_id = order_id, .version = version};

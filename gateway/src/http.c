@@ -45,8 +45,10 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
         gateway_board_on_message(gw->board, msg->topic, msg->payload, msg->len);
         return;
     }
-    if (strncmp(msg->topic, HB_TOPIC_PREFIX "evt/order/", strlen(HB_TOPIC_PREFIX "evt/order/")) == 0 ||
-        strncmp(msg->topic, HB_TOPIC_PREFIX "metrics/", strlen(HB_TOPIC_PREFIX "metrics/")) == 0) {
+    static const char order_prefix[] = HB_TOPIC_PREFIX "evt/order/";
+    static const char metrics_prefix[] = HB_TOPIC_PREFIX "metrics/";
+    if (strncmp(msg->topic, order_prefix, sizeof(order_prefix) - 1) == 0 ||
+        strncmp(msg->topic, metrics_prefix, sizeof(metrics_prefix) - 1) == 0) {
         if (!gateway_board_on_message(gw->board, msg->topic, msg->payload, msg->len) &&
             msg->len > 0) {
             HB_LOGD(0, "board ignored a message on %.100s (%zu bytes)", msg->topic, msg->len);

@@ -15,6 +15,9 @@
 #define QTY_MAX 1000000LL
 #define QUERY_KEY_MAX 64
 #define QUERY_VALUE_MAX 32
+/* The one query parameter that is not a positive id: a bearer token, for the routes a
+ * browser opens itself (its address bar and EventSource cannot send a header). */
+#define QUERY_TOKEN "token"
 
 enum body_kind {
     BODY_IGNORED, /* the route takes no body; one that is sent is not looked at */
@@ -32,32 +35,30 @@ struct route_def {
     enum body_kind body;
     bool id_is_order;        /* the path id names an order, so it is the event subject */
     enum gateway_local local; /* with component NULL: what the gateway answers itself */
-    bool query_is_token;     /* query_field carries a bearer token (a browser's EventSource
-                              * cannot send an Authorization header) */
 };
 
 /* Order matters only for the Allow header, which lists methods in table order. */
 static const struct route_def route_table[] = {
-    {"GET", "/products", "product", "list", NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"POST", "/products", "product", "create", NULL, NULL, BODY_PRODUCT, false, GATEWAY_LOCAL_NONE, false},
-    {"GET", "/products/{id}", "product", "get", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"GET", "/orders", "order", "list", NULL, "userId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"POST", "/orders", "order", "place", NULL, NULL, BODY_ORDER, false, GATEWAY_LOCAL_NONE, false},
-    {"GET", "/orders/{id}", "order", "get", "id", NULL, BODY_IGNORED, true, GATEWAY_LOCAL_NONE, false},
-    {"POST", "/orders/{id}/cancel", "order", "cancel", "id", NULL, BODY_IGNORED, true, GATEWAY_LOCAL_NONE, false},
-    {"GET", "/deliveries", "delivery", "list", NULL, "orderId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"GET", "/deliveries/{id}", "delivery", "get", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"POST", "/deliveries/{id}/confirm", "delivery", "confirm", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"POST", "/deliveries/{id}/start", "delivery", "start", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"POST", "/deliveries/{id}/complete", "delivery", "complete", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"GET", "/payments", "payment", "list", NULL, "orderId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"GET", "/mypage/{id}", "view", "mypage", "userId", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"GET", "/notifications", "notification", "list", NULL, "userId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE, false},
-    {"GET", "/healthz", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_HEALTH, false},
-    {"GET", "/openapi.json", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_OPENAPI, false},
-    {"GET", "/board", NULL, NULL, NULL, "token", BODY_IGNORED, false, GATEWAY_LOCAL_BOARD, true},
-    {"GET", "/board/events", NULL, NULL, NULL, "token", BODY_IGNORED, false,
-     GATEWAY_LOCAL_BOARD_EVENTS, true},
+    {"GET", "/products", "product", "list", NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"POST", "/products", "product", "create", NULL, NULL, BODY_PRODUCT, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/products/{id}", "product", "get", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/orders", "order", "list", NULL, "userId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"POST", "/orders", "order", "place", NULL, NULL, BODY_ORDER, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/orders/{id}", "order", "get", "id", NULL, BODY_IGNORED, true, GATEWAY_LOCAL_NONE},
+    {"POST", "/orders/{id}/cancel", "order", "cancel", "id", NULL, BODY_IGNORED, true, GATEWAY_LOCAL_NONE},
+    {"GET", "/deliveries", "delivery", "list", NULL, "orderId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/deliveries/{id}", "delivery", "get", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"POST", "/deliveries/{id}/confirm", "delivery", "confirm", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"POST", "/deliveries/{id}/start", "delivery", "start", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"POST", "/deliveries/{id}/complete", "delivery", "complete", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/payments", "payment", "list", NULL, "orderId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/mypage/{id}", "view", "mypage", "userId", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/notifications", "notification", "list", NULL, "userId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
+    {"GET", "/healthz", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_HEALTH},
+    {"GET", "/openapi.json", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_OPENAPI},
+    {"GET", "/board", NULL, NULL, NULL, QUERY_TOKEN, BODY_IGNORED, false, GATEWAY_LOCAL_BOARD},
+    {"GET", "/board/events", NULL, NULL, NULL, QUERY_TOKEN, BODY_IGNORED, false,
+     GATEWAY_LOCAL_BOARD_EVENTS},
 };
 
 #define ROUTE_COUNT (sizeof(route_table) / sizeof(route_table[0]))
@@ -216,10 +217,16 @@ static bool token_is_plain(const char *text, size_t len)
     return true;
 }
 
+/* True when the route's query parameter is a bearer token, not a positive id. */
+static bool query_is_token(const struct route_def *def)
+{
+    return def->query_field && strcmp(def->query_field, QUERY_TOKEN) == 0;
+}
+
 /* Checks the query string of a matched route. A route accepts at most one parameter
  * (def->query_field), optional, a positive integer (or a bearer token's characters when
- * def->query_is_token); anything else is a 400 so that a
- * typo such as "?userid=" is not silently answered with every user's rows.
+ * it is QUERY_TOKEN); anything else is a 400 so that a typo such as "?userid=" is not
+ * silently answered with every user's rows.
  * *given tells whether the parameter was there. Returns false after filling out. */
 static bool check_query(const struct route_def *def, const char *query, int64_t *value,
                         bool *given, struct gateway_route *out)
@@ -259,7 +266,7 @@ static bool check_query(const struct route_def *def, const char *query, int64_t 
             route_fail(out, 400, "%s is given more than once", key);
             return false;
         }
-        if (def->query_is_token) {
+        if (query_is_token(def)) {
             /* Checked by the authentication step; here only its shape, without a copy. */
             if (!token_is_plain(raw_value, value_len)) {
                 route_fail(out, 400, "%s must be a bearer token", key);
@@ -484,7 +491,7 @@ bool gateway_route_describe(size_t i, struct gateway_route_info *out)
         .pattern = def->pattern,
         .id_field = def->id_field,
         .query_field = def->query_field,
-        .query_is_token = def->query_is_token,
+        .query_is_token = query_is_token(def),
         .has_body = def->body != BODY_IGNORED,
         .local = def->component == NULL,
     };
