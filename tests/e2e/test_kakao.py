@@ -129,9 +129,9 @@ class KakaoNotifierTest(StackTestCase):
 
     # --- helpers ---------------------------------------------------------------------
 
-    def ship(self, user, script=None):
-        """An order of user up to a confirmed delivery; script is set for it; then the
-        delivery starts. Returns the order id."""
+    def confirmed(self, user, script=None):
+        """An order of user up to a confirmed delivery, with script set for it at the
+        fake. Returns (order id, delivery id)."""
         cls = type(self)
         if getattr(cls, "_product", None) is None:
             cls._product = self.create_product("Sofa Kivik", 10 ** 6, 1000)
@@ -140,7 +140,12 @@ class KakaoNotifierTest(StackTestCase):
         if script is not None:
             self.fake.script(order_id, script)
         self.stack.post("/deliveries/%d/confirm" % delivery["id"], expect=200)
-        self.stack.post("/deliveries/%d/start" % delivery["id"], expect=200)
+        return order_id, delivery["id"]
+
+    def ship(self, user, script=None):
+        """confirmed(), then the delivery starts. Returns the order id."""
+        order_id, delivery_id = self.confirmed(user, script)
+        self.stack.post("/deliveries/%d/start" % delivery_id, expect=200)
         return order_id
 
     def wait_note(self, user, order_id, status, timeout=WAIT_S):
@@ -259,6 +264,28 @@ class KakaoNotifierTest(StackTestCase):
         self.assertEqual(len(self.fake.requests_for(before)), 1)
         self.assertEqual(len(self.fake.requests_for(later)), 1)
         self.assertEqual(self.stack.exit_codes(), {})  # the restarted one runs
+
+    def test_clean_stop_finishes_the_attempt_and_keeps_the_queue(self):
+        user = USER + 5
+        hold = TIMEOUT_MS / 1000.0 * 0.7
+        first = self.confirmed(user, script=[(200, hold)])
+        rest = [self.confirmed(user) for _ in range(2)]
+        for _, delivery_id in [first] + rest:  # back to back: claimed together, mostly
+            self.stack.post("/deliveries/%d/start" % delivery_id, expect=200)
+        self.stack.wait_for(lambda: self.fake.requests_for(first[0]), WAIT_S,
+                            what="the request for order %d" % first[0])
+        self.stack.kill("notification", signal.SIGTERM)
+        self.assertEqual(self.stack.exit_codes().get("notification"), 0)
+        # The attempt under way was answered and recorded before the exit.
+        self.assertEqual(self.fake.responses_for(first[0]), [200])
+        self.stack.start("notification")
+        for order_id, _ in [first] + rest:
+            note = self.wait_note(user, order_id, "SENT")
+            # A claimed message that was never attempted went back without using an attempt.
+            self.assertEqual((note["attempts"], note["lastError"]), (1, None))
+        self.assert_requests_stay(first[0], 1)
+        for order_id, _ in [first] + rest:
+            self.assertEqual(len(self.fake.requests_for(order_id)), 1)
 
 
 if __name__ == "__main__":

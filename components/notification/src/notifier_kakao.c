@@ -59,12 +59,17 @@ static enum kakao_transport transport_of(CURLcode rc)
     }
 }
 
-/* Keeps an answer printable for logs and JSON: control bytes become spaces. */
+/* Keeps an answer printable ASCII for logs and JSON: control bytes become spaces, and
+ * bytes above 0x7f '?', since the cut at ANSWER_KEEP may split a UTF-8 sequence (Kakao's
+ * error messages are ASCII). */
 static void printable(char *s)
 {
     for (; *s; s++) {
-        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f) {
             *s = ' ';
+        } else if (c > 0x7f) {
+            *s = '?';
         }
     }
 }
@@ -152,8 +157,9 @@ void notifier_kakao_destroy(struct notifier *notifier)
         return;
     }
     struct kakao *k = notifier->self;
-    /* The token leaves no copy behind in freed memory. */
-    memset(k->authorization, 0, sizeof(k->authorization));
-    memset(k->settings.token, 0, sizeof(k->settings.token));
+    /* The token leaves no copy behind in freed memory (explicit_bzero: a memset before
+     * free may be optimised away). */
+    explicit_bzero(k->authorization, sizeof(k->authorization));
+    explicit_bzero(k->settings.token, sizeof(k->settings.token));
     free(k);
 }

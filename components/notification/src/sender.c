@@ -142,7 +142,7 @@ static hb_err_t sender_setup(struct hb_ctx *ctx)
         return HB_ERR_IO;
     }
     hb_err_t rc = notifier_kakao_create(&settings, &sender.kakao);
-    memset(settings.token, 0, sizeof(settings.token));
+    explicit_bzero(settings.token, sizeof(settings.token)); /* the notifier has its copy */
     if (rc != HB_OK) {
         curl_global_cleanup();
         return rc;
@@ -201,6 +201,9 @@ static void sender_teardown(struct hb_ctx *ctx)
     if (rc != HB_OK) {
         hb_store_rollback(ctx->store);
         HB_LOGE(0, "could not record the last notification attempts: %s", hb_strerror(rc));
+    } else {
+        HB_LOGI(0, "stopped the kakaotalk sender: %zu attempts recorded, %zu unstarted back"
+                   " to PENDING", s->n_done, s->n_todo);
     }
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->mu);
