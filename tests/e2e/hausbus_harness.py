@@ -182,7 +182,9 @@ class Stack:
         sequence of names runs those in it (HAUSBUS_COMPONENTS) and the rest as their own
         processes; False runs seven processes. None (the default) reads HAUSBUS_ALLINONE:
         "1" means True, anything else False. start/kill/pid of a name inside the
-        all-in-one act on the hausbus process (process_env of "hausbus" applies to it)."""
+        all-in-one act on the hausbus process (process_env of "hausbus" applies to it), so
+        a test that stops one component and expects the gateway to go on serving
+        (test_resilience, test_bad_input's silent component) does not hold in that mode."""
         self.tmp = tempfile.mkdtemp(prefix="hausbus-e2e-")
         self.data_dir = os.path.join(self.tmp, "data")
         os.mkdir(self.data_dir)

@@ -74,7 +74,8 @@ int hb_component_main(const struct hb_component *def, int argc, char **argv);
 /* Runs def's loop in the calling thread until a stop signal (hb_component_main installs
  * the handler) or hb_component_stop(): its own config, store (<data dir>/<name>.db),
  * heartbeat and MQTT client (id hausbus-<name>), so several may run as threads of one
- * process. Needs about 12 KB of stack plus what sqlite and libmosquitto use. Returns 0
+ * process. Logs as <name> at the level hb_log_init set for the process. Needs about
+ * 12 KB of stack plus what sqlite and libmosquitto use. Returns 0
  * after a clean stop, 2 for a bad configuration, 1 when it cannot start (store, setup,
  * bus), after logging why. */
 int hb_component_run(const struct hb_component *def);
