@@ -3,12 +3,13 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import unittest
 
-from hausbus_harness import (ALLINONE, COMPONENTS, PROCESSES, VALGRIND, Stack, StackTestCase,
-                             bin_dir, free_port)
+from hausbus_harness import (ALLINONE, COMPONENTS, PROCESSES, SANITIZER_MARKERS, VALGRIND,
+                             StackTestCase, bin_dir, free_port)
 
 _users = itertools.count(7001)
 # Orders put through before the memory is read: enough to fill sqlite's page caches and
@@ -167,6 +168,12 @@ class ExitCodeTest(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
+    def assert_stopped_cleanly(self, proc):
+        """Every thread was stopped and joined, and no sanitizer had anything to say."""
+        self.assertIn('"msg":"stopped"', proc.stderr)
+        for marker in SANITIZER_MARKERS:
+            self.assertNotIn(marker, proc.stderr)
+
     def test_bad_component_lists_exit_2_with_a_reason(self):
         cases = {
             "order,bogus": 'unknown component \\"bogus\\"',
@@ -190,9 +197,17 @@ class ExitCodeTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("component payment ended with exit code 1; stopping the others",
                       proc.stderr)
-        self.assertIn('"msg":"stopped"', proc.stderr)
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            self.assertNotIn(marker, proc.stderr)
+        self.assert_stopped_cleanly(proc)
+
+    def test_a_gateway_that_cannot_listen_stops_the_process(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            proc = run_allinone(dict(self.env, HAUSBUS_HTTP_PORT=str(port)))
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("cannot start the HTTP server", proc.stderr)
+        self.assert_stopped_cleanly(proc)
 
 
 if __name__ == "__main__":
