@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,9 @@ struct runtime {
     bool watchdog;          /* systemd's watchdog is on: ping it every tick */
 };
 
-static volatile sig_atomic_t stop_requested;
+/* One flag for the process: a signal, or the all-in-one's hb_component_stop(), ends every
+ * loop (an atomic: a lock-free atomic_int is safe in a signal handler and across threads). */
+static atomic_int stop_requested;
 
 static void on_signal(int sig)
 {
@@ -354,9 +357,17 @@ static void request_replays(struct runtime *rt)
     }
 }
 
+/* Whether the loops tell systemd about themselves: yes when the process is one component
+ * (hb_component_main); an all-in-one process speaks for all its loops from its main
+ * thread, since one loop's pings would hide another's hang. */
+static atomic_bool loops_notify_systemd;
+
 /* Tells systemd (Type=notify) about state; does nothing when not started by systemd. */
 static void notify_systemd(const char *state)
 {
+    if (!atomic_load(&loops_notify_systemd)) {
+        return;
+    }
     hb_err_t rc = hb_sdnotify(state);
     if (rc != HB_OK) {
         HB_LOGW(0, "cannot notify systemd of %s: %s", state, hb_strerror(rc));
@@ -460,37 +471,55 @@ static hb_err_t heartbeat_path(const struct hb_config *cfg, const char *name, ch
     return n > 0 && (size_t)n < cap ? HB_OK : HB_ERR_INVAL;
 }
 
-/* --probe: reads the heartbeat the running process writes every tick. */
-static int probe(const struct hb_component *def)
+int hb_component_probe(const char *name)
 {
     struct hb_config cfg;
     char path[600], why[160];
     const char *max_age = getenv("HAUSBUS_PROBE_MAX_AGE_MS");
     int64_t max_age_ms = max_age && *max_age ? atoll(max_age) : HB_PROBE_MAX_AGE_MS;
-    if (hb_config_load(&cfg) != HB_OK || heartbeat_path(&cfg, def->name, path, sizeof(path)) !=
+    if (hb_config_load(&cfg) != HB_OK || heartbeat_path(&cfg, name, path, sizeof(path)) !=
                                              HB_OK) {
         return 1;
     }
     hb_err_t rc = hb_heartbeat_check(path, hb_wall_ms(), max_age_ms, why, sizeof(why));
-    printf("%s: %s\n", def->name, why);
+    printf("%s: %s\n", name, why);
     return rc == HB_OK ? 0 : 1;
 }
 
 int hb_component_main(const struct hb_component *def, int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--probe") == 0) {
-        return probe(def);
+        return hb_component_probe(def->name);
     }
     if (argc > 1) {
         fprintf(stderr, "usage: %s [--probe]\n", argv[0]);
         return 2;
     }
-    static struct runtime rt; /* large (inflight tables); one per process */
+    hb_log_init(def->name, getenv("HAUSBUS_LOG_LEVEL"));
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    atomic_store(&loops_notify_systemd, true);
+    return hb_component_run(def);
+}
+
+void hb_component_stop(void)
+{
+    stop_requested = 1;
+}
+
+int hb_component_run(const struct hb_component *def)
+{
+    /* About 12 KB (inflight tables): on the stack of the thread that runs it, one per
+     * running component. */
+    struct runtime rt;
+    memset(&rt, 0, sizeof(rt));
+    hb_log_set_thread_component(def->name);
     rt.def = def;
     if (hb_config_load(&rt.cfg) != HB_OK) {
         return 2;
     }
-    hb_log_init(def->name, rt.cfg.log_level);
     rt.ctx.cfg = &rt.cfg;
     if (open_store(&rt) != HB_OK ||
         heartbeat_path(&rt.cfg, def->name, rt.heartbeat, sizeof(rt.heartbeat)) != HB_OK) {
@@ -528,10 +557,6 @@ int hb_component_main(const struct hb_component *def, int argc, char **argv)
         .on_connected = on_connected,
         .ctx = &rt,
     };
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     if (hb_bus_create(&rt.cfg, &opt, &rt.bus) != HB_OK) {
         hb_store_close(rt.ctx.store);
         return 1;

@@ -253,7 +253,7 @@ hb_err_t hb_store_query_json(struct hb_store *st, const char *sql, const int64_t
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
         const char *text = (const char *)sqlite3_column_text(s, 0);
-        *out = cJSON_Parse(text);
+        *out = text ? hb_json_parse(text, strlen(text), NULL) : NULL;
         if (!*out) {
             HB_LOGE(0, "query did not return JSON");
             rc = HB_ERR_DB;
