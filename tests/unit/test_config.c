@@ -17,7 +17,7 @@
 static const char *const all_vars[] = {
     "HAUSBUS_MQTT_HOST",     "HAUSBUS_MQTT_PORT",  "HAUSBUS_HTTP_PORT",
     "HAUSBUS_DATA_DIR",      "HAUSBUS_LOG_LEVEL",  "HAUSBUS_PAYMENT_LIMIT",
-    "HAUSBUS_REDRIVE_MS",    "HAUSBUS_REQUEST_TIMEOUT_MS",
+    "HAUSBUS_REDRIVE_MS",    "HAUSBUS_REQUEST_TIMEOUT_MS", "HAUSBUS_SQLITE_CACHE_KB",
 };
 
 /* Every case starts from an environment without HAUSBUS_* variables. */
@@ -59,6 +59,7 @@ static void defaults_apply_without_environment(void **state)
     assert_int_equal(cfg.payment_limit, 10000000);
     assert_int_equal(cfg.redrive_ms, 5000);
     assert_int_equal(cfg.request_timeout_ms, 5000);
+    assert_int_equal(cfg.sqlite_cache_kb, 256);
 }
 
 static void empty_variables_mean_the_default(void **state)
@@ -90,8 +91,10 @@ static void every_variable_is_read(void **state)
     set("HAUSBUS_PAYMENT_LIMIT", "4611686018427387903"); /* INT64_MAX / 2 */
     set("HAUSBUS_REDRIVE_MS", "250");
     set("HAUSBUS_REQUEST_TIMEOUT_MS", "1500");
+    set("HAUSBUS_SQLITE_CACHE_KB", "64");
     struct hb_config cfg;
     assert_int_equal(hb_config_load(&cfg), HB_OK);
+    assert_int_equal(cfg.sqlite_cache_kb, 64);
     assert_string_equal(cfg.mqtt_host, "broker.local");
     assert_int_equal(cfg.mqtt_port, 8883);
     assert_int_equal(cfg.http_port, 9090);
@@ -188,6 +191,8 @@ static void out_of_range_limits_and_timeouts_are_invalid(void **state)
     expect_invalid("HAUSBUS_REDRIVE_MS", "3600001");
     expect_invalid("HAUSBUS_REQUEST_TIMEOUT_MS", "49");
     expect_invalid("HAUSBUS_REQUEST_TIMEOUT_MS", "600001");
+    expect_invalid("HAUSBUS_SQLITE_CACHE_KB", "15");
+    expect_invalid("HAUSBUS_SQLITE_CACHE_KB", "65537");
 }
 
 static void over_long_strings_are_invalid(void **state)

@@ -18,6 +18,8 @@ struct hb_config {
     int redrive_ms;          /* HAUSBUS_REDRIVE_MS: re-drive a stalled saga step, default 5000 */
     int request_timeout_ms;  /* HAUSBUS_REQUEST_TIMEOUT_MS: gateway waits this long, default 5000 */
     int commit_batch;        /* HAUSBUS_COMMIT_BATCH: messages per transaction, 1..64, default 1 */
+    int sqlite_cache_kb;     /* HAUSBUS_SQLITE_CACHE_KB: page cache per database, 16..65536,
+                              * default 256 */
     char mqtt_username[128]; /* HAUSBUS_MQTT_USERNAME, "" for anonymous */
     char mqtt_password[256]; /* HAUSBUS_MQTT_PASSWORD, or the first line of HAUSBUS_MQTT_PASSWORD_FILE */
     char mqtt_cafile[512];   /* HAUSBUS_MQTT_CAFILE: set to talk TLS to the broker */
