@@ -11,7 +11,8 @@ both processes every 100 ms and reports:
          and the bench waits for them to reach PAID
   after  when the bus is quiet again, after K orders (default 20) also went through the
          whole saga (brand confirms, delivery starts and completes, notification)
-Under qemu-user the RSS includes the emulator itself (its code and translation cache):
+The RSS rows count shared libraries (libc, libcrypto, ...) in both processes; the PSS
+row splits them, so its sum is what the stack occupies. Under qemu-user the RSS includes the emulator itself (its code and translation cache):
 an upper bound for the board, not the board's figure.
 """
 import argparse
@@ -56,6 +57,19 @@ def vm_rss_kb(pid):
         with open("/proc/%d/status" % pid) as f:
             for line in f:
                 if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def pss_kb(pid):
+    """Proportional set size: shared library pages split among the processes mapping them,
+    so the two processes' values add up to what the stack occupies."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -159,6 +173,8 @@ def main():
             full_sagas(stack, product["id"], args.sagas, user_id=2)
         wait_quiet(stack)
         after = sampler.now()
+        after_pss = {name: pss_kb(pid) for name, pid in sampler.pids.items()}
+        after_pss["total"] = after_pss["broker"] + after_pss["hausbus"]
         if pending:
             sys.exit("%d orders did not reach PAID within %.0f s" % (len(pending), args.timeout))
 
@@ -170,11 +186,12 @@ def main():
     print("| state | mosquitto | hausbus (all-in-one) | edge stack |")
     print("|---|---|---|---|")
     for label, sample in (("idle", idle), ("peak under load", sampler.peak),
-                          ("after the sagas", after)):
+                          ("after the sagas", after), ("after the sagas, PSS", after_pss)):
         print("| %s | %.1f MiB | %.1f MiB | %.1f MiB |" % (
             label, sample["broker"] / 1024.0, sample["hausbus"] / 1024.0,
             sample["total"] / 1024.0))
-    print(json.dumps({"idle": idle, "peak": sampler.peak, "after": after}))
+    print(json.dumps({"idle": idle, "peak": sampler.peak, "after": after,
+                      "after_pss": after_pss}))
 
 
 if __name__ == "__main__":
