@@ -46,3 +46,10 @@ hb_build_programs() {
     cmake -S "$HB_ROOT" -B "$1" >/dev/null
     cmake --build "$1" -j "$(nproc)" --target "${HB_PROGRAMS[@]}" >/dev/null
 }
+
+# hb_toolchain_fact <toolchain file> <name>: the value of `set(<name> <value>)` in a
+# board/<profile>/toolchain.cmake. The board folder holds the facts (Debian architecture,
+# GNU triplet, qemu); scripts/cross-build.sh and tests/cross only read them.
+hb_toolchain_fact() {
+    sed -n "s/^set($2 \\([^ )]*\\)).*/\\1/p" "$1" | head -n 1
+}
