@@ -10,6 +10,9 @@ HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip)
 command -v npm >/dev/null 2>&1 || HB_TEST_PACKAGES+=(npm)
 # The pod test's image build (scripts/build-image.sh) installs podman, runc, debootstrap
 # and catatonit itself, and configures podman for this machine.
+# The cross builds (scripts/cross-build.sh, label cross) install gcc-<triplet> and
+# qemu-user themselves, add the target architecture to dpkg, and unpack the target's
+# libraries into build-sysroot/<arch>/ without installing them.
 
 # hb_install_deps [extra packages...]: installs the Debian packages that are missing
 # (needs root; says what to do otherwise).

@@ -21,7 +21,9 @@ HB_TARGET_PACKAGES=(libc6 libc6-dev linux-libc-dev libcrypt1 libcrypt-dev libgcc
                     libssl-dev libcmocka0 libcmocka-dev)
 
 usage() {
-    echo "usage: $0 <profile> [cmake args...]; profiles: $(ls "$HB_ROOT/board" | grep -v README | tr '\n' ' ')" >&2
+    local dirs=("$HB_ROOT"/board/*/)
+    dirs=("${dirs[@]%/}")
+    echo "usage: $0 <profile> [cmake args...]; profiles: ${dirs[*]##*/}" >&2
     exit 2
 }
 
@@ -109,8 +111,10 @@ toolchain=$HB_ROOT/board/$profile/toolchain.cmake
 [ -f "$toolchain" ] || usage
 arch=$(hb_toolchain_fact "$toolchain" HB_DEBIAN_ARCH)
 triplet=$(hb_toolchain_fact "$toolchain" HB_TRIPLET)
-[ -n "$arch" ] && [ -n "$triplet" ] \
-    || { echo "$toolchain lacks set(HB_DEBIAN_ARCH ...) or set(HB_TRIPLET ...)" >&2; exit 1; }
+if [ -z "$arch" ] || [ -z "$triplet" ]; then
+    echo "$toolchain lacks set(HB_DEBIAN_ARCH ...) or set(HB_TRIPLET ...)" >&2
+    exit 1
+fi
 build=$HB_ROOT/build-$profile
 cmake_args=(-DCMAKE_TOOLCHAIN_FILE="$toolchain")
 
