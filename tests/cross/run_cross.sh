@@ -12,8 +12,8 @@ HB_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$HB_ROOT/scripts/common.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: the cross tests install packages with apt; run them as root" \
-         "(or run scripts/cross-build.sh <profile> once as root first)"
+    echo "SKIP: the cross tests need root: scripts/cross-build.sh installs the cross" \
+         "compiler and qemu-user with apt and adds the target architecture to dpkg"
     exit 77
 fi
 [ $# -ge 1 ] || { echo "usage: $0 <profile> [e2e test modules...]" >&2; exit 2; }
