@@ -11,6 +11,9 @@ HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip systemd)
 command -v npm >/dev/null 2>&1 || HB_TEST_PACKAGES+=(npm)
 # The pod test's image build (scripts/build-image.sh) installs podman, runc, debootstrap
 # and catatonit itself, and configures podman for this machine.
+# The cross builds (scripts/cross-build.sh, label cross) install gcc-<triplet> and
+# qemu-user themselves, add the target architecture to dpkg, and unpack the target's
+# libraries into build-sysroot/<arch>/ without installing them.
 
 # hb_install_deps [extra packages...]: installs the Debian packages that are missing
 # (needs root; says what to do otherwise).
@@ -50,4 +53,11 @@ hb_build() {
 hb_build_programs() {
     cmake -S "$HB_ROOT" -B "$1" >/dev/null
     cmake --build "$1" -j "$(nproc)" --target "${HB_SERVICES[@]}" hausbus-allinone >/dev/null
+}
+
+# hb_toolchain_fact <toolchain file> <name>: the value of `set(<name> <value>)` in a
+# board/<profile>/toolchain.cmake. The board folder holds the facts (Debian architecture,
+# GNU triplet, qemu); scripts/cross-build.sh and tests/cross only read them.
+hb_toolchain_fact() {
+    sed -n "s/^set($2 \\([^ )]*\\)).*/\\1/p" "$1" | head -n 1
 }

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import socket
@@ -32,10 +33,17 @@ VALGRIND = (["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
              "--suppressions=" + os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                               "..", "valgrind.supp")]
             if os.environ.get("HAUSBUS_VALGRIND") else [])
-HEALTH_TIMEOUT_S = 60.0 if VALGRIND else 15.0
-STOP_GRACE_S = 5.0
+# HAUSBUS_LAUNCHER: a command line put in front of every hausbus program the harness
+# starts (the broker and the mosquitto_* tools stay native), e.g. "qemu-aarch64 -L <sysroot>"
+# to drive a cross build (tests/cross). Empty: the programs run directly.
+LAUNCHER = shlex.split(os.environ.get("HAUSBUS_LAUNCHER", ""))
+# HAUSBUS_TIMEOUT_SCALE: every wait, HTTP timeout and stop grace is multiplied by it, for
+# programs that run slower than native (emulated, under valgrind); 1 by default.
+TIMEOUT_SCALE = float(os.environ.get("HAUSBUS_TIMEOUT_SCALE") or 1)
+HEALTH_TIMEOUT_S = 60.0 if VALGRIND else 15.0  # scaled in wait_for()
+STOP_GRACE_S = 5.0 * TIMEOUT_SCALE
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
-HTTP_TIMEOUT_S = 15.0
+HTTP_TIMEOUT_S = 15.0 * TIMEOUT_SCALE
 LOG_TAIL_LINES = 25
 LOG_ALARM_LINES = 20
 FINAL_STATUSES = ("REJECTED", "CANCELLED", "DELIVERED")
@@ -74,6 +82,7 @@ class MessageCollector:
 
     def wait(self, pred, timeout=10.0):
         """Waits until pred(list of messages) is truthy; returns its value or raises."""
+        timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -324,7 +333,7 @@ class Stack:
             raise AssertionError("missing binary %s" % exe)
         if name == ALLINONE and set(self.inside) != set(PROCESSES):
             self.process_env.setdefault(ALLINONE, {})["HAUSBUS_COMPONENTS"] = ",".join(self.inside)
-        self._spawn(name, VALGRIND + [exe] if VALGRIND else [exe])
+        self._spawn(name, LAUNCHER + VALGRIND + [exe])
         if wait:
             self.wait_healthy()
 
@@ -398,7 +407,7 @@ class Stack:
         def health():
             self._check_alive()
             try:
-                status, _, body = self.request("GET", "/healthz", timeout=1.0)
+                status, _, body = self.request("GET", "/healthz", timeout=1.0 * TIMEOUT_SCALE)
             except OSError as e:
                 return (None, str(e))
             return (status, body)
@@ -467,7 +476,9 @@ class Stack:
 
     def wait_for(self, fn, timeout=10.0, until=bool, what=None, interval=0.02):
         """Calls fn every interval until until(value) holds and returns that value. On
-        timeout raises AssertionError naming what was awaited and the last value seen."""
+        timeout raises AssertionError naming what was awaited and the last value seen.
+        timeout is scaled by HAUSBUS_TIMEOUT_SCALE."""
+        timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         while True:
             value = fn()
