@@ -18,7 +18,15 @@ HB_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HB_TARGET_PACKAGES=(libc6 libc6-dev linux-libc-dev libcrypt1 libcrypt-dev libgcc-s1
                     libstdc++6 libmosquitto1 libmosquitto-dev libcjson1 libcjson-dev
                     libsqlite3-0 libsqlite3-dev libcivetweb1 libcivetweb-dev libssl3
-                    libssl-dev libcmocka0 libcmocka-dev)
+                    libssl-dev libcmocka0 libcmocka-dev
+                    # libcurl (the notification component's KakaoTalk client) and the
+                    # libraries it needs at link and run time
+                    libcurl4 libcurl4-openssl-dev gcc-12-base libbrotli1 libcom-err2
+                    libdb5.3 libffi8 libgmp10 libgnutls30 libgssapi-krb5-2 libhogweed6
+                    libidn2-0 libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0
+                    libldap-2.5-0 libnettle8 libnghttp2-14 libp11-kit0 libpsl5 librtmp1
+                    libsasl2-2 libsasl2-modules-db libssh2-1 libtasn1-6 libunistring2
+                    libzstd1 zlib1g)
 
 usage() {
     local dirs=("$HB_ROOT"/board/*/)

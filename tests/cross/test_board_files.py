@@ -9,8 +9,13 @@ BOARD = os.path.join(ROOT, "board")
 ASSIGNMENT = re.compile(r"^(HAUSBUS_[A-Z0-9_]+)=(.*)$")
 
 
+# Folders of board/ that are not profiles: the systemd units every profile uses.
+NOT_PROFILES = {"systemd"}
+
+
 def profiles():
-    return sorted(d for d in os.listdir(BOARD) if os.path.isdir(os.path.join(BOARD, d)))
+    return sorted(d for d in os.listdir(BOARD)
+                  if os.path.isdir(os.path.join(BOARD, d)) and d not in NOT_PROFILES)
 
 
 def documented_variables():
@@ -58,7 +63,7 @@ class BoardFilesTest(unittest.TestCase):
                 self.assertNotIn(name, seen, where + ": set twice")
                 seen.add(name)
                 # Plain values: systemd's EnvironmentFile= and `. file` must read the same.
-                self.assertRegex(value, r"^[A-Za-z0-9_./:-]+$", where)
+                self.assertRegex(value, r"^[A-Za-z0-9_./:,-]+$", where)
                 self.assertTrue(above is not None and above.startswith("#"),
                                 where + ": no comment saying why")
 
