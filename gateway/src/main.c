@@ -183,13 +183,15 @@ int main(void)
     gw.auth = &auth;
     make_client_id(&gw);
     if (gateway_pending_create(GATEWAY_PENDING_SLOTS, &gw.pending) != HB_OK ||
-        gateway_health_create(&gw.health) != HB_OK) {
+        gateway_health_create(&gw.health) != HB_OK ||
+        gateway_metrics_create(&gw.metrics) != HB_OK) {
         HB_LOGE(0, "out of memory");
         goto err;
     }
     gateway_health_set_auth(gw.health, auth.mode == GATEWAY_AUTH_MODE_OPEN ? "open" : "on");
 
-    const char *const subscriptions[] = {gw.reply_topic, HB_TOPIC_PREFIX "status/+"};
+    const char *const subscriptions[] = {gw.reply_topic, HB_TOPIC_PREFIX "status/+",
+                                         HB_TOPIC_PREFIX "metrics/+"};
     struct hb_bus_options bus_opt = {
         .client_id = gw.client_id,
         .component = "gateway",
@@ -279,6 +281,7 @@ err:
     hb_bus_destroy(gw.bus);
     gateway_pending_destroy(gw.pending);
     gateway_health_destroy(gw.health);
+    gateway_metrics_destroy(gw.metrics);
     if (civetweb_ready) {
         mg_exit_library();
     }
