@@ -131,6 +131,15 @@ void hb_histogram_observe(struct hb_histogram *h, double value)
     h->sum += value;
 }
 
+void hb_histogram_add_bucket(struct hb_histogram *h, size_t index, uint64_t n, double sum)
+{
+    for (size_t i = index; i < h->n_le; i++) {
+        h->counts[i] += n;
+    }
+    h->count += n;
+    h->sum += sum;
+}
+
 cJSON *hb_histogram_json(const struct hb_histogram *h)
 {
     cJSON *obj = cJSON_CreateObject();

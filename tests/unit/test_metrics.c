@@ -119,6 +119,22 @@ static void histogram_is_cumulative_with_count_and_sum(void **state)
     cJSON_Delete(j);
 }
 
+static void aggregated_buckets_add_up_cumulatively(void **state)
+{
+    (void)state;
+    const double le[] = {5, 10, 25};
+    struct hb_histogram h;
+    hb_histogram_init(&h, le, 3);
+    hb_histogram_add_bucket(&h, 1, 2, 15); /* two of 7 and 8 */
+    hb_histogram_add_bucket(&h, 3, 1, 90); /* over every bound */
+    hb_histogram_add_bucket(&h, 9, 1, 60); /* any index past the end is +Inf too */
+    assert_int_equal(h.counts[0], 0);
+    assert_int_equal(h.counts[1], 2);
+    assert_int_equal(h.counts[2], 2);
+    assert_int_equal(h.count, 4);
+    assert_true(h.sum == 165);
+}
+
 static void histogram_bounds_are_capped(void **state)
 {
     (void)state;
@@ -139,6 +155,7 @@ int main(void)
         cmocka_unit_test(topics_beyond_the_table_go_to_overflow),
         cmocka_unit_test(snapshot_has_the_contract_fields),
         cmocka_unit_test(histogram_is_cumulative_with_count_and_sum),
+        cmocka_unit_test(aggregated_buckets_add_up_cumulatively),
         cmocka_unit_test(histogram_bounds_are_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -548,6 +548,28 @@ static void saga_metrics_count_each_order_once(void **state)
     cJSON_Delete(extra);
 }
 
+static void saga_latency_buckets_match_their_bounds(void **state)
+{
+    struct hbt *t = *state;
+    /* placed_to_paid of 5 ms (on the first bound), 6 ms and 10001 ms (over the last). */
+    const int64_t latencies[] = {5, 6, 10001};
+    for (size_t i = 0; i < 3; i++) {
+        int64_t id = place(t, USER_ID);
+        t->ctx.now_ms += latencies[i];
+        payment_approved(t, id);
+        (void)hbt_take(t);
+    }
+    cJSON *extra = saga_metrics(t);
+    const cJSON *h = saga_latency(extra, "placed_to_paid");
+    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(h, "counts");
+    assert_int_equal((int)cJSON_GetArrayItem(counts, 0)->valuedouble, 1);  /* le 5 */
+    assert_int_equal((int)cJSON_GetArrayItem(counts, 1)->valuedouble, 2);  /* le 10 */
+    assert_int_equal((int)cJSON_GetArrayItem(counts, 10)->valuedouble, 2); /* le 10000 */
+    assert_int_equal(hbt_json_int(h, "count"), 3);
+    assert_int_equal(hbt_json_int(h, "sum"), 10012);
+    cJSON_Delete(extra);
+}
+
 static void saga_metrics_count_delivered_and_payment_declined(void **state)
 {
     struct hbt *t = *state;
@@ -575,7 +597,8 @@ static void saga_metrics_backfill_a_database_from_before_order_steps(void **stat
     (void)order_at(t, "SHIPPING");
     (void)order_at(t, "REJECTED");
     /* As an older version left it: orders, but no step rows. */
-    assert_int_equal(hb_store_exec(t->store, "DELETE FROM order_steps"), HB_OK);
+    assert_int_equal(hb_store_exec(t->store, "DELETE FROM order_steps;"
+                                             "DELETE FROM order_step_latency"), HB_OK);
     assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
     assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK); /* restart */
     cJSON *extra = saga_metrics(t);
@@ -826,6 +849,7 @@ int main(void)
         T(saga_metrics_count_each_order_once),
         T(saga_metrics_count_delivered_and_payment_declined),
         T(saga_metrics_backfill_a_database_from_before_order_steps),
+        T(saga_latency_buckets_match_their_bounds),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

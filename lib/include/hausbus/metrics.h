@@ -72,6 +72,10 @@ void hb_histogram_init(struct hb_histogram *h, const double *le, size_t n_le);
 /* Records one value: every bucket whose bound is >= value, and count and sum. */
 void hb_histogram_observe(struct hb_histogram *h, double value);
 
+/* Adds n observations summing to sum that fell into bucket index (the first bound they
+ * are <= to; n_le or more for over every bound): for aggregates kept elsewhere. */
+void hb_histogram_add_bucket(struct hb_histogram *h, size_t index, uint64_t n, double sum);
+
 /* {"le":[...],"counts":[...cumulative...],"count":n,"sum":s}; NULL on allocation failure. */
 cJSON *hb_histogram_json(const struct hb_histogram *h);
 
