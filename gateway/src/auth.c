@@ -502,6 +502,15 @@ void gateway_auth_decide(const struct gateway_route *route, const struct gateway
     if (route->kind == GATEWAY_ROUTE_ERROR) {
         return;
     }
+    if (route->kind == GATEWAY_ROUTE_LOCAL) {
+        /* Every other page the gateway serves itself (GET /metrics) is for operators. */
+        if (claims->role != GATEWAY_ROLE_ADMIN) {
+            snprintf(out->reason, sizeof(out->reason), "%s is for the admin role only",
+                     route->pattern ? route->pattern : "this page");
+            out->verdict = GATEWAY_AUTH_FORBIDDEN;
+        }
+        return;
+    }
     const struct rule_def *def = NULL;
     for (size_t i = 0; i < RULE_COUNT && route->component && route->command; i++) {
         if (strcmp(rule_table[i].component, route->component) == 0 &&

@@ -11,6 +11,7 @@
 #include "hausbus/bus.h"
 #include "hausbus/config.h"
 #include "health.h"
+#include "metrics.h"
 #include "pending.h"
 
 #define GATEWAY_CLIENT_ID_MAX 64
@@ -24,6 +25,7 @@ struct gateway {
     struct hb_bus *bus;
     struct gateway_pending *pending;
     struct gateway_health *health;
+    struct gateway_metrics *metrics; /* GET /metrics; NULL leaves the counting out */
     char client_id[GATEWAY_CLIENT_ID_MAX];     /* "hausbus-gateway-<hex>", unique per process */
     char reply_topic[GATEWAY_CLIENT_ID_MAX + 32]; /* hausbus/v1/reply/<client_id> */
     atomic_bool stopping;  /* set by gateway_http_drain: new requests get 503 */

@@ -52,6 +52,7 @@ static const struct route_def route_table[] = {
     {"GET", "/notifications", "notification", "list", NULL, "userId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
     {"GET", "/healthz", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_HEALTH},
     {"GET", "/openapi.json", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_OPENAPI},
+    {"GET", "/metrics", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_METRICS},
 };
 
 #define ROUTE_COUNT (sizeof(route_table) / sizeof(route_table[0]))

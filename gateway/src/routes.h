@@ -33,6 +33,7 @@ enum gateway_local {
     GATEWAY_LOCAL_NONE,
     GATEWAY_LOCAL_HEALTH,  /* GET /healthz */
     GATEWAY_LOCAL_OPENAPI, /* GET /openapi.json */
+    GATEWAY_LOCAL_METRICS, /* GET /metrics (Prometheus text) */
 };
 
 struct gateway_route {

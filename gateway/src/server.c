@@ -123,7 +123,7 @@ struct gateway_server {
     struct gateway_auth_settings auth; /* holds the token key */
     struct http_settings http;
     struct gateway gw;
-    const char *subscriptions[2]; /* the bus keeps this pointer */
+    const char *subscriptions[3]; /* the bus keeps this pointer */
     struct mg_context *http_server;
     bool civetweb_ready; /* mg_init_library was called: mg_exit_library is owed */
 };
@@ -209,7 +209,8 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
     gw->auth = &srv->auth;
     make_client_id(gw);
     if (gateway_pending_create(GATEWAY_PENDING_SLOTS, &gw->pending) != HB_OK ||
-        gateway_health_create(&gw->health) != HB_OK) {
+        gateway_health_create(&gw->health) != HB_OK ||
+        gateway_metrics_create(&gw->metrics) != HB_OK) {
         HB_LOGE(0, "out of memory");
         rc = HB_ERR_NOMEM;
         goto err;
@@ -218,6 +219,7 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
 
     srv->subscriptions[0] = gw->reply_topic;
     srv->subscriptions[1] = HB_TOPIC_PREFIX "status/+";
+    srv->subscriptions[2] = HB_TOPIC_PREFIX "metrics/+"; /* for GET /metrics */
     struct hb_bus_options bus_opt = {
         .client_id = gw->client_id,
         .component = "gateway",
@@ -278,6 +280,7 @@ void gateway_server_stop(struct gateway_server *srv)
     hb_bus_destroy(srv->gw.bus);
     gateway_pending_destroy(srv->gw.pending);
     gateway_health_destroy(srv->gw.health);
+    gateway_metrics_destroy(srv->gw.metrics);
     if (srv->civetweb_ready) {
         mg_exit_library();
     }

@@ -317,6 +317,19 @@ hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *paylo
     return publish(bus, topic, payload, len, 1, retain, mid, NULL);
 }
 
+hb_err_t hb_bus_publish_snapshot(struct hb_bus *bus, const char *topic, const char *payload,
+                                 size_t len)
+{
+    if (len > HB_REPLY_MAX) {
+        return HB_ERR_TOO_LARGE;
+    }
+    mosquitto_property *props = NULL;
+    mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, "application/json");
+    int rc = mosquitto_publish_v5(bus->mosq, NULL, topic, (int)len, payload, 0, true, props);
+    mosquitto_property_free_all(&props);
+    return rc == MOSQ_ERR_SUCCESS ? HB_OK : bus_err(rc, "publish");
+}
+
 hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         const char *response_topic, const void *correlation,
                         size_t correlation_len, unsigned expiry_s)

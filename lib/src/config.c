@@ -97,6 +97,10 @@ hb_err_t hb_config_load(struct hb_config *cfg)
                              sizeof(cfg->mqtt_certfile)));
     HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_KEYFILE", "", cfg->mqtt_keyfile,
                              sizeof(cfg->mqtt_keyfile)));
+    int64_t metrics_interval;
+    HB_RETURN_ON_ERR(env_int("HAUSBUS_METRICS_INTERVAL_MS", 5000, 0, 3600 * 1000,
+                             &metrics_interval));
+    cfg->metrics_interval_ms = (int)metrics_interval;
     cfg->mqtt_port = (int)mqtt_port;
     cfg->http_port = (int)http_port;
     cfg->redrive_ms = (int)redrive;

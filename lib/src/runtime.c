@@ -11,6 +11,7 @@
 
 #include "hausbus/bus.h"
 #include "hausbus/log.h"
+#include "hausbus/metrics.h"
 #include "hausbus/probe.h"
 #include "hausbus/sdnotify.h"
 
@@ -29,6 +30,7 @@
 struct inflight {
     int mid;
     int64_t row_id;
+    int metric_slot; /* its topic's row in metrics.published, -1 for overflow */
 };
 
 /* A reply held back until the batch that produced it is committed. */
@@ -57,6 +59,7 @@ struct runtime {
     size_t n_replies;
     bool ready_notified;    /* systemd has had READY=1 */
     bool watchdog;          /* systemd's watchdog is on: ping it every tick */
+    struct hb_metrics metrics;
 };
 
 /* One flag for the process: a signal, or the all-in-one's hb_component_stop(), ends every
@@ -111,6 +114,7 @@ static void dead_letter(struct runtime *rt, const struct hb_message *msg, const 
         cJSON_AddStringToObject(letter, "payload", text)) {
         json = cJSON_PrintUnformatted(letter);
     }
+    rt->metrics.dead_letters++;
     if (!json || hb_store_outbox_put(rt->ctx.store, topic, json) != HB_OK) {
         HB_LOGE(0, "could not dead-letter a message from %s", msg->topic);
     } else {
@@ -223,6 +227,7 @@ static void on_message(void *arg, const struct hb_message *msg)
     struct hb_reply reply = {0};
     const char *reason = NULL;
     rt->arrived++;
+    hb_topic_counts_add(&rt->metrics.handled, msg->topic);
     if (!rt->in_batch) {
         if (hb_store_begin(rt->ctx.store) != HB_OK) {
             HB_LOGE(0, "cannot begin a transaction; message from %s dropped", msg->topic);
@@ -250,6 +255,7 @@ static void on_message(void *arg, const struct hb_message *msg)
     } else if (rc != HB_OK) {
         char why[96];
         snprintf(why, sizeof(why), "internal error: %s", hb_strerror(rc));
+        rt->metrics.handler_errors++;
         HB_LOGE(atoll(ev.subject), "%s handling %s", why, ev.type);
         dead_letter(rt, msg, why);
         hb_reply_error(&reply, 500, why);
@@ -268,6 +274,7 @@ static void on_published(void *arg, int mid)
     for (size_t i = 0; i < rt->n_inflight; i++) {
         if (rt->inflight[i].mid == mid) {
             rt->acked[rt->n_acked++] = rt->inflight[i].row_id;
+            hb_topic_counts_bump(&rt->metrics.published, rt->inflight[i].metric_slot);
             rt->inflight[i] = rt->inflight[--rt->n_inflight];
             return;
         }
@@ -397,7 +404,11 @@ static int publish_row(void *arg, const struct hb_outbox_row *row)
             HB_OK) {
         return 1;
     }
-    rt->inflight[rt->n_inflight++] = (struct inflight){.mid = mid, .row_id = row->id};
+    rt->inflight[rt->n_inflight++] = (struct inflight){
+        .mid = mid,
+        .row_id = row->id,
+        .metric_slot = hb_topic_counts_slot(&rt->metrics.published, row->topic),
+    };
     rt->outbox_cursor = row->id;
     return 0;
 }
@@ -447,6 +458,40 @@ static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
         hb_store_exec(rt->ctx.store, sql);
         *last_prune_ms = hb_now_ms();
     }
+}
+
+/* Publishes the metrics snapshot, retained, on hausbus/v1/metrics/<name>: QoS 0 and not
+ * through the outbox, since the next snapshot replaces a lost one. Between batches only,
+ * so the component's metrics hook reads committed state. */
+static void publish_metrics(struct runtime *rt)
+{
+    if (!hb_bus_connected(rt->bus)) {
+        return;
+    }
+    cJSON *snapshot = hb_metrics_json(&rt->metrics, hb_wall_ms(),
+                                      hb_store_duplicates(rt->ctx.store),
+                                      hb_store_outbox_count(rt->ctx.store));
+    if (snapshot && rt->def->metrics) {
+        rt->ctx.now_ms = hb_wall_ms();
+        cJSON *extra = rt->def->metrics(&rt->ctx);
+        cJSON *item = extra ? extra->child : NULL;
+        while (item) {
+            cJSON *next = item->next;
+            cJSON_DetachItemViaPointer(extra, item);
+            cJSON_DeleteItemFromObjectCaseSensitive(snapshot, item->string);
+            cJSON_AddItemToObject(snapshot, item->string, item);
+            item = next;
+        }
+        cJSON_Delete(extra);
+    }
+    char *json = snapshot ? cJSON_PrintUnformatted(snapshot) : NULL;
+    cJSON_Delete(snapshot);
+    char topic[96];
+    snprintf(topic, sizeof(topic), HB_TOPIC_PREFIX "metrics/%s", rt->def->name);
+    if (!json || hb_bus_publish_snapshot(rt->bus, topic, json, strlen(json)) != HB_OK) {
+        HB_LOGW(0, "could not publish metrics on %s", topic);
+    }
+    cJSON_free(json);
 }
 
 static hb_err_t open_store(struct runtime *rt)
@@ -533,6 +578,7 @@ int hb_component_run(const struct hb_component *def)
     if (hb_config_load(&rt.cfg) != HB_OK) {
         return 2;
     }
+    hb_metrics_init(&rt.metrics, def->name, hb_wall_ms());
     rt.ctx.cfg = &rt.cfg;
     if (open_store(&rt) != HB_OK ||
         heartbeat_path(&rt.cfg, def->name, rt.heartbeat, sizeof(rt.heartbeat)) != HB_OK) {
@@ -579,6 +625,7 @@ int hb_component_run(const struct hb_component *def)
     rt.watchdog = hb_sdnotify_watchdog_interval_ms() > 0;
     int64_t next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
     int64_t last_prune_ms = 0;
+    int64_t next_metrics_ms = hb_now_ms(); /* the first snapshot right after connecting */
     while (!stop_requested) {
         rt.arrived = 0;
         /* With a batch open, only look for more without waiting. */
@@ -592,6 +639,11 @@ int hb_component_run(const struct hb_component *def)
         if (hb_now_ms() >= next_tick_ms) {
             run_tick(&rt, &last_prune_ms);
             next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
+        }
+        if (rt.cfg.metrics_interval_ms > 0 && hb_now_ms() >= next_metrics_ms &&
+            hb_bus_connected(rt.bus)) {
+            publish_metrics(&rt);
+            next_metrics_ms = hb_now_ms() + rt.cfg.metrics_interval_ms;
         }
         flush_outbox(&rt);
     }

@@ -17,6 +17,7 @@ struct hb_store {
     sqlite3_stmt *outbox_select;
     sqlite3_stmt *outbox_delete;
     bool in_tx;
+    int64_t duplicates; /* inbox claims of ids already handled, since open */
 };
 
 static const char base_schema[] =
@@ -162,7 +163,15 @@ hb_err_t hb_store_inbox_claim(struct hb_store *st, const char *event_id, bool *f
     sqlite3_bind_text(st->inbox_insert, 1, event_id, -1, SQLITE_STATIC);
     HB_RETURN_ON_ERR(step_once(st, st->inbox_insert, "inbox insert"));
     *fresh = sqlite3_changes(st->db) == 1;
+    if (!*fresh) {
+        st->duplicates++;
+    }
     return HB_OK;
+}
+
+int64_t hb_store_duplicates(const struct hb_store *st)
+{
+    return st->duplicates;
 }
 
 hb_err_t hb_store_outbox_put(struct hb_store *st, const char *topic, const char *payload)

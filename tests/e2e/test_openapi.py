@@ -142,7 +142,8 @@ class OpenApiTest(StackTestCase):
                                ("/mypage/{userId}", "/mypage/0"),
                                ("/notifications", "/notifications?userId=%d" % USER),
                                ("/healthz", "/healthz"),
-                               ("/openapi.json", "/openapi.json")):
+                               ("/openapi.json", "/openapi.json"),
+                               ("/metrics", "/metrics")):
             call("GET", template, path)
         for step in ("confirm", "start", "complete"):
             template = "/deliveries/{id}/" + step
@@ -184,6 +185,9 @@ class OpenApiWithTokensTest(StackTestCase):
         self.assertIn("401", doc["paths"]["/products"]["get"]["responses"])
         self.assertIn("www-authenticate", headers)
         self.assertEqual(doc["paths"]["/openapi.json"]["get"]["security"], [])
+        status, _, _ = self.stack.request("GET", "/metrics")
+        self.assertEqual(status, 401)
+        self.assertIn("401", doc["paths"]["/metrics"]["get"]["responses"])
 
 
 if __name__ == "__main__":

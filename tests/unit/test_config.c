@@ -18,6 +18,7 @@ static const char *const all_vars[] = {
     "HAUSBUS_MQTT_HOST",     "HAUSBUS_MQTT_PORT",  "HAUSBUS_HTTP_PORT",
     "HAUSBUS_DATA_DIR",      "HAUSBUS_LOG_LEVEL",  "HAUSBUS_PAYMENT_LIMIT",
     "HAUSBUS_REDRIVE_MS",    "HAUSBUS_REQUEST_TIMEOUT_MS", "HAUSBUS_SQLITE_CACHE_KB",
+    "HAUSBUS_METRICS_INTERVAL_MS",
 };
 
 /* Every case starts from an environment without HAUSBUS_* variables. */
@@ -60,6 +61,7 @@ static void defaults_apply_without_environment(void **state)
     assert_int_equal(cfg.redrive_ms, 5000);
     assert_int_equal(cfg.request_timeout_ms, 5000);
     assert_int_equal(cfg.sqlite_cache_kb, 256);
+    assert_int_equal(cfg.metrics_interval_ms, 5000);
 }
 
 static void empty_variables_mean_the_default(void **state)
@@ -225,10 +227,27 @@ static void over_long_strings_are_invalid(void **state)
     free(level);
 }
 
+static void metrics_interval_is_read_and_bounded(void **state)
+{
+    (void)state;
+    struct hb_config cfg;
+    set("HAUSBUS_METRICS_INTERVAL_MS", "0"); /* off */
+    assert_int_equal(hb_config_load(&cfg), HB_OK);
+    assert_int_equal(cfg.metrics_interval_ms, 0);
+    set("HAUSBUS_METRICS_INTERVAL_MS", "250");
+    assert_int_equal(hb_config_load(&cfg), HB_OK);
+    assert_int_equal(cfg.metrics_interval_ms, 250);
+    set("HAUSBUS_METRICS_INTERVAL_MS", "-1");
+    assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
+    set("HAUSBUS_METRICS_INTERVAL_MS", "3600001");
+    assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(defaults_apply_without_environment, clear_environment),
+        cmocka_unit_test_setup(metrics_interval_is_read_and_bounded, clear_environment),
         cmocka_unit_test_setup(empty_variables_mean_the_default, clear_environment),
         cmocka_unit_test_setup(every_variable_is_read, clear_environment),
         cmocka_unit_test_setup(numeric_bounds_are_accepted, clear_environment),

@@ -61,6 +61,11 @@ struct hb_component {
     /* Prepares ctx->user before the loop starts, and releases it; both may be NULL. */
     hb_err_t (*setup)(struct hb_ctx *ctx);
     void (*teardown)(struct hb_ctx *ctx);
+    /* Extra members for the metrics snapshot (the order component adds "saga"), called
+     * every HAUSBUS_METRICS_INTERVAL_MS outside any transaction; may be NULL. Returns an
+     * object whose members are moved into the snapshot (the runtime frees it), or NULL
+     * when it has nothing (or failed: the snapshot goes out without them). */
+    cJSON *(*metrics)(struct hb_ctx *ctx);
 };
 
 /* Records re-announced per replay request: a bound on the burst one restart causes. */

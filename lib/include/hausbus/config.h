@@ -25,6 +25,8 @@ struct hb_config {
     char mqtt_cafile[512];   /* HAUSBUS_MQTT_CAFILE: set to talk TLS to the broker */
     char mqtt_certfile[512]; /* HAUSBUS_MQTT_CERTFILE + HAUSBUS_MQTT_KEYFILE: client certificate */
     char mqtt_keyfile[512];
+    int metrics_interval_ms; /* HAUSBUS_METRICS_INTERVAL_MS: metrics snapshot period, 0 = off,
+                              * default 5000 */
 };
 
 /* Fills cfg from the environment with defaults. Returns HB_ERR_INVAL, after logging
