@@ -13,11 +13,15 @@ both processes every 100 ms and reports:
          whole saga (brand confirms, delivery starts and completes, notification)
 The RSS rows count shared libraries (libc, libcrypto, ...) in both processes; the PSS
 row splits them, so its sum is what the stack occupies. Under qemu-user the RSS includes the emulator itself (its code and translation cache):
-an upper bound for the board, not the board's figure.
+an upper bound for the board, not the board's figure. So with HAUSBUS_LAUNCHER set the
+hausbus column is an estimate of the guest's own pages instead (guest_rss_kb), and the PSS
+row is the emulator's process as a whole.
 """
 import argparse
 import json
 import os
+import re
+import shlex
 import sys
 import threading
 import time
@@ -29,9 +33,9 @@ sys.path.insert(0, HERE)
 from hausbus_harness import Stack  # noqa: E402
 from orders import drive  # noqa: E402
 
-# The harness owns where things are; a profile may not move them.
+# The harness owns where things are and runs the gateway without tokens (no secret here).
 HARNESS_KEYS = {"HAUSBUS_MQTT_HOST", "HAUSBUS_MQTT_PORT", "HAUSBUS_HTTP_PORT",
-                "HAUSBUS_HTTP_BIND", "HAUSBUS_DATA_DIR", "HAUSBUS_COMPONENTS"}
+                "HAUSBUS_HTTP_BIND", "HAUSBUS_DATA_DIR", "HAUSBUS_COMPONENTS", "HAUSBUS_AUTH"}
 
 
 def profile_env(profile):
@@ -63,6 +67,38 @@ def vm_rss_kb(pid):
     return 0
 
 
+# Under qemu-user the host process holds the emulator and the guest. The guest's mappings
+# (its programs and libraries from the sysroot, its heap, stacks and anonymous memory) lie
+# below the host's mmap area; the emulator's own are its binary, its brk heap, and its
+# libraries and translation cache up in the host's mmap area.
+HOST_MMAP_START = 0x7000_0000_0000
+HOST_ONLY = {"[heap]", "[stack]", "[vdso]", "[vvar]", "[vsyscall]"}
+
+
+def guest_rss_kb(pid):
+    """An estimate of the emulated program's own RSS (see above); the plain VmRSS when no
+    launcher is used."""
+    launcher = shlex.split(os.environ.get("HAUSBUS_LAUNCHER", ""))
+    if not launcher:
+        return vm_rss_kb(pid)
+    emulator = os.path.basename(launcher[0])
+    total = 0
+    start = name = None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                m = re.match(r"^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$", line)
+                if m:
+                    start, name = int(m.group(1), 16), m.group(2)
+                elif line.startswith("Rss:") and start is not None:
+                    if (start < HOST_MMAP_START and name not in HOST_ONLY
+                            and os.path.basename(name) != emulator):
+                        total += int(line.split()[1])
+    except OSError:
+        return 0
+    return total
+
+
 def pss_kb(pid):
     """Proportional set size: shared library pages split among the processes mapping them,
     so the two processes' values add up to what the stack occupies."""
@@ -87,7 +123,8 @@ class Sampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def now(self):
-        sample = {name: vm_rss_kb(pid) for name, pid in self.pids.items()}
+        sample = {"broker": vm_rss_kb(self.pids["broker"]),
+                  "hausbus": guest_rss_kb(self.pids["hausbus"])}
         sample["total"] = sample["broker"] + sample["hausbus"]
         return sample
 
