@@ -30,7 +30,10 @@ hb_install_deps() {
     fi
     echo "installing: ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    # A mirror half-synced for one architecture (armhf's security index, seen here) fails
+    # the update but leaves every other index fresh; what is then really missing fails the
+    # install below with apt's own message.
+    apt-get update -qq || echo "apt-get update reported errors; going on with the indexes it has" >&2
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
