@@ -18,7 +18,7 @@ static const char *const all_vars[] = {
     "HAUSBUS_MQTT_HOST",     "HAUSBUS_MQTT_PORT",  "HAUSBUS_HTTP_PORT",
     "HAUSBUS_DATA_DIR",      "HAUSBUS_LOG_LEVEL",  "HAUSBUS_PAYMENT_LIMIT",
     "HAUSBUS_REDRIVE_MS",    "HAUSBUS_REQUEST_TIMEOUT_MS", "HAUSBUS_SQLITE_CACHE_KB",
-    "HAUSBUS_METRICS_INTERVAL_MS",
+    "HAUSBUS_METRICS_INTERVAL_MS", "HAUSBUS_MQTT_PASSWORD", "HAUSBUS_MQTT_PASSWORD_FILE",
 };
 
 /* Every case starts from an environment without HAUSBUS_* variables. */
@@ -243,6 +243,47 @@ static void metrics_interval_is_read_and_bounded(void **state)
     assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
 }
 
+/* Writes text to a new temporary file; returns its path (static storage). */
+static const char *temp_file(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/hausbus-test-secret-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void password_comes_from_the_first_line_of_its_file(void **state)
+{
+    (void)state;
+    const char *path = temp_file("s3cret-from-file\nsecond line\n");
+    set("HAUSBUS_MQTT_PASSWORD_FILE", path);
+    struct hb_config cfg;
+    assert_int_equal(hb_config_load(&cfg), HB_OK);
+    assert_string_equal(cfg.mqtt_password, "s3cret-from-file");
+    unlink(path);
+}
+
+static void password_and_password_file_together_are_invalid(void **state)
+{
+    (void)state;
+    const char *path = temp_file("from-file\n");
+    set("HAUSBUS_MQTT_PASSWORD", "from-env");
+    set("HAUSBUS_MQTT_PASSWORD_FILE", path);
+    struct hb_config cfg;
+    assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
+    unsetenv("HAUSBUS_MQTT_PASSWORD");
+    assert_int_equal(unlink(path), 0);
+    /* A file that is gone or empty is an error too, not an empty password. */
+    assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
+    path = temp_file("");
+    set("HAUSBUS_MQTT_PASSWORD_FILE", path);
+    assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +296,10 @@ int main(void)
         cmocka_unit_test_setup(out_of_range_ports_are_invalid, clear_environment),
         cmocka_unit_test_setup(out_of_range_limits_and_timeouts_are_invalid, clear_environment),
         cmocka_unit_test_setup(over_long_strings_are_invalid, clear_environment),
+        cmocka_unit_test_setup(password_comes_from_the_first_line_of_its_file,
+                               clear_environment),
+        cmocka_unit_test_setup(password_and_password_file_together_are_invalid,
+                               clear_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

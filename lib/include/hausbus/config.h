@@ -2,6 +2,7 @@
 #ifndef HAUSBUS_CONFIG_H
 #define HAUSBUS_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hausbus/err.h"
@@ -32,5 +33,19 @@ struct hb_config {
 /* Fills cfg from the environment with defaults. Returns HB_ERR_INVAL, after logging
  * which variable is wrong, when a value is malformed, out of range or too long. */
 hb_err_t hb_config_load(struct hb_config *cfg);
+
+/* Reads environment variable name into out (cap bytes): its value, or fallback when it is
+ * unset or empty. Returns HB_ERR_INVAL, after logging, when it does not fit. */
+hb_err_t hb_env_str(const char *name, const char *fallback, char *out, size_t cap);
+
+/* Reads name as a decimal integer in [min, max] into *out, fallback when unset or empty.
+ * Returns HB_ERR_INVAL, after logging, for anything else. */
+hb_err_t hb_env_int(const char *name, int64_t fallback, int64_t min, int64_t max, int64_t *out);
+
+/* Reads a secret into out: the value of name, or the first line of the file that
+ * <name>_FILE names (a mounted secret keeps it out of the environment and of `ps e`);
+ * "" when neither is set. Returns HB_ERR_INVAL, after logging, when both are set, the
+ * file cannot be read or is empty, or the value does not fit. */
+hb_err_t hb_env_secret(const char *name, char *out, size_t cap);
 
 #endif
