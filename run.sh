@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs mosquitto, every component and the gateway
-# on this machine until Ctrl-C or SIGTERM, then stops them all cleanly.
+# on this machine until Ctrl-C or SIGTERM, then stops them all cleanly. With
+# HAUSBUS_ALLINONE=1 the components and the gateway run as one hausbus process.
 set -euo pipefail
 HB_ROOT=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/common.sh
@@ -45,7 +46,11 @@ trap stop_all INT TERM EXIT
 mosquitto -c "$HAUSBUS_DATA_DIR/broker/mosquitto.conf" &
 broker_pid=$!
 sleep 0.3
-for program in "${HB_PROGRAMS[@]}"; do
+programs=("${HB_SERVICES[@]}")
+if [ "${HAUSBUS_ALLINONE:-0}" = 1 ]; then
+    programs=(hausbus)
+fi
+for program in "${programs[@]}"; do
     "$HB_ROOT/build/bin/$program" &
     pids+=($!)
 done

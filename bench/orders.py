@@ -1,8 +1,8 @@
 # Drives POST /orders at a private stack and reports throughput, POST->PAID latency, bus load and RSS.
-"""Usage: orders.py [ORDERS] [--connections N] [--timeout S] [--log-level L]
+"""Usage: orders.py [ORDERS] [--connections N] [--timeout S] [--log-level L] [--allinone]
 
 Starts broker, components and gateway via tests/e2e/hausbus_harness.py (HAUSBUS_BIN_DIR
-picks the binaries), places ORDERS orders (default 2000) over N keep-alive connections
+picks the binaries; --allinone runs them as one hausbus process), places ORDERS orders (default 2000) over N keep-alive connections
 and waits for every accepted one to reach PAID, bounded by --timeout.
 """
 import argparse
@@ -70,9 +70,11 @@ def main():
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for PAID")
     ap.add_argument("--log-level", default="warn")
+    ap.add_argument("--allinone", action="store_true",
+                    help="components and gateway as one hausbus process (the broker apart)")
     args = ap.parse_args()
 
-    with Stack(log_level=args.log_level) as stack:
+    with Stack(log_level=args.log_level, allinone=args.allinone) as stack:
         status, _, product = stack.request("POST", "/products",
                                            {"productName": "bench", "stock": 10 ** 9, "price": 1})
         if status != 201:

@@ -115,6 +115,7 @@ acl_tmp=$(mktemp "$out_dir/mosquitto/acl.XXXXXX")
             echo "topic write $(abs_topic "evt/$user/#")"
             echo "topic write $(abs_topic "status/$user")"
             echo "topic write $(abs_topic "dlq/$user")"
+            echo "topic write $(abs_topic "metrics/$user")"
             echo "topic write $(abs_topic "reply/#")"
             echo "topic read $(abs_topic "cmd/$user/#")"
         fi

@@ -33,7 +33,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    timeout 600 apt-get update -qq
+    timeout 600 apt-get update -qq || log "apt-get update reported errors; going on with the indexes it has"
     timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

@@ -3,7 +3,7 @@
 
 HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmosquitto-dev
              libcjson-dev libsqlite3-dev libcivetweb-dev libcmocka-dev libssl-dev python3 curl
-             openssl)
+             openssl libcurl4-openssl-dev)
 # What only the test suite needs: memcheck, the clang fuzzers, systemd-analyze (package
 # systemd) for the unit files, unzip for the helm binary
 # (npm fetches it; npm itself comes with the machine's Node.js, or Debian's npm package),
@@ -12,6 +12,9 @@ HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip systemd chromium)
 command -v npm >/dev/null 2>&1 || HB_TEST_PACKAGES+=(npm)
 # The pod test's image build (scripts/build-image.sh) installs podman, runc, debootstrap
 # and catatonit itself, and configures podman for this machine.
+# The cross builds (scripts/cross-build.sh, label cross) install gcc-<triplet> and
+# qemu-user themselves, add the target architecture to dpkg, and unpack the target's
+# libraries into build-sysroot/<arch>/ without installing them.
 
 # hb_install_deps [extra packages...]: installs the Debian packages that are missing
 # (needs root; says what to do otherwise).
@@ -28,12 +31,19 @@ hb_install_deps() {
     fi
     echo "installing: ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    # A mirror half-synced for one architecture (armhf's security index, seen here) fails
+    # the update but leaves every other index fresh; what is then really missing fails the
+    # install below with apt's own message.
+    apt-get update -qq || echo "apt-get update reported errors; going on with the indexes it has" >&2
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-HB_PROGRAMS=(hausbus-order hausbus-product hausbus-payment hausbus-delivery
+# The seven services, each its own process (what ./run.sh starts by default).
+HB_SERVICES=(hausbus-order hausbus-product hausbus-payment hausbus-delivery
              hausbus-notification hausbus-view hausbus-gateway)
+# Every executable in build/bin that runs services: the seven and the all-in-one hausbus
+# (its CMake target is hausbus-allinone: "hausbus" is the library's).
+HB_PROGRAMS=("${HB_SERVICES[@]}" hausbus)
 
 # hb_build <build dir> [cmake args...]: configures and builds everything, tests included.
 hb_build() {
@@ -46,5 +56,12 @@ hb_build() {
 # hb_build_programs <build dir>: builds only the executables (what ./run.sh needs).
 hb_build_programs() {
     cmake -S "$HB_ROOT" -B "$1" >/dev/null
-    cmake --build "$1" -j "$(nproc)" --target "${HB_PROGRAMS[@]}" >/dev/null
+    cmake --build "$1" -j "$(nproc)" --target "${HB_SERVICES[@]}" hausbus-allinone >/dev/null
+}
+
+# hb_toolchain_fact <toolchain file> <name>: the value of `set(<name> <value>)` in a
+# board/<profile>/toolchain.cmake. The board folder holds the facts (Debian architecture,
+# GNU triplet, qemu); scripts/cross-build.sh and tests/cross only read them.
+hb_toolchain_fact() {
+    sed -n "s/^set($2 \\([^ )]*\\)).*/\\1/p" "$1" | head -n 1
 }

@@ -526,9 +526,12 @@ void gateway_auth_decide(const struct gateway_route *route, const struct gateway
         return;
     }
     if (route->kind == GATEWAY_ROUTE_LOCAL) {
-        /* The board shows every order and process: an operator's view. */
+        /* Every other page the gateway serves itself (GET /metrics, the live board: every
+         * order and process) is for operators. */
         if (claims->role != GATEWAY_ROLE_ADMIN) {
-            decide_forbidden(out, "the live board is for the admin role only");
+            snprintf(out->reason, sizeof(out->reason), "%s is for the admin role only",
+                     route->pattern ? route->pattern : "this page");
+            out->verdict = GATEWAY_AUTH_FORBIDDEN;
         }
         return;
     }

@@ -99,8 +99,8 @@ bool gateway_auth_query_token(const char *method, const char *path, const char *
 bool gateway_auth_needs_token(const char *method, const char *path);
 
 /* Decides whether the bearer of claims (NULL: no valid token) may have route answered
- * (the role table is in docs/SECURITY.md). HEALTH routes are always allowed; ERROR routes
- * too once there are claims (the error is the answer and tells nothing); a COMMAND route
+ * (the role table is in docs/SECURITY.md). HEALTH and OPENAPI routes are always allowed,
+ * other LOCAL routes (GET /metrics) to admins only; ERROR routes too once there are claims (the error is the answer and tells nothing); a COMMAND route
  * nobody has a rule for is forbidden. Can't fail; *out is always filled. */
 void gateway_auth_decide(const struct gateway_route *route, const struct gateway_claims *claims,
                          struct gateway_auth_decision *out);

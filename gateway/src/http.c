@@ -39,6 +39,9 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
         return;
     }
     if (strncmp(msg->topic, HB_TOPIC_PREFIX "status/", strlen(HB_TOPIC_PREFIX "status/")) == 0) {
+        if (gw->metrics) {
+            gateway_metrics_on_status(gw->metrics, msg->topic, msg->payload, msg->len);
+        }
         if (!gateway_health_on_status(gw->health, msg->topic, msg->payload, msg->len)) {
             HB_LOGW(0, "ignored status message on %.100s (%zu bytes)", msg->topic, msg->len);
         }
@@ -47,8 +50,14 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
     }
     static const char order_prefix[] = HB_TOPIC_PREFIX "evt/order/";
     static const char metrics_prefix[] = HB_TOPIC_PREFIX "metrics/";
-    if (strncmp(msg->topic, order_prefix, sizeof(order_prefix) - 1) == 0 ||
-        strncmp(msg->topic, metrics_prefix, sizeof(metrics_prefix) - 1) == 0) {
+    bool is_metrics = strncmp(msg->topic, metrics_prefix, sizeof(metrics_prefix) - 1) == 0;
+    /* One metrics snapshot feeds both GET /metrics and the live board (an empty payload,
+     * a cleared retained snapshot, drops the component from GET /metrics). */
+    if (is_metrics && gw->metrics &&
+        !gateway_metrics_on_snapshot(gw->metrics, msg->topic, msg->payload, msg->len)) {
+        HB_LOGW(0, "ignored metrics message on %.100s (%zu bytes)", msg->topic, msg->len);
+    }
+    if (is_metrics || strncmp(msg->topic, order_prefix, sizeof(order_prefix) - 1) == 0) {
         if (!gateway_board_on_message(gw->board, msg->topic, msg->payload, msg->len) &&
             msg->len > 0) {
             HB_LOGD(0, "board ignored a message on %.100s (%zu bytes)", msg->topic, msg->len);
@@ -399,6 +408,29 @@ static int run_health(struct gateway *gw, struct mg_connection *conn)
     return status;
 }
 
+/* Answers GET /metrics with the Prometheus text page. */
+static int run_metrics(struct gateway *gw, struct mg_connection *conn)
+{
+    size_t len = 0;
+    char *text = gw->metrics ? gateway_metrics_render(gw->metrics, &len) : NULL;
+    if (!text) {
+        return send_error(conn, 500, "out of memory", NULL);
+    }
+    char length[32];
+    snprintf(length, sizeof(length), "%zu", len);
+    const char *method = mg_get_request_info(conn)->request_method;
+    mg_response_header_start(conn, 200);
+    mg_response_header_add(conn, "Content-Type", GATEWAY_METRICS_CONTENT_TYPE, -1);
+    mg_response_header_add(conn, "Content-Length", length, -1);
+    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    mg_response_header_send(conn);
+    if (!(method && strcmp(method, "HEAD") == 0)) {
+        mg_write(conn, text, len);
+    }
+    free(text);
+    return 200;
+}
+
 /* Answers a route the gateway serves itself. */
 static int run_local(struct gateway *gw, struct mg_connection *conn,
                      const struct gateway_route *route)
@@ -410,6 +442,8 @@ static int run_local(struct gateway *gw, struct mg_connection *conn,
         send_response(conn, 200, gateway_openapi_json, gateway_openapi_json_len, NULL, NULL,
                       NULL);
         return 200;
+    case GATEWAY_LOCAL_METRICS:
+        return run_metrics(gw, conn);
     case GATEWAY_LOCAL_BOARD:
         return gateway_board_send_page(conn);
     case GATEWAY_LOCAL_BOARD_EVENTS:
@@ -424,6 +458,48 @@ static int run_local(struct gateway *gw, struct mg_connection *conn,
         break;
     }
     return send_error(conn, 500, "unknown local route", NULL);
+}
+
+/* Answers a LOCAL route if caller may see it (GET /metrics: admins), else 401 or 403. */
+static int run_local_authorised(struct gateway *gw, struct mg_connection *conn,
+                                const struct gateway_route *route,
+                                const struct gateway_claims *caller)
+{
+    struct gateway_auth_decision decision;
+    gateway_auth_decide(route, caller, &decision);
+    if (decision.verdict == GATEWAY_AUTH_UNAUTHENTICATED) {
+        return send_unauthorized(conn, NULL);
+    }
+    if (decision.verdict != GATEWAY_AUTH_ALLOW) {
+        HB_LOGI(0, "forbidden: %s (%s) %.100s: %s", caller ? caller->sub : "-",
+                caller ? gateway_role_name(caller->role) : "none",
+                route->pattern ? route->pattern : "?", decision.reason);
+        return send_error(conn, 403, decision.reason, NULL);
+    }
+    return run_local(gw, conn, route);
+}
+
+/* Counts the answered request under its route pattern. Requests refused before routing
+ * (401 without a token) are matched here without their body, for the pattern only. */
+static void observe_request(struct gateway *gw, const struct mg_request_info *ri,
+                            const char *path, const struct gateway_route *route, int status,
+                            int64_t started_ms)
+{
+    if (!gw->metrics) {
+        return;
+    }
+    const char *pattern = route->pattern;
+    struct gateway_route headless;
+    memset(&headless, 0, sizeof(headless));
+    if (!pattern && status != 404) {
+        struct gateway_request req = {.method = ri->request_method, .path = path};
+        if (gateway_route_request(&req, &headless) == HB_OK) {
+            pattern = headless.pattern;
+        }
+    }
+    gateway_metrics_observe_http(gw->metrics, pattern, ri->request_method, status,
+                                 (double)(hb_now_ms() - started_ms) / 1000.0);
+    gateway_route_clear(&headless);
 }
 
 void gateway_init(struct gateway *gw)
@@ -493,15 +569,8 @@ static int handle_request(struct gateway *gw, struct mg_connection *conn,
         answer.status = send_error(conn, route.status, route.error, route.allow);
         break;
     case GATEWAY_ROUTE_LOCAL:
-        if (enforce) {
-            struct gateway_auth_decision decision;
-            gateway_auth_decide(&route, caller, &decision);
-            if (decision.verdict != GATEWAY_AUTH_ALLOW) {
-                answer.status = send_error(conn, 403, decision.reason, NULL);
-                break;
-            }
-        }
-        answer.status = run_local(gw, conn, &route);
+        answer.status = enforce ? run_local_authorised(gw, conn, &route, caller)
+                                : run_local(gw, conn, &route);
         break;
     case GATEWAY_ROUTE_COMMAND:
         answer.status = enforce ? run_authorised(gw, conn, &route, caller)
@@ -520,6 +589,7 @@ done:
     hb_log(answer.status >= 500 ? HB_LOG_INFO : HB_LOG_DEBUG, answer.order_id,
            "%.16s %.200s%s%.200s -> %d in %" PRId64 " ms", ri->request_method, path,
            query ? "?" : "", query ? query : "", answer.status, hb_now_ms() - started_ms);
+    observe_request(gw, ri, path, &route, answer.status, started_ms);
     gateway_route_clear(&route);
     free(body.data);
     return answer.status;

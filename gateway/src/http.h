@@ -12,6 +12,7 @@
 #include "hausbus/bus.h"
 #include "hausbus/config.h"
 #include "health.h"
+#include "metrics.h"
 #include "pending.h"
 
 #define GATEWAY_CLIENT_ID_MAX 64
@@ -25,6 +26,7 @@ struct gateway {
     struct hb_bus *bus;
     struct gateway_pending *pending;
     struct gateway_health *health;
+    struct gateway_metrics *metrics; /* GET /metrics; NULL leaves the counting out */
     struct gateway_board *board; /* the live board (GET /board/events) */
     char client_id[GATEWAY_CLIENT_ID_MAX];     /* "hausbus-gateway-<hex>", unique per process */
     char reply_topic[GATEWAY_CLIENT_ID_MAX + 32]; /* hausbus/v1/reply/<client_id> */

@@ -1,7 +1,6 @@
 /* The gateway's HTTP API table (PROTOCOL.md): route matching and request validation. */
 #include "routes.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -59,13 +58,10 @@ static const struct route_def route_table[] = {
     {"GET", "/board", NULL, NULL, NULL, QUERY_TOKEN, BODY_IGNORED, false, GATEWAY_LOCAL_BOARD},
     {"GET", "/board/events", NULL, NULL, NULL, QUERY_TOKEN, BODY_IGNORED, false,
      GATEWAY_LOCAL_BOARD_EVENTS},
+    {"GET", "/metrics", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_METRICS},
 };
 
 #define ROUTE_COUNT (sizeof(route_table) / sizeof(route_table[0]))
-
-/* cJSON records the position of the last parse error in a global, so concurrent
- * parses from several HTTP worker threads would race on it. */
-static pthread_mutex_t json_parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
 cJSON *gateway_json_parse(const char *text, size_t len)
 {
@@ -73,9 +69,7 @@ cJSON *gateway_json_parse(const char *text, size_t len)
         return NULL;
     }
     const char *end = NULL;
-    pthread_mutex_lock(&json_parse_lock);
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    pthread_mutex_unlock(&json_parse_lock);
+    cJSON *root = hb_json_parse(text, len, &end); /* locked: see there */
     if (!root) {
         return NULL;
     }

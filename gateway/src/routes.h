@@ -32,10 +32,11 @@ enum gateway_route_kind {
 /* What a LOCAL route answers with. */
 enum gateway_local {
     GATEWAY_LOCAL_NONE,
-    GATEWAY_LOCAL_HEALTH,  /* GET /healthz */
-    GATEWAY_LOCAL_OPENAPI, /* GET /openapi.json */
+    GATEWAY_LOCAL_HEALTH,       /* GET /healthz */
+    GATEWAY_LOCAL_OPENAPI,      /* GET /openapi.json */
     GATEWAY_LOCAL_BOARD,        /* GET /board: the live board page */
     GATEWAY_LOCAL_BOARD_EVENTS, /* GET /board/events: its server-sent events */
+    GATEWAY_LOCAL_METRICS,      /* GET /metrics (Prometheus text) */
 };
 
 struct gateway_route {

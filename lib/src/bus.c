@@ -39,6 +39,15 @@ static void lib_init(void)
     mosquitto_lib_init();
 }
 
+/* Callbacks of a threaded bus run in libmosquitto's thread: name its log lines after the
+ * bus's owner (the gateway in the all-in-one, whose other threads name other components). */
+static void name_thread(const struct hb_bus *bus)
+{
+    if (bus->threaded) {
+        hb_log_set_thread_component(bus->opt.component);
+    }
+}
+
 static hb_err_t bus_err(int rc, const char *what)
 {
     HB_LOGW(0, "mqtt %s: %s", what, mosquitto_strerror(rc));
@@ -51,6 +60,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     (void)flags;
     (void)props;
     struct hb_bus *bus = obj;
+    name_thread(bus);
     if (rc != 0) {
         HB_LOGW(0, "broker refused connection: %s", mosquitto_reason_string(rc));
         return;
@@ -81,6 +91,7 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_cou
     (void)mid;
     (void)props;
     struct hb_bus *bus = obj;
+    name_thread(bus);
     for (int i = 0; i < qos_count; i++) {
         if (granted_qos[i] >= 0x80) {
             HB_LOGE(0, "broker refused subscription %s", bus->opt.subscriptions[i]);
@@ -97,6 +108,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
     (void)mosq;
     (void)props;
     struct hb_bus *bus = obj;
+    name_thread(bus);
     if (bus->connected && !bus->stopping) {
         HB_LOGW(0, "disconnected from broker (%s)", mosquitto_reason_string(rc));
     }
@@ -108,6 +120,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 {
     (void)mosq;
     struct hb_bus *bus = obj;
+    name_thread(bus);
     char *response_topic = NULL;
     void *correlation = NULL;
     uint16_t correlation_len = 0;
@@ -135,6 +148,7 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
     (void)mosq;
     (void)props;
     struct hb_bus *bus = obj;
+    name_thread(bus);
     if (reason >= 0x80) {
         HB_LOGW(0, "broker rejected publish %d: %s", mid, mosquitto_reason_string(reason));
         return; /* not acknowledged: the outbox keeps the row and retries */
@@ -301,6 +315,19 @@ hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *paylo
                         bool retain, int *mid)
 {
     return publish(bus, topic, payload, len, 1, retain, mid, NULL);
+}
+
+hb_err_t hb_bus_publish_snapshot(struct hb_bus *bus, const char *topic, const char *payload,
+                                 size_t len)
+{
+    if (len > HB_REPLY_MAX) {
+        return HB_ERR_TOO_LARGE;
+    }
+    mosquitto_property *props = NULL;
+    mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, "application/json");
+    int rc = mosquitto_publish_v5(bus->mosq, NULL, topic, (int)len, payload, 0, true, props);
+    mosquitto_property_free_all(&props);
+    return rc == MOSQ_ERR_SUCCESS ? HB_OK : bus_err(rc, "publish");
 }
 
 hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static hb_err_t env_str(const char *name, const char *fallback, char *out, size_t cap)
+hb_err_t hb_env_str(const char *name, const char *fallback, char *out, size_t cap)
 {
     const char *v = getenv(name);
     if (!v || !*v) {
@@ -23,8 +23,7 @@ static hb_err_t env_str(const char *name, const char *fallback, char *out, size_
     return HB_OK;
 }
 
-static hb_err_t env_int(const char *name, int64_t fallback, int64_t min, int64_t max,
-                        int64_t *out)
+hb_err_t hb_env_int(const char *name, int64_t fallback, int64_t min, int64_t max, int64_t *out)
 {
     const char *v = getenv(name);
     if (!v || !*v) {
@@ -35,7 +34,7 @@ static hb_err_t env_int(const char *name, int64_t fallback, int64_t min, int64_t
     char *end = NULL;
     long long n = strtoll(v, &end, 10);
     if (errno != 0 || *end != '\0' || n < min || n > max) {
-        HB_LOGE(0, "%s must be an integer between %lld and %lld, got \"%s\"", name,
+        HB_LOGE(0, "%s must be an integer between %lld and %lld, got \"%.40s\"", name,
                 (long long)min, (long long)max, v);
         return HB_ERR_INVAL;
     }
@@ -43,24 +42,32 @@ static hb_err_t env_int(const char *name, int64_t fallback, int64_t min, int64_t
     return HB_OK;
 }
 
-/* Reads the first line of the file named by HAUSBUS_MQTT_PASSWORD_FILE (a mounted secret
- * keeps the password out of the environment and of `ps e`). */
-static hb_err_t password_from_file(char *out, size_t cap)
+hb_err_t hb_env_secret(const char *name, char *out, size_t cap)
 {
-    const char *path = getenv("HAUSBUS_MQTT_PASSWORD_FILE");
+    char file_var[96];
+    int n = snprintf(file_var, sizeof(file_var), "%s_FILE", name);
+    if (n < 0 || (size_t)n >= sizeof(file_var) || cap == 0) {
+        return HB_ERR_INVAL;
+    }
+    const char *value = getenv(name);
+    const char *path = getenv(file_var);
+    if (value && *value && path && *path) {
+        HB_LOGE(0, "set %s or %s, not both", name, file_var);
+        return HB_ERR_INVAL;
+    }
     if (!path || !*path) {
-        return HB_OK;
+        return hb_env_str(name, "", out, cap);
     }
     FILE *f = fopen(path, "r");
     if (!f) {
-        HB_LOGE(0, "cannot read HAUSBUS_MQTT_PASSWORD_FILE %s", path);
+        HB_LOGE(0, "cannot read %s %.200s", file_var, path);
         return HB_ERR_INVAL;
     }
     bool ok = fgets(out, (int)cap, f) != NULL;
     fclose(f);
-    out[strcspn(out, "\r\n")] = '\0';
-    if (!ok || !*out) {
-        HB_LOGE(0, "HAUSBUS_MQTT_PASSWORD_FILE %s is empty", path);
+    out[ok ? strcspn(out, "\r\n") : 0] = '\0';
+    if (!*out) {
+        HB_LOGE(0, "%s %.200s is empty", file_var, path);
         return HB_ERR_INVAL;
     }
     return HB_OK;
@@ -70,30 +77,36 @@ hb_err_t hb_config_load(struct hb_config *cfg)
 {
     int64_t mqtt_port, http_port, redrive, timeout;
     memset(cfg, 0, sizeof(*cfg));
-    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_HOST", "127.0.0.1", cfg->mqtt_host,
+    HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_HOST", "127.0.0.1", cfg->mqtt_host,
                              sizeof(cfg->mqtt_host)));
-    HB_RETURN_ON_ERR(env_str("HAUSBUS_DATA_DIR", "./var", cfg->data_dir, sizeof(cfg->data_dir)));
-    HB_RETURN_ON_ERR(env_str("HAUSBUS_LOG_LEVEL", "info", cfg->log_level,
+    HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_DATA_DIR", "./var", cfg->data_dir, sizeof(cfg->data_dir)));
+    HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_LOG_LEVEL", "info", cfg->log_level,
                              sizeof(cfg->log_level)));
-    HB_RETURN_ON_ERR(env_int("HAUSBUS_MQTT_PORT", 1883, 1, 65535, &mqtt_port));
-    HB_RETURN_ON_ERR(env_int("HAUSBUS_HTTP_PORT", 8080, 1, 65535, &http_port));
-    HB_RETURN_ON_ERR(env_int("HAUSBUS_PAYMENT_LIMIT", 10000000, 0, INT64_MAX / 2,
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_MQTT_PORT", 1883, 1, 65535, &mqtt_port));
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_HTTP_PORT", 8080, 1, 65535, &http_port));
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_PAYMENT_LIMIT", 10000000, 0, INT64_MAX / 2,
                              &cfg->payment_limit));
-    HB_RETURN_ON_ERR(env_int("HAUSBUS_REDRIVE_MS", 5000, 50, 3600 * 1000, &redrive));
-    HB_RETURN_ON_ERR(env_int("HAUSBUS_REQUEST_TIMEOUT_MS", 5000, 50, 600 * 1000, &timeout));
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_REDRIVE_MS", 5000, 50, 3600 * 1000, &redrive));
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_REQUEST_TIMEOUT_MS", 5000, 50, 600 * 1000, &timeout));
     int64_t commit_batch;
-    HB_RETURN_ON_ERR(env_int("HAUSBUS_COMMIT_BATCH", 1, 1, HB_COMMIT_BATCH_MAX, &commit_batch));
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_COMMIT_BATCH", 1, 1, HB_COMMIT_BATCH_MAX, &commit_batch));
     cfg->commit_batch = (int)commit_batch;
-    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_USERNAME", "", cfg->mqtt_username,
+    int64_t cache_kb;
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_SQLITE_CACHE_KB", 256, 16, 65536, &cache_kb));
+    cfg->sqlite_cache_kb = (int)cache_kb;
+    HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_USERNAME", "", cfg->mqtt_username,
                              sizeof(cfg->mqtt_username)));
-    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_PASSWORD", "", cfg->mqtt_password,
-                             sizeof(cfg->mqtt_password)));
-    HB_RETURN_ON_ERR(password_from_file(cfg->mqtt_password, sizeof(cfg->mqtt_password)));
-    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_CAFILE", "", cfg->mqtt_cafile, sizeof(cfg->mqtt_cafile)));
-    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_CERTFILE", "", cfg->mqtt_certfile,
+    HB_RETURN_ON_ERR(hb_env_secret("HAUSBUS_MQTT_PASSWORD", cfg->mqtt_password,
+                                   sizeof(cfg->mqtt_password)));
+    HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_CAFILE", "", cfg->mqtt_cafile, sizeof(cfg->mqtt_cafile)));
+    HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_CERTFILE", "", cfg->mqtt_certfile,
                              sizeof(cfg->mqtt_certfile)));
-    HB_RETURN_ON_ERR(env_str("HAUSBUS_MQTT_KEYFILE", "", cfg->mqtt_keyfile,
+    HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_KEYFILE", "", cfg->mqtt_keyfile,
                              sizeof(cfg->mqtt_keyfile)));
+    int64_t metrics_interval;
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_METRICS_INTERVAL_MS", 5000, 0, 3600 * 1000,
+                             &metrics_interval));
+    cfg->metrics_interval_ms = (int)metrics_interval;
     cfg->mqtt_port = (int)mqtt_port;
     cfg->http_port = (int)http_port;
     cfg->redrive_ms = (int)redrive;

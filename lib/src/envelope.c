@@ -2,11 +2,22 @@
 #include "hausbus/envelope.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+
+static pthread_mutex_t json_parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+cJSON *hb_json_parse(const char *text, size_t len, const char **end)
+{
+    pthread_mutex_lock(&json_parse_lock);
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, end, false);
+    pthread_mutex_unlock(&json_parse_lock);
+    return root;
+}
 
 void hb_uuid(char out[37])
 {
@@ -87,7 +98,7 @@ hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev
         goto err;
     }
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(payload, len, &end, false);
+    cJSON *root = hb_json_parse(payload, len, &end);
     if (!root) {
         why = "payload is not JSON";
         goto err;

@@ -11,7 +11,13 @@
 
 #define LOG_LINE_MAX 2048
 
-static char log_component[32] = "hausbus";
+#define LOG_NAME_MAX 32
+
+/* The process's name (hb_log_init) and, for a thread that set one, its own: the
+ * all-in-one runs several components as threads of one process and each line must still
+ * say which one wrote it. Written once at start-up, before other threads log. */
+static char log_component[LOG_NAME_MAX] = "hausbus";
+static _Thread_local char log_thread_component[LOG_NAME_MAX]; /* "" = log_component */
 static enum hb_log_level log_min_level = HB_LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -24,6 +30,15 @@ void hb_log_init(const char *component, const char *level_name)
         if (strcmp(level_name, level_names[i]) == 0) {
             log_min_level = (enum hb_log_level)i;
         }
+    }
+}
+
+void hb_log_set_thread_component(const char *component)
+{
+    if (!component) {
+        log_thread_component[0] = '\0';
+    } else if (strcmp(log_thread_component, component) != 0) {
+        snprintf(log_thread_component, sizeof(log_thread_component), "%s", component);
     }
 }
 
@@ -74,7 +89,8 @@ void hb_log(enum hb_log_level level, int64_t order_id, const char *fmt, ...)
     append_raw(line, sizeof(line), &pos, "\",\"level\":\"");
     append_raw(line, sizeof(line), &pos, level_names[level]);
     append_raw(line, sizeof(line), &pos, "\",\"component\":\"");
-    append_escaped(line, sizeof(line), &pos, log_component);
+    append_escaped(line, sizeof(line), &pos,
+                   log_thread_component[0] ? log_thread_component : log_component);
     append_raw(line, sizeof(line), &pos, "\"");
     if (order_id > 0) {
         char oid[40];

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "hausbus/bus.h"
 #include "hausbus/log.h"
+#include "hausbus/metrics.h"
 #include "hausbus/probe.h"
 #include "hausbus/sdnotify.h"
 
@@ -28,6 +30,7 @@
 struct inflight {
     int mid;
     int64_t row_id;
+    int metric_slot; /* its topic's row in metrics.published, -1 for overflow */
 };
 
 /* A reply held back until the batch that produced it is committed. */
@@ -56,9 +59,12 @@ struct runtime {
     size_t n_replies;
     bool ready_notified;    /* systemd has had READY=1 */
     bool watchdog;          /* systemd's watchdog is on: ping it every tick */
+    struct hb_metrics metrics;
 };
 
-static volatile sig_atomic_t stop_requested;
+/* One flag for the process: a signal, or the all-in-one's hb_component_stop(), ends every
+ * loop (an atomic: a lock-free atomic_int is safe in a signal handler and across threads). */
+static atomic_int stop_requested;
 
 static void on_signal(int sig)
 {
@@ -108,6 +114,7 @@ static void dead_letter(struct runtime *rt, const struct hb_message *msg, const 
         cJSON_AddStringToObject(letter, "payload", text)) {
         json = cJSON_PrintUnformatted(letter);
     }
+    rt->metrics.dead_letters++;
     if (!json || hb_store_outbox_put(rt->ctx.store, topic, json) != HB_OK) {
         HB_LOGE(0, "could not dead-letter a message from %s", msg->topic);
     } else {
@@ -220,6 +227,7 @@ static void on_message(void *arg, const struct hb_message *msg)
     struct hb_reply reply = {0};
     const char *reason = NULL;
     rt->arrived++;
+    hb_topic_counts_add(&rt->metrics.handled, msg->topic);
     if (!rt->in_batch) {
         if (hb_store_begin(rt->ctx.store) != HB_OK) {
             HB_LOGE(0, "cannot begin a transaction; message from %s dropped", msg->topic);
@@ -247,6 +255,7 @@ static void on_message(void *arg, const struct hb_message *msg)
     } else if (rc != HB_OK) {
         char why[96];
         snprintf(why, sizeof(why), "internal error: %s", hb_strerror(rc));
+        rt->metrics.handler_errors++;
         HB_LOGE(atoll(ev.subject), "%s handling %s", why, ev.type);
         dead_letter(rt, msg, why);
         hb_reply_error(&reply, 500, why);
@@ -265,6 +274,7 @@ static void on_published(void *arg, int mid)
     for (size_t i = 0; i < rt->n_inflight; i++) {
         if (rt->inflight[i].mid == mid) {
             rt->acked[rt->n_acked++] = rt->inflight[i].row_id;
+            hb_topic_counts_bump(&rt->metrics.published, rt->inflight[i].metric_slot);
             rt->inflight[i] = rt->inflight[--rt->n_inflight];
             return;
         }
@@ -354,9 +364,17 @@ static void request_replays(struct runtime *rt)
     }
 }
 
+/* Whether the loops tell systemd about themselves: yes when the process is one component
+ * (hb_component_main); an all-in-one process speaks for all its loops from its main
+ * thread, since one loop's pings would hide another's hang. */
+static atomic_bool loops_notify_systemd;
+
 /* Tells systemd (Type=notify) about state; does nothing when not started by systemd. */
 static void notify_systemd(const char *state)
 {
+    if (!atomic_load(&loops_notify_systemd)) {
+        return;
+    }
     hb_err_t rc = hb_sdnotify(state);
     if (rc != HB_OK) {
         HB_LOGW(0, "cannot notify systemd of %s: %s", state, hb_strerror(rc));
@@ -386,7 +404,11 @@ static int publish_row(void *arg, const struct hb_outbox_row *row)
             HB_OK) {
         return 1;
     }
-    rt->inflight[rt->n_inflight++] = (struct inflight){.mid = mid, .row_id = row->id};
+    rt->inflight[rt->n_inflight++] = (struct inflight){
+        .mid = mid,
+        .row_id = row->id,
+        .metric_slot = hb_topic_counts_slot(&rt->metrics.published, row->topic),
+    };
     rt->outbox_cursor = row->id;
     return 0;
 }
@@ -438,6 +460,40 @@ static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
     }
 }
 
+/* Publishes the metrics snapshot, retained, on hausbus/v1/metrics/<name>: QoS 0 and not
+ * through the outbox, since the next snapshot replaces a lost one. Between batches only,
+ * so the component's metrics hook reads committed state. */
+static void publish_metrics(struct runtime *rt)
+{
+    if (!hb_bus_connected(rt->bus)) {
+        return;
+    }
+    cJSON *snapshot = hb_metrics_json(&rt->metrics, hb_wall_ms(),
+                                      hb_store_duplicates(rt->ctx.store),
+                                      hb_store_outbox_count(rt->ctx.store));
+    if (snapshot && rt->def->metrics) {
+        rt->ctx.now_ms = hb_wall_ms();
+        cJSON *extra = rt->def->metrics(&rt->ctx);
+        cJSON *item = extra ? extra->child : NULL;
+        while (item) {
+            cJSON *next = item->next;
+            cJSON_DetachItemViaPointer(extra, item);
+            cJSON_DeleteItemFromObjectCaseSensitive(snapshot, item->string);
+            cJSON_AddItemToObject(snapshot, item->string, item);
+            item = next;
+        }
+        cJSON_Delete(extra);
+    }
+    char *json = snapshot ? cJSON_PrintUnformatted(snapshot) : NULL;
+    cJSON_Delete(snapshot);
+    char topic[96];
+    snprintf(topic, sizeof(topic), HB_TOPIC_PREFIX "metrics/%s", rt->def->name);
+    if (!json || hb_bus_publish_snapshot(rt->bus, topic, json, strlen(json)) != HB_OK) {
+        HB_LOGW(0, "could not publish metrics on %s", topic);
+    }
+    cJSON_free(json);
+}
+
 static hb_err_t open_store(struct runtime *rt)
 {
     char path[600];
@@ -449,7 +505,20 @@ static hb_err_t open_store(struct runtime *rt)
     if (n < 0 || (size_t)n >= sizeof(path)) {
         return HB_ERR_INVAL;
     }
-    return hb_store_open(path, rt->def->name, rt->def->schema_sql, &rt->ctx.store);
+    hb_err_t rc = hb_store_open(path, rt->def->name, rt->def->schema_sql, &rt->ctx.store);
+    if (rc != HB_OK) {
+        return rc;
+    }
+    /* The page cache is most of what a component's memory grows by as its tables grow:
+     * a 64 MB board trades some reads from the (OS-cached) file for RAM. */
+    char pragma[64];
+    snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%d;", rt->cfg.sqlite_cache_kb);
+    rc = hb_store_exec(rt->ctx.store, pragma);
+    if (rc != HB_OK) {
+        hb_store_close(rt->ctx.store);
+        rt->ctx.store = NULL;
+    }
+    return rc;
 }
 
 /* The heartbeat path of component name: "<data dir>/<name>.heartbeat". */
@@ -460,37 +529,56 @@ static hb_err_t heartbeat_path(const struct hb_config *cfg, const char *name, ch
     return n > 0 && (size_t)n < cap ? HB_OK : HB_ERR_INVAL;
 }
 
-/* --probe: reads the heartbeat the running process writes every tick. */
-static int probe(const struct hb_component *def)
+int hb_component_probe(const char *name)
 {
     struct hb_config cfg;
     char path[600], why[160];
     const char *max_age = getenv("HAUSBUS_PROBE_MAX_AGE_MS");
     int64_t max_age_ms = max_age && *max_age ? atoll(max_age) : HB_PROBE_MAX_AGE_MS;
-    if (hb_config_load(&cfg) != HB_OK || heartbeat_path(&cfg, def->name, path, sizeof(path)) !=
+    if (hb_config_load(&cfg) != HB_OK || heartbeat_path(&cfg, name, path, sizeof(path)) !=
                                              HB_OK) {
         return 1;
     }
     hb_err_t rc = hb_heartbeat_check(path, hb_wall_ms(), max_age_ms, why, sizeof(why));
-    printf("%s: %s\n", def->name, why);
+    printf("%s: %s\n", name, why);
     return rc == HB_OK ? 0 : 1;
 }
 
 int hb_component_main(const struct hb_component *def, int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--probe") == 0) {
-        return probe(def);
+        return hb_component_probe(def->name);
     }
     if (argc > 1) {
         fprintf(stderr, "usage: %s [--probe]\n", argv[0]);
         return 2;
     }
-    static struct runtime rt; /* large (inflight tables); one per process */
+    hb_log_init(def->name, getenv("HAUSBUS_LOG_LEVEL"));
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    atomic_store(&loops_notify_systemd, true);
+    return hb_component_run(def);
+}
+
+void hb_component_stop(void)
+{
+    stop_requested = 1;
+}
+
+int hb_component_run(const struct hb_component *def)
+{
+    /* About 12 KB (inflight tables): on the stack of the thread that runs it, one per
+     * running component. */
+    struct runtime rt;
+    memset(&rt, 0, sizeof(rt));
+    hb_log_set_thread_component(def->name);
     rt.def = def;
     if (hb_config_load(&rt.cfg) != HB_OK) {
         return 2;
     }
-    hb_log_init(def->name, rt.cfg.log_level);
+    hb_metrics_init(&rt.metrics, def->name, hb_wall_ms());
     rt.ctx.cfg = &rt.cfg;
     if (open_store(&rt) != HB_OK ||
         heartbeat_path(&rt.cfg, def->name, rt.heartbeat, sizeof(rt.heartbeat)) != HB_OK) {
@@ -528,10 +616,6 @@ int hb_component_main(const struct hb_component *def, int argc, char **argv)
         .on_connected = on_connected,
         .ctx = &rt,
     };
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     if (hb_bus_create(&rt.cfg, &opt, &rt.bus) != HB_OK) {
         hb_store_close(rt.ctx.store);
         return 1;
@@ -541,6 +625,7 @@ int hb_component_main(const struct hb_component *def, int argc, char **argv)
     rt.watchdog = hb_sdnotify_watchdog_interval_ms() > 0;
     int64_t next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
     int64_t last_prune_ms = 0;
+    int64_t next_metrics_ms = hb_now_ms(); /* the first snapshot right after connecting */
     while (!stop_requested) {
         rt.arrived = 0;
         /* With a batch open, only look for more without waiting. */
@@ -554,6 +639,11 @@ int hb_component_main(const struct hb_component *def, int argc, char **argv)
         if (hb_now_ms() >= next_tick_ms) {
             run_tick(&rt, &last_prune_ms);
             next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
+        }
+        if (rt.cfg.metrics_interval_ms > 0 && hb_now_ms() >= next_metrics_ms &&
+            hb_bus_connected(rt.bus)) {
+            publish_metrics(&rt);
+            next_metrics_ms = hb_now_ms() + rt.cfg.metrics_interval_ms;
         }
         flush_outbox(&rt);
     }

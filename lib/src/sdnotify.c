@@ -2,6 +2,7 @@
 #include "hausbus/sdnotify.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -9,7 +10,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "hausbus/envelope.h"
+#include "hausbus/log.h"
 
 /* Parses a decimal integer > 0 that fills the whole string; false otherwise. */
 static bool parse_positive(const char *text, unsigned long long *out)
@@ -77,4 +82,28 @@ int64_t hb_sdnotify_watchdog_interval_ms(void)
     /* Half the timeout, at least 1 ms so a tiny timeout still means "ping every tick". */
     unsigned long long ms = usec / 2000;
     return ms > 0 ? (int64_t)(ms > (unsigned long long)INT64_MAX ? INT64_MAX : ms) : 1;
+}
+
+int hb_sdnotify_wait_for_signal(const sigset_t *signals)
+{
+    int64_t interval_ms = hb_sdnotify_watchdog_interval_ms();
+    for (;;) {
+        int sig = 0;
+        if (interval_ms <= 0) {
+            if (sigwait(signals, &sig) == 0) {
+                return sig;
+            }
+            continue;
+        }
+        struct timespec wait = {.tv_sec = (time_t)(interval_ms / 1000),
+                                .tv_nsec = (long)(interval_ms % 1000) * 1000000L};
+        sig = sigtimedwait(signals, NULL, &wait);
+        if (sig > 0) {
+            return sig;
+        }
+        hb_err_t rc = hb_sdnotify("WATCHDOG=1");
+        if (rc != HB_OK) {
+            HB_LOGW(0, "cannot notify systemd of WATCHDOG=1: %s", hb_strerror(rc));
+        }
+    }
 }

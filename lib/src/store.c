@@ -17,6 +17,7 @@ struct hb_store {
     sqlite3_stmt *outbox_select;
     sqlite3_stmt *outbox_delete;
     bool in_tx;
+    int64_t duplicates; /* inbox claims of ids already handled, since open */
 };
 
 static const char base_schema[] =
@@ -162,7 +163,15 @@ hb_err_t hb_store_inbox_claim(struct hb_store *st, const char *event_id, bool *f
     sqlite3_bind_text(st->inbox_insert, 1, event_id, -1, SQLITE_STATIC);
     HB_RETURN_ON_ERR(step_once(st, st->inbox_insert, "inbox insert"));
     *fresh = sqlite3_changes(st->db) == 1;
+    if (!*fresh) {
+        st->duplicates++;
+    }
     return HB_OK;
+}
+
+int64_t hb_store_duplicates(const struct hb_store *st)
+{
+    return st->duplicates;
 }
 
 hb_err_t hb_store_outbox_put(struct hb_store *st, const char *topic, const char *payload)
@@ -253,7 +262,7 @@ hb_err_t hb_store_query_json(struct hb_store *st, const char *sql, const int64_t
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
         const char *text = (const char *)sqlite3_column_text(s, 0);
-        *out = cJSON_Parse(text);
+        *out = text ? hb_json_parse(text, strlen(text), NULL) : NULL;
         if (!*out) {
             HB_LOGE(0, "query did not return JSON");
             rc = HB_ERR_DB;

@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from board_events import BoardStream, iso_now, publish_metrics  # noqa: E402
 from cdp import Browser, chromium_path  # noqa: E402
-from hausbus_harness import COMPONENTS, StackTestCase  # noqa: E402
+from hausbus_harness import COMPONENTS, PROCESSES, StackTestCase  # noqa: E402
 
 WAIT_S = 20.0
 USER = 8201
@@ -44,9 +44,10 @@ HANDLED = {
 
 class MetricsFeeder(threading.Thread):
     """Stands in for the component runtimes' metrics (hausbus/v1/metrics/<name>, the
-    contract of issue 6) while they do not publish them: every second one snapshot per
-    component in which each topic it handles counts the orders this test placed. Started
-    only when no real metrics arrive, so real ones are used unchanged once they exist."""
+    contract of issue 6) when they do not publish them (a build where they are off): every
+    second one snapshot per component in which each topic it handles counts the orders
+    this test placed. Started only when no real metrics arrive; the components publish
+    them (HAUSBUS_METRICS_INTERVAL_MS=1000 here), so normally the real ones are used."""
 
     def __init__(self, mqtt_port):
         super().__init__(daemon=True)
@@ -65,6 +66,10 @@ class MetricsFeeder(threading.Thread):
 
 class BoardInBrowserTest(StackTestCase):
     stack_env = {"HAUSBUS_METRICS_INTERVAL_MS": "1000"}
+    # With HAUSBUS_ALLINONE=1 the gateway runs inside hausbus, but notification apart:
+    # stopping it must leave the gateway (and the page's stream) running.
+    if os.environ.get("HAUSBUS_ALLINONE") == "1":
+        stack_allinone = tuple(n for n in PROCESSES if n != "notification")
 
     @classmethod
     def setUpClass(cls):
@@ -178,7 +183,7 @@ class BoardInBrowserTest(StackTestCase):
             if feeder:
                 feeder.stopping.set()
                 feeder.join(5)
-            if self.stack.procs["notification"].poll() is not None:
+            if self.stack.procs[self.stack.process_of("notification")].poll() is not None:
                 self.stack.start("notification")
 
     def screenshot(self, browser):

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import socket
@@ -24,6 +25,7 @@ import uuid
 
 COMPONENTS = ("order", "product", "payment", "delivery", "notification", "view")
 PROCESSES = COMPONENTS + ("gateway",)
+ALLINONE = "hausbus"  # the all-in-one executable and its process name in Stack.procs
 # HAUSBUS_VALGRIND=1 runs every component and the gateway under memcheck: an error or a
 # definite leak makes the process exit 99, which the clean-stop check reports.
 VALGRIND = (["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
@@ -31,10 +33,18 @@ VALGRIND = (["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
              "--suppressions=" + os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                               "..", "valgrind.supp")]
             if os.environ.get("HAUSBUS_VALGRIND") else [])
-HEALTH_TIMEOUT_S = 60.0 if VALGRIND else 15.0
-STOP_GRACE_S = 5.0
+# HAUSBUS_LAUNCHER: a command line put in front of every hausbus program the harness
+# starts (the broker and the mosquitto_* tools stay native), e.g. "qemu-aarch64 -L <sysroot>"
+# to drive a cross build (tests/cross). Empty: the programs run directly.
+LAUNCHER = shlex.split(os.environ.get("HAUSBUS_LAUNCHER", ""))
+# HAUSBUS_TIMEOUT_SCALE: every wait, HTTP timeout and stop grace is multiplied by it, for
+# programs that run slower than native (emulated, under valgrind); 1 by default.
+TIMEOUT_SCALE = float(os.environ.get("HAUSBUS_TIMEOUT_SCALE") or 1)
+HEALTH_TIMEOUT_S = 60.0 if VALGRIND else 15.0  # scaled in wait_for()
+STOP_GRACE_S = 5.0 * TIMEOUT_SCALE
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
-HTTP_TIMEOUT_S = 15.0
+# Longer than the gateway's request timeout (harness: 30 s under memcheck or an emulator).
+HTTP_TIMEOUT_S = (45.0 if VALGRIND or LAUNCHER else 15.0) * TIMEOUT_SCALE
 LOG_TAIL_LINES = 25
 LOG_ALARM_LINES = 20
 FINAL_STATUSES = ("REJECTED", "CANCELLED", "DELIVERED")
@@ -73,6 +83,7 @@ class MessageCollector:
 
     def wait(self, pred, timeout=10.0):
         """Waits until pred(list of messages) is truthy; returns its value or raises."""
+        timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -171,15 +182,23 @@ def mqtt_pub(port, topic, payload, qos=1):
 
 
 class Stack:
-    """A broker, the six components and the gateway, each in its own process."""
+    """A broker, the six components and the gateway, each in its own process, or some or
+    all of them in one all-in-one hausbus process."""
 
     def __init__(self, env=None, log_level="info", broker_conf_extra=None, process_env=None,
-                 ssl_context=None):
+                 ssl_context=None, allinone=None):
         """env: for every process. broker_conf_extra: lines appended to the broker config,
         after its one listener, so listener options (certfile, keyfile) apply to it; later
         global options (allow_anonymous false, password_file) override earlier ones.
         process_env: name -> environment for that process only (its MQTT credentials).
-        ssl_context: an ssl.SSLContext to talk HTTPS to the gateway."""
+        ssl_context: an ssl.SSLContext to talk HTTPS to the gateway.
+        allinone: True runs the components and the gateway as one hausbus process; a
+        sequence of names runs those in it (HAUSBUS_COMPONENTS) and the rest as their own
+        processes; False runs seven processes. None (the default) reads HAUSBUS_ALLINONE:
+        "1" means True, anything else False. start/kill/pid of a name inside the
+        all-in-one act on the hausbus process (process_env of "hausbus" applies to it), so
+        a test that stops one component and expects the gateway to go on serving
+        (test_resilience, test_bad_input's silent component) does not hold in that mode."""
         self.tmp = tempfile.mkdtemp(prefix="hausbus-e2e-")
         self.data_dir = os.path.join(self.tmp, "data")
         os.mkdir(self.data_dir)
@@ -196,6 +215,11 @@ class Stack:
             # authentication run it in its explicit open mode (test_auth.py turns it on).
             "HAUSBUS_AUTH": "open",
         })
+        if VALGRIND or LAUNCHER:
+            # A burst (200 orders at once) queues at a component that runs many times
+            # slower under memcheck or an emulator; the default 5 s would turn the wait
+            # into 504s that say nothing about the code. Tests about timeouts set their own.
+            self.env["HAUSBUS_REQUEST_TIMEOUT_MS"] = "30000"
         self.env.update(env or {})
         self.procs = {}  # name -> Popen; "broker" is mosquitto
         self._logs = {}  # name -> open log file
@@ -203,6 +227,25 @@ class Stack:
         self.broker_conf_extra = list(broker_conf_extra or [])
         self.process_env = dict(process_env or {})
         self.ssl_context = ssl_context
+        if allinone is None:
+            allinone = os.environ.get("HAUSBUS_ALLINONE") == "1"
+        if allinone is True:
+            self.inside = tuple(PROCESSES)
+        elif allinone:
+            self.inside = tuple(allinone)
+            unknown = [n for n in self.inside if n not in PROCESSES]
+            assert not unknown, unknown
+        else:
+            self.inside = ()
+
+    def process_of(self, name):
+        """The process that runs name: "hausbus" when it is inside the all-in-one."""
+        return ALLINONE if name in self.inside else name
+
+    def process_names(self):
+        """The processes this stack starts besides the broker, in start order."""
+        names = [n for n in PROCESSES if n not in self.inside]
+        return names + [ALLINONE] if self.inside else names
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -225,7 +268,7 @@ class Stack:
 
     def start_all(self):
         self._start_broker()
-        for name in PROCESSES:
+        for name in self.process_names():
             self.start(name, wait=False)
         self.wait_healthy()
 
@@ -284,21 +327,26 @@ class Stack:
                                             stdout=log, stderr=log, cwd=self.tmp)
 
     def start(self, name, wait=True):
-        """(Re)starts a component or the gateway with the same data dir; waits for health."""
-        assert name in PROCESSES, name
+        """(Re)starts a component or the gateway (or the all-in-one that runs it) with the
+        same data dir; waits for health."""
+        assert name in PROCESSES or name == ALLINONE, name
+        name = self.process_of(name)
         p = self.procs.get(name)
         if p is not None and p.poll() is None:
             raise AssertionError("%s is already running" % name)
-        exe = os.path.join(bin_dir(), "hausbus-" + name)
+        exe = os.path.join(bin_dir(), ALLINONE if name == ALLINONE else "hausbus-" + name)
         if not os.access(exe, os.X_OK):
             raise AssertionError("missing binary %s" % exe)
-        self._spawn(name, VALGRIND + [exe] if VALGRIND else [exe])
+        if name == ALLINONE and set(self.inside) != set(PROCESSES):
+            self.process_env.setdefault(ALLINONE, {})["HAUSBUS_COMPONENTS"] = ",".join(self.inside)
+        self._spawn(name, LAUNCHER + VALGRIND + [exe])
         if wait:
             self.wait_healthy()
 
     def kill(self, name, sig=signal.SIGKILL):
-        """Stops one process (SIGKILL by default: no goodbye, the last will fires)."""
-        p = self.procs[name]
+        """Stops one process (SIGKILL by default: no goodbye, the last will fires); a name
+        inside the all-in-one stops the whole hausbus process."""
+        p = self.procs[self.process_of(name)]
         if p.poll() is None:
             p.send_signal(sig)
         try:
@@ -312,7 +360,7 @@ class Stack:
         SIGTERM, or a sanitizer report (ASan, LeakSanitizer, UBSan) in any log."""
         problems = []
         # Gateway and components first so they can still say goodbye to the broker.
-        order = [n for n in ("gateway",) + COMPONENTS if n in self.procs] + ["broker"]
+        order = [n for n in ("gateway",) + COMPONENTS + (ALLINONE,) if n in self.procs] + ["broker"]
         for group in (order[:-1], order[-1:]):
             live = [(n, self.procs[n]) for n in group
                     if n in self.procs and self.procs[n].poll() is None]
@@ -343,7 +391,7 @@ class Stack:
 
     def _sanitizer_reports(self):
         found = []
-        for name in ("broker",) + COMPONENTS + ("gateway",):
+        for name in ("broker",) + COMPONENTS + ("gateway", ALLINONE):
             path = os.path.join(self.tmp, name + ".log")
             if not os.path.exists(path):
                 continue
@@ -359,13 +407,13 @@ class Stack:
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
 
     def pid(self, name):
-        return self.procs[name].pid
+        return self.procs[self.process_of(name)].pid
 
     def wait_healthy(self, timeout=HEALTH_TIMEOUT_S):
         def health():
             self._check_alive()
             try:
-                status, _, body = self.request("GET", "/healthz", timeout=1.0)
+                status, _, body = self.request("GET", "/healthz", timeout=1.0 * TIMEOUT_SCALE)
             except OSError as e:
                 return (None, str(e))
             return (status, body)
@@ -434,7 +482,9 @@ class Stack:
 
     def wait_for(self, fn, timeout=10.0, until=bool, what=None, interval=0.02):
         """Calls fn every interval until until(value) holds and returns that value. On
-        timeout raises AssertionError naming what was awaited and the last value seen."""
+        timeout raises AssertionError naming what was awaited and the last value seen.
+        timeout is scaled by HAUSBUS_TIMEOUT_SCALE."""
+        timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         while True:
             value = fn()
@@ -481,7 +531,7 @@ class Stack:
         self.failed = True
         print("\n===== hausbus logs in %s (exit codes %r) =====" % (self.tmp, self.exit_codes()),
               flush=True)
-        for name in ("broker",) + PROCESSES:
+        for name in ("broker",) + PROCESSES + (ALLINONE,):
             path = os.path.join(self.tmp, name + ".log")
             if name == "broker":
                 path = os.path.join(self.tmp, "mosquitto.log")
@@ -514,11 +564,12 @@ class StackTestCase(unittest.TestCase):
     """One Stack per test class; prints the process logs after any failing test."""
 
     stack_env = None
+    stack_allinone = None  # Stack(allinone=...): None follows HAUSBUS_ALLINONE
     stack = None
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(env=cls.stack_env).__enter__()
+        cls.stack = Stack(env=cls.stack_env, allinone=cls.stack_allinone).__enter__()
 
     @classmethod
     def tearDownClass(cls):

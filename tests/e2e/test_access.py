@@ -324,6 +324,7 @@ class SecureSagaTest(StackTestCase):
             ("payment", "evt/delivery/DeliveryCreated"),
             ("delivery", "cmd/order/cancel"),
             ("notification", "dlq/order"),
+            ("notification", "metrics/order"),  # only its own metrics/notification
             ("view", "cmd/order/place"),
             ("view", "status/order"),
             ("gateway", "evt/order/OrderPaid"),

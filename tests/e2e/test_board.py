@@ -9,7 +9,7 @@ import unittest
 
 from board_events import (BoardStream, component_status, edge, iso_now, order_status,
                           publish_metrics)
-from hausbus_harness import COMPONENTS, StackTestCase, bin_dir
+from hausbus_harness import COMPONENTS, PROCESSES, StackTestCase, bin_dir
 
 SECRET = "e2e-board-secret-0123456789abcdef-01234567"
 USER = 8101
@@ -30,6 +30,10 @@ class BoardTest(StackTestCase):
     # Real metrics (once the components publish them) are off: these tests feed their
     # own contract-shaped snapshots and must not see others in between.
     stack_env = {"HAUSBUS_BOARD_CLIENTS": "2", "HAUSBUS_METRICS_INTERVAL_MS": "0"}
+    # With HAUSBUS_ALLINONE=1 the gateway runs inside hausbus, but notification apart:
+    # stopping it must leave the gateway (and the stream) running.
+    if os.environ.get("HAUSBUS_ALLINONE") == "1":
+        stack_allinone = tuple(n for n in PROCESSES if n != "notification")
 
     def setUp(self):
         # Every test starts with all stream slots free: a closed stream holds its slot
@@ -131,7 +135,7 @@ class BoardTest(StackTestCase):
         board.next_event()
         started = time.monotonic()
         self.stack.kill("gateway", signal.SIGTERM)
-        self.assertEqual(self.stack.procs["gateway"].returncode, 0)
+        self.assertEqual(self.stack.procs[self.stack.process_of("gateway")].returncode, 0)
         names = []
         try:
             while True:
@@ -205,7 +209,7 @@ class BoardWithTokensTest(StackTestCase):
         ok = BoardStream(self.stack.http_port, "/board?token=" + admin)
         ok.close()
         time.sleep(0.2)
-        with open(os.path.join(self.stack.tmp, "gateway.log"), errors="replace") as f:
+        with open(os.path.join(self.stack.tmp, self.stack.process_of("gateway") + ".log"), errors="replace") as f:
             self.assertNotIn(admin.split(".")[2], f.read())
 
 

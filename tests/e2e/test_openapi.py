@@ -100,7 +100,16 @@ class OpenApiTest(StackTestCase):
             self.assertIn(name.lower(), headers, "%s %s: header %s" % (method, path, name))
         media = list(answer.get("content", {}))
         if media and status < 300:
-            self.assertEqual(headers.get("content-type", "").split(";")[0], media[0])
+            # The documented type and its parameters (GET /metrics' "text/plain;
+            # version=0.0.4") must be sent; more parameters (a charset) may come with them.
+            def parts(value):
+                items = [p.strip().lower() for p in value.split(";")]
+                return items[0], set(items[1:])
+
+            sent_type, sent_params = parts(headers.get("content-type", ""))
+            doc_type, doc_params = parts(media[0])
+            self.assertEqual(sent_type, doc_type, "%s %s" % (method, path))
+            self.assertLessEqual(doc_params, sent_params, "%s %s" % (method, path))
         return status, parsed
 
     def check_stream(self, template, path):
@@ -160,7 +169,8 @@ class OpenApiTest(StackTestCase):
                                ("/openapi.json", "/openapi.json"),
                                ("/board", "/board"),
                                ("/board", "/board?userId=1"),
-                               ("/board/events", "/board/events?token=%")):
+                               ("/board/events", "/board/events?token=%"),
+                               ("/metrics", "/metrics")):
             call("GET", template, path)
         called.add(("/board/events", "get"))
         self.assertEqual(self.check_stream("/board/events", "/board/events"), 200)
@@ -204,6 +214,9 @@ class OpenApiWithTokensTest(StackTestCase):
         self.assertIn("401", doc["paths"]["/products"]["get"]["responses"])
         self.assertIn("www-authenticate", headers)
         self.assertEqual(doc["paths"]["/openapi.json"]["get"]["security"], [])
+        status, _, _ = self.stack.request("GET", "/metrics")
+        self.assertEqual(status, 401)
+        self.assertIn("401", doc["paths"]["/metrics"]["get"]["responses"])
 
 
 if __name__ == "__main__":

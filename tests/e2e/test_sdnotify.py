@@ -58,7 +58,7 @@ def process_state(pid):
 class SdNotifyTest(unittest.TestCase):
 
     def setUp(self):
-        self.stack = Stack()
+        self.stack = Stack(allinone=False)
         self.notify = NotifySocket(self.stack.tmp)
         self.addCleanup(self.notify.close)
         env = {"NOTIFY_SOCKET": self.notify.path, "WATCHDOG_USEC": str(WATCHDOG_USEC)}
@@ -103,6 +103,50 @@ class SdNotifyTest(unittest.TestCase):
         self.notify.wait_for("READY=1", 15 * SLOW)
         self.assert_pings(2)
         self.assert_stops_cleanly("gateway")
+
+
+class AllInOneSdNotifyTest(unittest.TestCase):
+    """The all-in-one speaks for all its loops from its main thread: one READY=1 and one
+    STOPPING=1 (not one per thread), and pings only while every loop's heartbeat is fresh,
+    so one hung thread gets the whole process restarted."""
+
+    def setUp(self):
+        self.stack = Stack(allinone=True,
+                           env={"HAUSBUS_PROBE_MAX_AGE_MS": str(int(2500 * SLOW))})
+        self.notify = NotifySocket(self.stack.tmp)
+        self.addCleanup(self.notify.close)
+        self.stack.process_env = {"hausbus": {"NOTIFY_SOCKET": self.notify.path,
+                                              "WATCHDOG_USEC": str(WATCHDOG_USEC)}}
+        self.stack.start_broker()
+
+    def tearDown(self):
+        problems = self.stack.stop_all()
+        self.assertEqual(problems, [])
+
+    def test_one_ready_pings_while_every_loop_ticks_and_one_stopping(self):
+        self.stack.start("hausbus", wait=False)
+        before = self.notify.wait_for("READY=1", 15 * SLOW)
+        self.assertEqual([m for m in before if m != "WATCHDOG=1"], [])
+        for _ in range(3):
+            self.assertEqual(self.notify.receive(WATCHDOG_USEC / 1e6 * SLOW + 1), "WATCHDOG=1")
+
+        # The order loop's heartbeat can no longer be refreshed (a directory is in its
+        # place, so the rename fails): to the main thread that is a loop that stopped.
+        heartbeat = os.path.join(self.stack.data_dir, "order.heartbeat")
+        os.unlink(heartbeat)
+        os.mkdir(heartbeat)
+        time.sleep(2.5 * SLOW + 0.5)  # the last good beat ages past HAUSBUS_PROBE_MAX_AGE_MS
+        self.notify.drain()
+        self.assertIsNone(self.notify.receive(2.0 * SLOW),
+                          "pinged the watchdog while a loop's heartbeat was stale")
+        os.rmdir(heartbeat)
+        self.assertEqual(self.notify.receive(3.0 * SLOW + 1), "WATCHDOG=1")
+
+        self.stack.kill("hausbus", signal.SIGTERM)
+        rest = self.notify.wait_for("STOPPING=1", 10 * SLOW)
+        self.assertEqual([m for m in rest if m != "WATCHDOG=1"], [])
+        self.assertIsNone(self.notify.receive(1.0), "a second STOPPING=1 or more")
+        self.assertEqual(self.stack.procs["hausbus"].returncode, 0)
 
 
 if __name__ == "__main__":

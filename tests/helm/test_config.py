@@ -82,6 +82,31 @@ class ConfigMaps(unittest.TestCase):
         self.assertEqual(mounts[secret[0]["name"]]["mountPath"], "/etc/hausbus/auth")
         self.assertTrue(mounts[secret[0]["name"]]["readOnly"])
 
+    def test_kakao_url_and_token_file_reach_only_the_notification_pod(self):
+        objs = helmlib.render(sets=["kakao.url=https://kapi.example/send",
+                                    "kakao.existingSecret=kakao", "kakao.secretKey=access",
+                                    "kakao.orderUrlBase=https://shop.example/orders"])
+        data = self.data(objs, "notification")
+        self.assertEqual(data["HAUSBUS_KAKAO_URL"], "https://kapi.example/send")
+        self.assertEqual(data["HAUSBUS_KAKAO_TOKEN_FILE"], "/etc/hausbus/kakao/access")
+        self.assertEqual(data["HAUSBUS_ORDER_URL_BASE"], "https://shop.example/orders")
+        pod = helmlib.one(objs, "StatefulSet", "notification")["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        self.assertEqual(volumes["kakao-token"]["secret"]["secretName"], "kakao")
+        self.assertEqual(volumes["kakao-token"]["secret"]["items"],
+                         [{"key": "access", "path": "access"}])
+        mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+        self.assertEqual(mounts["kakao-token"]["mountPath"], "/etc/hausbus/kakao")
+        for name in ("order", "gateway"):
+            self.assertNotIn("HAUSBUS_KAKAO_URL", self.data(objs, name))
+        self.assertNotIn("HAUSBUS_KAKAO_URL", self.data(self.default, "notification"))
+
+    def test_kakao_url_without_a_token_secret_is_refused(self):
+        res = helmlib.run("helm", "template", "hb", helmlib.CHART,
+                          "--set", "kakao.url=https://kapi.example/send", check=False)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("kakao.existingSecret", res.stderr)
+
     def test_broker_config_listens_on_every_address_with_persistence_on_its_volume(self):
         conf = helmlib.one(self.default, "ConfigMap", "mosquitto")["data"]["mosquitto.conf"]
         lines = conf.splitlines()

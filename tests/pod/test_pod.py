@@ -128,6 +128,7 @@ class PodTest(unittest.TestCase):
         proc = self.podman_run("id", "-u")
         self.assertEqual((proc.returncode, proc.stdout.strip()), (0, str(UID)), proc.stdout)
         paths = ["/usr/local/bin/hausbus-" + n for n in COMPONENTS + ["gateway", "token"]]
+        paths += ["/usr/local/bin/hausbus"]  # the all-in-one
         paths += ["/usr/sbin/mosquitto", "/usr/local/lib/civetweb-tls/libssl.so",
                   "/usr/local/lib/civetweb-tls/libcrypto.so"]
         script = "for p in %s; do test -e \"$p\" || { echo missing $p; exit 1; }; done" % (
@@ -135,7 +136,7 @@ class PodTest(unittest.TestCase):
         proc = self.podman_run("/bin/sh", "-c", script)
         self.assertEqual(proc.returncode, 0, proc.stdout)
         # Every executable finds its shared libraries.
-        script = ("for p in /usr/local/bin/hausbus-* /usr/sbin/mosquitto; do "
+        script = ("for p in /usr/local/bin/hausbus /usr/local/bin/hausbus-* /usr/sbin/mosquitto; do "
                   "ldd \"$p\" | grep 'not found' && exit 1; done; exit 0")
         proc = self.podman_run("/bin/sh", "-c", script)
         self.assertEqual(proc.returncode, 0, proc.stdout)

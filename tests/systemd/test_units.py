@@ -57,9 +57,10 @@ def size_bytes(text):
 
 
 def separate_programs():
-    """HB_PROGRAMS of scripts/common.sh: the executables a build makes."""
+    """HB_SERVICES of scripts/common.sh: the separate executables a build makes (the
+    all-in-one `hausbus` is the rest of HB_PROGRAMS)."""
     with open(os.path.join(ROOT, "scripts", "common.sh")) as f:
-        match = re.search(r"HB_PROGRAMS=\(([^)]*)\)", f.read())
+        match = re.search(r"HB_SERVICES=\(([^)]*)\)", f.read())
     return match.group(1).split()
 
 

@@ -17,7 +17,8 @@
 static const char *const all_vars[] = {
     "HAUSBUS_MQTT_HOST",     "HAUSBUS_MQTT_PORT",  "HAUSBUS_HTTP_PORT",
     "HAUSBUS_DATA_DIR",      "HAUSBUS_LOG_LEVEL",  "HAUSBUS_PAYMENT_LIMIT",
-    "HAUSBUS_REDRIVE_MS",    "HAUSBUS_REQUEST_TIMEOUT_MS",
+    "HAUSBUS_REDRIVE_MS",    "HAUSBUS_REQUEST_TIMEOUT_MS", "HAUSBUS_SQLITE_CACHE_KB",
+    "HAUSBUS_METRICS_INTERVAL_MS", "HAUSBUS_MQTT_PASSWORD", "HAUSBUS_MQTT_PASSWORD_FILE",
 };
 
 /* Every case starts from an environment without HAUSBUS_* variables. */
@@ -59,6 +60,8 @@ static void defaults_apply_without_environment(void **state)
     assert_int_equal(cfg.payment_limit, 10000000);
     assert_int_equal(cfg.redrive_ms, 5000);
     assert_int_equal(cfg.request_timeout_ms, 5000);
+    assert_int_equal(cfg.sqlite_cache_kb, 256);
+    assert_int_equal(cfg.metrics_interval_ms, 5000);
 }
 
 static void empty_variables_mean_the_default(void **state)
@@ -90,8 +93,10 @@ static void every_variable_is_read(void **state)
     set("HAUSBUS_PAYMENT_LIMIT", "4611686018427387903"); /* INT64_MAX / 2 */
     set("HAUSBUS_REDRIVE_MS", "250");
     set("HAUSBUS_REQUEST_TIMEOUT_MS", "1500");
+    set("HAUSBUS_SQLITE_CACHE_KB", "64");
     struct hb_config cfg;
     assert_int_equal(hb_config_load(&cfg), HB_OK);
+    assert_int_equal(cfg.sqlite_cache_kb, 64);
     assert_string_equal(cfg.mqtt_host, "broker.local");
     assert_int_equal(cfg.mqtt_port, 8883);
     assert_int_equal(cfg.http_port, 9090);
@@ -188,6 +193,8 @@ static void out_of_range_limits_and_timeouts_are_invalid(void **state)
     expect_invalid("HAUSBUS_REDRIVE_MS", "3600001");
     expect_invalid("HAUSBUS_REQUEST_TIMEOUT_MS", "49");
     expect_invalid("HAUSBUS_REQUEST_TIMEOUT_MS", "600001");
+    expect_invalid("HAUSBUS_SQLITE_CACHE_KB", "15");
+    expect_invalid("HAUSBUS_SQLITE_CACHE_KB", "65537");
 }
 
 static void over_long_strings_are_invalid(void **state)
@@ -220,10 +227,68 @@ static void over_long_strings_are_invalid(void **state)
     free(level);
 }
 
+static void metrics_interval_is_read_and_bounded(void **state)
+{
+    (void)state;
+    struct hb_config cfg;
+    set("HAUSBUS_METRICS_INTERVAL_MS", "0"); /* off */
+    assert_int_equal(hb_config_load(&cfg), HB_OK);
+    assert_int_equal(cfg.metrics_interval_ms, 0);
+    set("HAUSBUS_METRICS_INTERVAL_MS", "250");
+    assert_int_equal(hb_config_load(&cfg), HB_OK);
+    assert_int_equal(cfg.metrics_interval_ms, 250);
+    set("HAUSBUS_METRICS_INTERVAL_MS", "-1");
+    assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
+    set("HAUSBUS_METRICS_INTERVAL_MS", "3600001");
+    assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
+}
+
+/* Writes text to a new temporary file; returns its path (static storage). */
+static const char *temp_file(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/hausbus-test-secret-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void password_comes_from_the_first_line_of_its_file(void **state)
+{
+    (void)state;
+    const char *path = temp_file("s3cret-from-file\nsecond line\n");
+    set("HAUSBUS_MQTT_PASSWORD_FILE", path);
+    struct hb_config cfg;
+    assert_int_equal(hb_config_load(&cfg), HB_OK);
+    assert_string_equal(cfg.mqtt_password, "s3cret-from-file");
+    unlink(path);
+}
+
+static void password_and_password_file_together_are_invalid(void **state)
+{
+    (void)state;
+    const char *path = temp_file("from-file\n");
+    set("HAUSBUS_MQTT_PASSWORD", "from-env");
+    set("HAUSBUS_MQTT_PASSWORD_FILE", path);
+    struct hb_config cfg;
+    assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
+    unsetenv("HAUSBUS_MQTT_PASSWORD");
+    assert_int_equal(unlink(path), 0);
+    /* A file that is gone or empty is an error too, not an empty password. */
+    assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
+    path = temp_file("");
+    set("HAUSBUS_MQTT_PASSWORD_FILE", path);
+    assert_int_equal(hb_config_load(&cfg), HB_ERR_INVAL);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(defaults_apply_without_environment, clear_environment),
+        cmocka_unit_test_setup(metrics_interval_is_read_and_bounded, clear_environment),
         cmocka_unit_test_setup(empty_variables_mean_the_default, clear_environment),
         cmocka_unit_test_setup(every_variable_is_read, clear_environment),
         cmocka_unit_test_setup(numeric_bounds_are_accepted, clear_environment),
@@ -231,6 +296,10 @@ int main(void)
         cmocka_unit_test_setup(out_of_range_ports_are_invalid, clear_environment),
         cmocka_unit_test_setup(out_of_range_limits_and_timeouts_are_invalid, clear_environment),
         cmocka_unit_test_setup(over_long_strings_are_invalid, clear_environment),
+        cmocka_unit_test_setup(password_comes_from_the_first_line_of_its_file,
+                               clear_environment),
+        cmocka_unit_test_setup(password_and_password_file_together_are_invalid,
+                               clear_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -618,6 +618,21 @@ static void healthz_needs_nothing_and_everything_else_needs_a_token(void **state
     assert_int_equal(d.verdict, DENY);
 }
 
+static void metrics_are_for_admins_only(void **state)
+{
+    (void)state;
+    assert_true(gateway_auth_needs_token("GET", "/metrics"));
+    expect_verdict("GET", "/metrics", NULL, NULL, NULL, UNAUTH);
+    expect_verdict("GET", "/metrics", NULL, NULL, &admin, ALLOW);
+    expect_verdict("GET", "/metrics", NULL, NULL, &customer_7, DENY);
+    expect_verdict("GET", "/metrics", NULL, NULL, &brand, DENY);
+    struct gateway_auth_decision d = decide("GET", "/metrics", NULL, NULL, &brand);
+    assert_non_null(strstr(d.reason, "admin"));
+    /* The public pages stay public with any token or none. */
+    expect_verdict("GET", "/openapi.json", NULL, NULL, NULL, ALLOW);
+    expect_verdict("GET", "/healthz", NULL, NULL, &customer_7, ALLOW);
+}
+
 static void products_are_read_by_everyone_and_created_by_admin(void **state)
 {
     (void)state;
@@ -928,6 +943,7 @@ int main(void)
         cmocka_unit_test(bearer_header_is_parsed_strictly),
         cmocka_unit_test(only_get_healthz_and_openapi_go_without_a_token),
         cmocka_unit_test(healthz_needs_nothing_and_everything_else_needs_a_token),
+        cmocka_unit_test(metrics_are_for_admins_only),
         cmocka_unit_test(products_are_read_by_everyone_and_created_by_admin),
         cmocka_unit_test(customers_place_orders_only_for_themselves),
         cmocka_unit_test(customers_list_only_their_own_orders),

@@ -155,6 +155,19 @@ static void board_takes_only_a_token_in_its_query(void **state)
     expect_error("GET", "/orders", "token=abc", NULL, 400, "only userId");
 }
 
+static void metrics_is_answered_by_the_gateway(void **state)
+{
+    (void)state;
+    struct gateway_request req = {.method = "GET", .path = "/metrics"};
+    struct gateway_route route;
+    assert_int_equal(gateway_route_request(&req, &route), HB_OK);
+    assert_int_equal(route.kind, GATEWAY_ROUTE_LOCAL);
+    assert_int_equal(route.local, GATEWAY_LOCAL_METRICS);
+    assert_string_equal(route.pattern, "/metrics");
+    gateway_route_clear(&route);
+    expect_error("POST", "/metrics", NULL, NULL, 405, "GET");
+}
+
 static void unknown_path_is_404(void **state)
 {
     (void)state;
@@ -525,6 +538,7 @@ int main(void)
         cmocka_unit_test(every_api_row_maps_to_its_command),
         cmocka_unit_test(healthz_is_answered_by_the_gateway),
         cmocka_unit_test(board_takes_only_a_token_in_its_query),
+        cmocka_unit_test(metrics_is_answered_by_the_gateway),
         cmocka_unit_test(unknown_path_is_404),
         cmocka_unit_test(path_id_that_is_not_a_positive_integer_is_404),
         cmocka_unit_test(largest_path_id_is_2_pow_53),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,41 @@ static void levels_written(const char *level_name, char *out, size_t out_len)
     free(text);
 }
 
+static void *log_as_delivery(void *arg)
+{
+    (void)arg;
+    hb_log_set_thread_component("delivery");
+    HB_LOGI(0, "from the thread");
+    return NULL;
+}
+
+static void a_thread_names_its_own_lines_and_others_keep_the_process_name(void **state)
+{
+    (void)state;
+    hb_log_init("hausbus", "info");
+    struct capture cap;
+    capture_begin(&cap);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, log_as_delivery, NULL), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    HB_LOGI(0, "from main");
+    hb_log_set_thread_component("order");
+    HB_LOGI(0, "main as order");
+    hb_log_set_thread_component(NULL);
+    HB_LOGI(0, "main again");
+    char *text = capture_end(&cap);
+
+    cJSON *lines[8];
+    int n = parse_lines(text, lines, 8);
+    assert_int_equal(n, 4);
+    assert_string_equal(field(lines[0], "component"), "delivery");
+    assert_string_equal(field(lines[1], "component"), "hausbus");
+    assert_string_equal(field(lines[2], "component"), "order");
+    assert_string_equal(field(lines[3], "component"), "hausbus");
+    free_lines(lines, n);
+    free(text);
+}
+
 static void level_filter_drops_lines_below_the_minimum(void **state)
 {
     (void)state;
@@ -233,6 +269,7 @@ int main(void)
         cmocka_unit_test(positive_order_id_adds_an_order_id_field),
         cmocka_unit_test(quotes_newlines_and_control_characters_are_escaped),
         cmocka_unit_test(level_filter_drops_lines_below_the_minimum),
+        cmocka_unit_test(a_thread_names_its_own_lines_and_others_keep_the_process_name),
         cmocka_unit_test(over_long_message_is_truncated_to_one_valid_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -472,6 +472,143 @@ static void same_event_id_is_applied_once(void **state)
     assert_int_equal(hbt_db_int(t, "SELECT version FROM orders WHERE id = 1"), 2);
 }
 
+
+/* The saga object of the metrics hook; fails the test when there is none. */
+static cJSON *saga_metrics(struct hbt *t)
+{
+    cJSON *extra = order_metrics(&t->ctx);
+    assert_non_null(extra);
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(extra, "saga"));
+    return extra;
+}
+
+static int64_t saga_int(const cJSON *extra, const char *key)
+{
+    return hbt_json_int(cJSON_GetObjectItemCaseSensitive(extra, "saga"), key);
+}
+
+static const cJSON *saga_latency(const cJSON *extra, const char *step)
+{
+    const cJSON *saga = cJSON_GetObjectItemCaseSensitive(extra, "saga");
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(saga, "stepLatencyMs");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(all, step);
+    assert_non_null(h);
+    return h;
+}
+
+static void saga_metrics_count_each_order_once(void **state)
+{
+    struct hbt *t = *state;
+    int64_t delivered = place(t, USER_ID);
+    t->ctx.now_ms += 40; /* placed_to_paid: 40 ms */
+    stock_reserved(t, delivered);
+    payment_approved(t, delivered);
+    t->ctx.now_ms += 3000; /* paid_to_preparing: 3 s */
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryConfirmed"), delivered,
+                                    "PREPARING", 2), HB_OK);
+    (void)hbt_take(t);
+    int64_t rejected = order_at(t, "REJECTED");
+    int64_t cancelled = order_at(t, "PLACED");
+    cancel(t, cancelled, 202);
+    assert_int_equal(hbt_send(t, STOCK_RELEASED, "{\"orderId\":%lld}", (long long)cancelled),
+                     HB_OK);
+    assert_int_equal(hbt_send(t, PAYMENT_VOIDED, "{\"orderId\":%lld}", (long long)cancelled),
+                     HB_OK);
+    assert_string_equal(status_of(t, cancelled), "CANCELLED");
+    (void)rejected;
+
+    /* The same outcomes again under new event ids (a replay): nothing moves. */
+    payment_approved(t, delivered);
+    assert_int_equal(hbt_send(t, STOCK_REJECTED, "{\"orderId\":%lld,\"reason\":\"out_of_stock\"}",
+                              (long long)rejected), HB_OK);
+    assert_int_equal(hbt_send(t, PAYMENT_VOIDED, "{\"orderId\":%lld}", (long long)cancelled),
+                     HB_OK);
+
+    cJSON *extra = saga_metrics(t);
+    assert_int_equal(saga_int(extra, "placed"), 3);
+    assert_int_equal(saga_int(extra, "paid"), 1);
+    assert_int_equal(saga_int(extra, "cancelled"), 1);
+    assert_int_equal(saga_int(extra, "delivered"), 0);
+    const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(extra, "saga"), "rejected");
+    assert_int_equal(hbt_json_int(reasons, "out_of_stock"), 1);
+    assert_int_equal(cJSON_GetArraySize(reasons), 1);
+
+    const cJSON *to_paid = saga_latency(extra, "placed_to_paid");
+    assert_int_equal(hbt_json_int(to_paid, "count"), 1);
+    assert_int_equal(hbt_json_int(to_paid, "sum"), 40);
+    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(to_paid, "counts");
+    assert_int_equal(cJSON_GetArraySize(counts), 11);
+    assert_int_equal((int)cJSON_GetArrayItem(counts, 2)->valuedouble, 0); /* le 25 */
+    assert_int_equal((int)cJSON_GetArrayItem(counts, 3)->valuedouble, 1); /* le 50 */
+    assert_int_equal((int)cJSON_GetArrayItem(counts, 10)->valuedouble, 1); /* cumulative */
+    const cJSON *to_preparing = saga_latency(extra, "paid_to_preparing");
+    assert_int_equal(hbt_json_int(to_preparing, "sum"), 3000);
+    assert_int_equal(hbt_json_int(saga_latency(extra, "shipping_to_delivered"), "count"), 0);
+    cJSON_Delete(extra);
+}
+
+static void saga_latency_buckets_match_their_bounds(void **state)
+{
+    struct hbt *t = *state;
+    /* placed_to_paid of 5 ms (on the first bound), 6 ms and 10001 ms (over the last). */
+    const int64_t latencies[] = {5, 6, 10001};
+    for (size_t i = 0; i < 3; i++) {
+        int64_t id = place(t, USER_ID);
+        t->ctx.now_ms += latencies[i];
+        payment_approved(t, id);
+        (void)hbt_take(t);
+    }
+    cJSON *extra = saga_metrics(t);
+    const cJSON *h = saga_latency(extra, "placed_to_paid");
+    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(h, "counts");
+    assert_int_equal((int)cJSON_GetArrayItem(counts, 0)->valuedouble, 1);  /* le 5 */
+    assert_int_equal((int)cJSON_GetArrayItem(counts, 1)->valuedouble, 2);  /* le 10 */
+    assert_int_equal((int)cJSON_GetArrayItem(counts, 10)->valuedouble, 2); /* le 10000 */
+    assert_int_equal(hbt_json_int(h, "count"), 3);
+    assert_int_equal(hbt_json_int(h, "sum"), 10012);
+    cJSON_Delete(extra);
+}
+
+static void saga_metrics_count_delivered_and_payment_declined(void **state)
+{
+    struct hbt *t = *state;
+    (void)order_at(t, "DELIVERED");
+    int64_t declined = place(t, USER_ID);
+    assert_int_equal(hbt_send(t, PAYMENT_DECLINED,
+                              "{\"paymentId\":2,\"orderId\":%lld,\"userId\":%d,\"amount\":1,"
+                              "\"status\":\"DECLINED\",\"reason\":\"limit\",\"version\":1}",
+                              (long long)declined, USER_ID),
+                     HB_OK);
+    cJSON *extra = saga_metrics(t);
+    assert_int_equal(saga_int(extra, "placed"), 2);
+    assert_int_equal(saga_int(extra, "paid"), 1);
+    assert_int_equal(saga_int(extra, "delivered"), 1);
+    const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(extra, "saga"), "rejected");
+    assert_int_equal(hbt_json_int(reasons, "payment_declined"), 1);
+    assert_int_equal(hbt_json_int(saga_latency(extra, "shipping_to_delivered"), "count"), 1);
+    cJSON_Delete(extra);
+}
+
+static void saga_metrics_backfill_a_database_from_before_order_steps(void **state)
+{
+    struct hbt *t = *state;
+    (void)order_at(t, "SHIPPING");
+    (void)order_at(t, "REJECTED");
+    /* As an older version left it: orders, but no step rows. */
+    assert_int_equal(hb_store_exec(t->store, "DELETE FROM order_steps;"
+                                             "DELETE FROM order_step_latency"), HB_OK);
+    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
+    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK); /* restart */
+    cJSON *extra = saga_metrics(t);
+    assert_int_equal(saga_int(extra, "placed"), 2);
+    assert_int_equal(saga_int(extra, "paid"), 1);
+    assert_int_equal(hbt_json_int(saga_latency(extra, "placed_to_paid"), "count"), 0);
+    cJSON_Delete(extra);
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM order_steps WHERE at IS NULL"), 5);
+}
+
 static void older_delivery_version_is_ignored(void **state)
 {
     struct hbt *t = *state;
@@ -709,6 +846,10 @@ int main(void)
         T(redrive_reemits_order_paid_without_delivery),
         T(redrive_repeats_a_pending_compensation),
         T(stock_reserved_for_unknown_order_is_a_decode_error),
+        T(saga_metrics_count_each_order_once),
+        T(saga_metrics_count_delivered_and_payment_declined),
+        T(saga_metrics_backfill_a_database_from_before_order_steps),
+        T(saga_latency_buckets_match_their_bounds),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,5 @@
-/* Notifications: the customer hears once when the delivery starts; failures retry. */
+/* Notifications: one message per delivery start, recorded PENDING by the pure handler,
+ * then claimed, attempted and recorded by a tick (docs/ARCHITECTURE.md, "Notifications"). */
 #include "handlers.h"
 
 #include <stdio.h>
@@ -7,8 +8,6 @@
 #include "hausbus/bus.h"
 #include "hausbus/log.h"
 
-#define RETRY_BASE_MS 2000
-
 static const char notification_schema[] =
     "CREATE TABLE IF NOT EXISTS notifications("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id INTEGER NOT NULL UNIQUE,"
@@ -16,12 +15,13 @@ static const char notification_schema[] =
     "  text TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT, next_attempt_at INTEGER, updated_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS notifications_by_change ON notifications(updated_at);"
-    "CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications(user_id);";
+    "CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications(user_id);"
+    "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(status, next_attempt_at);";
 
 #define NOTIFICATION_FIELDS(id_key)                                                            \
     "json_object('" id_key "', id, 'orderId', order_id, 'deliveryId', delivery_id,"           \
     " 'userId', user_id, 'channel', channel, 'text', text, 'status', status,"                 \
-    " 'attempts', attempts, 'error', last_error)"
+    " 'attempts', attempts, 'lastError', last_error, 'nextAttemptAt', next_attempt_at)"
 
 /* Emits CustomerNotified (sent) or NotificationFailed with the notification's record. */
 static hb_err_t emit_notification(struct hb_ctx *ctx, int64_t id, int64_t order_id, bool sent)
@@ -35,68 +35,13 @@ static hb_err_t emit_notification(struct hb_ctx *ctx, int64_t id, int64_t order_
                          data);
 }
 
-/* Sends notification id through the notifier and records the outcome and its event. */
-static hb_err_t send_and_record(struct hb_ctx *ctx, int64_t id)
-{
-    const struct notifier *notifier = ctx->user;
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "SELECT order_id, delivery_id, user_id, text, attempts"
-                                      " FROM notifications WHERE id = ?",
-                                      &s));
-    sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        return HB_ERR_NOT_FOUND;
-    }
-    struct notification_msg msg = {
-        .notification_id = id,
-        .order_id = sqlite3_column_int64(s, 0),
-        .delivery_id = sqlite3_column_int64(s, 1),
-        .user_id = sqlite3_column_int64(s, 2),
-        .text = (const char *)sqlite3_column_text(s, 3),
-    };
-    int64_t attempts = sqlite3_column_int64(s, 4) + 1;
-    char error[160];
-    hb_err_t sent = notifier->send(notifier->self, &msg, error, sizeof(error));
-    sqlite3_finalize(s); /* msg.text is not used past here */
-    int64_t order_id = msg.order_id;
-
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "UPDATE notifications SET status = ?, attempts = ?,"
-                                      " last_error = NULLIF(?, ''), next_attempt_at = ?,"
-                                      " updated_at = ?6 WHERE id = ?5",
-                                      &s));
-    bool retry = sent != HB_OK && attempts < NOTIFICATION_MAX_ATTEMPTS;
-    sqlite3_bind_text(s, 1, sent == HB_OK ? "SENT" : "FAILED", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, attempts);
-    sqlite3_bind_text(s, 3, sent == HB_OK ? "" : error, -1, SQLITE_TRANSIENT);
-    if (retry) {
-        sqlite3_bind_int64(s, 4, ctx->now_ms + ((int64_t)RETRY_BASE_MS << attempts));
-    } else {
-        sqlite3_bind_null(s, 4);
-    }
-    sqlite3_bind_int64(s, 5, id);
-    sqlite3_bind_int64(s, 6, ctx->now_ms);
-    int step = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (step != SQLITE_DONE) {
-        return HB_ERR_DB;
-    }
-    if (sent != HB_OK) {
-        HB_LOGW(order_id, "notification %lld failed (attempt %lld): %s", (long long)id,
-                (long long)attempts, error);
-    }
-    return emit_notification(ctx, id, order_id, sent == HB_OK);
-}
-
 hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_event *ev,
                                           struct hb_reply *reply)
 {
     (void)reply;
-    const struct notifier *notifier = ctx->user;
+    const struct notification_state *state = ctx->user;
     int64_t delivery_id, order_id, user_id, qty = 0;
-    const char *product = "your furniture";
+    const char *product = NULL;
     if (hb_json_int(ev->data, "deliveryId", 1, HB_ID_MAX, &delivery_id) != HB_OK ||
         hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK ||
         hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
@@ -111,42 +56,177 @@ hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_ev
     if (known) {
         return HB_OK; /* one message per delivery start, however often the event comes */
     }
-    char text[256];
-    snprintf(text, sizeof(text),
-             "[Today's House] Your order #%lld (%s x%lld) is on its way: delivery #%lld has "
-             "started. Track it at /orders/%lld",
-             (long long)order_id, product, (long long)qty, (long long)delivery_id,
-             (long long)order_id);
+    /* "[Today's House] Delivery of your order #N has started." The bounds (product name
+     * 100 bytes, ids 16 digits) keep it well inside the buffer, so no UTF-8 is ever cut. */
+    char text[NOTIFICATION_TEXT_MAX];
+    int n = product && qty > 0
+                ? snprintf(text, sizeof(text),
+                           "[오늘의집] 주문 #%lld 배송이 시작되었습니다. (%s x%lld, 배송 #%lld)",
+                           (long long)order_id, product, (long long)qty, (long long)delivery_id)
+                : snprintf(text, sizeof(text),
+                           "[오늘의집] 주문 #%lld 배송이 시작되었습니다. (배송 #%lld)",
+                           (long long)order_id, (long long)delivery_id);
+    if (n < 0 || (size_t)n >= sizeof(text)) {
+        return hb_ctx_reject(ctx, "DeliveryStarted: message text too long");
+    }
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
                                       "INSERT INTO notifications(delivery_id, order_id, user_id,"
-                                      " channel, text, status, updated_at)"
-                                      " VALUES(?, ?, ?, ?, ?, 'PENDING', ?)",
+                                      " channel, text, status, next_attempt_at, updated_at)"
+                                      " VALUES(?, ?, ?, ?, ?, 'PENDING', ?6, ?6)",
                                       &s));
     sqlite3_bind_int64(s, 1, delivery_id);
     sqlite3_bind_int64(s, 2, order_id);
     sqlite3_bind_int64(s, 3, user_id);
-    sqlite3_bind_text(s, 4, notifier->channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, state->channel, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 5, text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, ctx->now_ms);
+    int step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+}
+
+hb_err_t notification_claim(struct hb_ctx *ctx, struct notification_job *jobs, size_t cap,
+                            size_t *n)
+{
+    *n = 0;
+    if (cap == 0) {
+        return HB_OK;
+    }
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "SELECT id, order_id, delivery_id, user_id, text, attempts"
+                                      " FROM notifications WHERE status = 'PENDING'"
+                                      " AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
+                                      " LIMIT ?",
+                                      &s));
+    sqlite3_bind_int64(s, 1, ctx->now_ms);
+    sqlite3_bind_int64(s, 2, (int64_t)cap);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct notification_job *job = &jobs[(*n)++];
+        job->id = sqlite3_column_int64(s, 0);
+        job->order_id = sqlite3_column_int64(s, 1);
+        job->delivery_id = sqlite3_column_int64(s, 2);
+        job->user_id = sqlite3_column_int64(s, 3);
+        snprintf(job->text, sizeof(job->text), "%s", (const char *)sqlite3_column_text(s, 4));
+        job->attempts = sqlite3_column_int64(s, 5) + 1;
+    }
+    sqlite3_finalize(s);
+    if (step != SQLITE_DONE) {
+        return HB_ERR_DB;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        int64_t args[] = {jobs[i].attempts, ctx->now_ms, jobs[i].id};
+        HB_RETURN_ON_ERR(hb_store_run(ctx->store,
+                                      "UPDATE notifications SET status = 'SENDING',"
+                                      " attempts = ?, next_attempt_at = NULL, updated_at = ?"
+                                      " WHERE id = ?",
+                                      args, 3));
+    }
+    return HB_OK;
+}
+
+hb_err_t notification_record(struct hb_ctx *ctx, const struct notification_result *result)
+{
+    const struct notification_state *state = ctx->user;
+    const char *status =
+        notification_next_status(&state->policy, result->outcome, result->attempts);
+    bool sent = strcmp(status, "SENT") == 0;
+    bool retry = strcmp(status, "PENDING") == 0;
+    int64_t order_id = 0;
+    HB_RETURN_ON_ERR(hb_store_query_int(ctx->store,
+                                        "SELECT order_id FROM notifications WHERE id = ?"
+                                        " AND status = 'SENDING'",
+                                        &result->id, 1, 0, &order_id));
+    if (order_id == 0) {
+        HB_LOGW(0, "notification %lld is not SENDING; its result is ignored",
+                (long long)result->id);
+        return HB_OK;
+    }
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                      "UPDATE notifications SET status = ?, attempts = ?,"
+                                      " last_error = NULLIF(?, ''), next_attempt_at = ?,"
+                                      " updated_at = ? WHERE id = ?",
+                                      &s));
+    sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, result->attempts);
+    sqlite3_bind_text(s, 3, sent ? "" : result->error, -1, SQLITE_TRANSIENT);
+    if (retry) {
+        sqlite3_bind_int64(s, 4,
+                           ctx->now_ms + notification_backoff_ms(&state->policy, result->attempts));
+    } else {
+        sqlite3_bind_null(s, 4);
+    }
+    sqlite3_bind_int64(s, 5, ctx->now_ms);
+    sqlite3_bind_int64(s, 6, result->id);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
     if (step != SQLITE_DONE) {
         return HB_ERR_DB;
     }
-    return send_and_record(ctx, sqlite3_last_insert_rowid(hb_store_db(ctx->store)));
+    if (!sent) {
+        HB_LOGW(order_id, "notification %lld attempt %lld failed (%s): %s",
+                (long long)result->id, (long long)result->attempts, status, result->error);
+    }
+    /* A retry is visible in GET /notifications (PENDING, attempts, lastError); the bus
+     * hears only the final outcome. */
+    return retry ? HB_OK : emit_notification(ctx, result->id, order_id, sent);
 }
 
-hb_err_t notification_retry(struct hb_ctx *ctx)
+hb_err_t notification_unclaim(struct hb_ctx *ctx, int64_t id)
 {
-    int64_t id = 0;
-    /* One per tick is plenty: failures are rare and the channel is slow. */
-    HB_RETURN_ON_ERR(hb_store_query_int(ctx->store,
-                                        "SELECT id FROM notifications WHERE status = 'FAILED'"
-                                        " AND next_attempt_at <= ? ORDER BY next_attempt_at"
-                                        " LIMIT 1",
-                                        &ctx->now_ms, 1, 0, &id));
-    return id ? send_and_record(ctx, id) : HB_OK;
+    int64_t args[] = {ctx->now_ms, id};
+    return hb_store_run(ctx->store,
+                        "UPDATE notifications SET status = 'PENDING', attempts = attempts - 1,"
+                        " next_attempt_at = ?1, updated_at = ?1"
+                        " WHERE id = ?2 AND status = 'SENDING'",
+                        args, 2);
+}
+
+hb_err_t notification_recover(struct hb_ctx *ctx)
+{
+    for (;;) {
+        int64_t id = 0;
+        HB_RETURN_ON_ERR(hb_store_query_int(
+            ctx->store, "SELECT id FROM notifications WHERE status = 'SENDING' LIMIT 1", NULL, 0,
+            0, &id));
+        if (id == 0) {
+            return HB_OK;
+        }
+        struct notification_result result = {.id = id, .outcome = NOTIFIER_UNKNOWN};
+        HB_RETURN_ON_ERR(hb_store_query_int(ctx->store,
+                                            "SELECT attempts FROM notifications WHERE id = ?",
+                                            &id, 1, 1, &result.attempts));
+        snprintf(result.error, sizeof(result.error),
+                 "outcome unknown: the process stopped during attempt %lld; not sent again"
+                 " (at most once)",
+                 (long long)result.attempts);
+        HB_RETURN_ON_ERR(notification_record(ctx, &result));
+    }
+}
+
+hb_err_t notification_tick_inline(struct hb_ctx *ctx)
+{
+    const struct notification_state *state = ctx->user;
+    static struct notification_job jobs[NOTIFICATION_INLINE_BATCH]; /* ~25 KiB: not on the stack */
+    size_t n = 0;
+    HB_RETURN_ON_ERR(notification_claim(ctx, jobs, NOTIFICATION_INLINE_BATCH, &n));
+    for (size_t i = 0; i < n; i++) {
+        struct notification_msg msg = {
+            .notification_id = jobs[i].id,
+            .order_id = jobs[i].order_id,
+            .delivery_id = jobs[i].delivery_id,
+            .user_id = jobs[i].user_id,
+            .text = jobs[i].text,
+        };
+        struct notification_result result = {.id = jobs[i].id, .attempts = jobs[i].attempts};
+        result.outcome =
+            state->notifier->send(state->notifier->self, &msg, result.error, sizeof(result.error));
+        HB_RETURN_ON_ERR(notification_record(ctx, &result));
+    }
+    return HB_OK;
 }
 
 #define NOTIFICATION_LIST_SQL(where)                                                           \
@@ -166,10 +246,24 @@ hb_err_t notification_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
                              strcmp((const char *)sqlite3_column_text(row, 2), "SENT") == 0);
 }
 
+/* The inline setup: the log notifier, the default policy, and the recovery of messages a
+ * previous process left SENDING (it may have run the KakaoTalk notifier). */
 static hb_err_t notification_setup(struct hb_ctx *ctx)
 {
-    ctx->user = (void *)notifier_log();
-    return HB_OK;
+    static struct notification_state state;
+    state = (struct notification_state){
+        .channel = notifier_log()->channel,
+        .policy = notification_policy_default(),
+        .notifier = notifier_log(),
+    };
+    ctx->user = &state;
+    HB_RETURN_ON_ERR(hb_store_begin(ctx->store));
+    hb_err_t rc = notification_recover(ctx);
+    if (rc != HB_OK) {
+        hb_store_rollback(ctx->store);
+        return rc;
+    }
+    return hb_store_commit(ctx->store);
 }
 
 static const struct hb_route notification_routes[] = {
@@ -182,10 +276,11 @@ const struct hb_component notification_component = {
     .schema_sql = notification_schema,
     .routes = notification_routes,
     .n_routes = sizeof(notification_routes) / sizeof(notification_routes[0]),
-    .tick = notification_retry,
+    .tick = notification_tick_inline,
     .setup = notification_setup,
+    /* Only final outcomes: a message being attempted or waiting to retry is not news. */
     .replay_sql = "SELECT id, order_id, status FROM notifications"
-                  " WHERE updated_at >= ?1 AND status <> 'PENDING'"
+                  " WHERE updated_at >= ?1 AND status IN ('SENT', 'FAILED')"
                   " ORDER BY updated_at DESC LIMIT ?2",
     .announce = notification_announce,
 };

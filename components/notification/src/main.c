@@ -1,7 +1,10 @@
-/* hausbus-notification: wiring only; the logic is in handlers.c. */
+/* hausbus-notification: wiring only; the logic is in handlers.c, the sender in sender.c. */
 #include "handlers.h"
+#include "sender.h"
 
 int main(int argc, char **argv)
 {
-    return hb_component_main(&notification_component, argc, argv);
+    struct hb_component def = notification_component;
+    notification_sender_wire(&def);
+    return hb_component_main(&def, argc, argv);
 }

@@ -15,12 +15,20 @@ struct notification_msg {
     const char *text;
 };
 
+/* What one delivery attempt came to. */
+enum notifier_outcome {
+    NOTIFIER_SENT,    /* the channel accepted the message */
+    NOTIFIER_RETRY,   /* a transient failure (5xx, connection error, timeout): try again */
+    NOTIFIER_FAILED,  /* a permanent failure (4xx, bad configuration): never again */
+    NOTIFIER_UNKNOWN, /* the attempt may or may not have reached the customer */
+};
+
 struct notifier {
     const char *channel; /* "kakaotalk" */
-    /* Delivers msg. Returns HB_OK when the channel accepted it; otherwise writes why
-     * into error (always NUL-terminated) and returns an error; the caller retries. */
-    hb_err_t (*send)(void *self, const struct notification_msg *msg, char *error,
-                     size_t error_len);
+    /* Delivers msg, blocking for at most the notifier's own bounded timeout. Writes why it
+     * did not succeed into error (always NUL-terminated, "" on success). */
+    enum notifier_outcome (*send)(void *self, const struct notification_msg *msg, char *error,
+                                  size_t error_len);
     void *self;
 };
 

@@ -3,14 +3,14 @@
 
 #include "hausbus/log.h"
 
-static hb_err_t log_send(void *self, const struct notification_msg *msg, char *error,
-                         size_t error_len)
+static enum notifier_outcome log_send(void *self, const struct notification_msg *msg,
+                                      char *error, size_t error_len)
 {
     (void)self;
     (void)error_len;
     error[0] = '\0';
     HB_LOGI(msg->order_id, "kakaotalk to user %lld: %s", (long long)msg->user_id, msg->text);
-    return HB_OK;
+    return NOTIFIER_SENT;
 }
 
 const struct notifier *notifier_log(void)

@@ -7,6 +7,7 @@
 
 #include "hausbus/bus.h"
 #include "hausbus/log.h"
+#include "hausbus/metrics.h"
 
 #define REDRIVE_BATCH 100
 #define REDRIVE_BACKOFF_MAX_SHIFT 6
@@ -25,7 +26,48 @@ static const char order_schema[] =
     "  redrives INTEGER NOT NULL DEFAULT 0, next_redrive_at INTEGER);"
     "CREATE INDEX IF NOT EXISTS orders_by_user ON orders(user_id);"
     "CREATE INDEX IF NOT EXISTS orders_by_redrive ON orders(next_redrive_at)"
-    "  WHERE next_redrive_at IS NOT NULL;";
+    "  WHERE next_redrive_at IS NOT NULL;"
+    /* Each status an order reached, once, with when (ms): the saga metrics count these
+     * rows, so a redelivered or replayed event can never count twice. Triggers write
+     * them in the transaction of the status change itself. */
+    "CREATE TABLE IF NOT EXISTS order_steps("
+    "  order_id INTEGER NOT NULL, step TEXT NOT NULL, at INTEGER,"
+    "  PRIMARY KEY(order_id, step)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS order_steps_by_step ON order_steps(step, order_id);"
+    /* Step latencies, aggregated as the steps happen so a snapshot costs the same with a
+     * million orders as with ten: per "<from>_to_<to>" and bucket (index into
+     * saga_latency_le_ms, 11 = over the last bound), how many and their sum (ms). */
+    "CREATE TABLE IF NOT EXISTS order_step_latency("
+    "  name TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, sum_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(name, bucket)) WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS order_step_latency_on_step AFTER INSERT ON order_steps"
+    "  WHEN NEW.at IS NOT NULL AND NEW.step IN ('PAID', 'PREPARING', 'SHIPPING', 'DELIVERED')"
+    "  BEGIN INSERT INTO order_step_latency(name, bucket, n, sum_ms)"
+    "  SELECT lower(prev.step) || '_to_' || lower(NEW.step),"
+    "    CASE WHEN d <= 5 THEN 0 WHEN d <= 10 THEN 1 WHEN d <= 25 THEN 2 WHEN d <= 50 THEN 3"
+    "    WHEN d <= 100 THEN 4 WHEN d <= 250 THEN 5 WHEN d <= 500 THEN 6 WHEN d <= 1000 THEN 7"
+    "    WHEN d <= 2500 THEN 8 WHEN d <= 5000 THEN 9 WHEN d <= 10000 THEN 10 ELSE 11 END, 1, d"
+    "  FROM (SELECT step, max(NEW.at - at, 0) AS d FROM order_steps"
+    "    WHERE order_id = NEW.order_id AND at IS NOT NULL AND step = CASE NEW.step"
+    "    WHEN 'PAID' THEN 'PLACED' WHEN 'PREPARING' THEN 'PAID' WHEN 'SHIPPING' THEN 'PREPARING'"
+    "    ELSE 'SHIPPING' END) AS prev WHERE true"
+    "  ON CONFLICT(name, bucket) DO UPDATE SET n = n + 1, sum_ms = sum_ms + excluded.sum_ms;"
+    "  END;"
+    "CREATE TRIGGER IF NOT EXISTS order_steps_on_insert AFTER INSERT ON orders BEGIN"
+    "  INSERT OR IGNORE INTO order_steps VALUES(NEW.id, NEW.status, NEW.updated_at); END;"
+    "CREATE TRIGGER IF NOT EXISTS order_steps_on_update AFTER UPDATE OF status ON orders"
+    "  WHEN NEW.status IS NOT OLD.status BEGIN"
+    "  INSERT OR IGNORE INTO order_steps VALUES(NEW.id, NEW.status, NEW.updated_at); END;"
+    /* A database from before order_steps: what each order evidently went through, without
+     * times (no latencies). Runs on every start but inserts only while the table is empty,
+     * which after the first new order it never is again. */
+    "INSERT OR IGNORE INTO order_steps(order_id, step, at)"
+    "  SELECT id, step, NULL FROM ("
+    "    SELECT id, 'PLACED' AS step FROM orders"
+    "    UNION ALL SELECT id, status FROM orders"
+    "    UNION ALL SELECT id, 'PAID' FROM orders"
+    "      WHERE status IN ('PREPARING', 'SHIPPING', 'DELIVERED'))"
+    "  WHERE NOT EXISTS (SELECT 1 FROM order_steps);";
 
 /* The order as the API shows it; events carry the same fields with "orderId" for "id",
  * like every other event of the saga. */
@@ -498,6 +540,122 @@ hb_err_t order_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
     return emit_snapshot(ctx, o.id, announce_event(&o));
 }
 
+/* Saga step pairs whose latency the metrics report, as "<from>_to_<to>" in lower case
+ * (the names order_step_latency's trigger builds). */
+static const struct {
+    const char *name;
+    const char *from;
+    const char *to;
+} saga_steps[] = {
+    {"placed_to_paid", "PLACED", "PAID"},
+    {"paid_to_preparing", "PAID", "PREPARING"},
+    {"preparing_to_shipping", "PREPARING", "SHIPPING"},
+    {"shipping_to_delivered", "SHIPPING", "DELIVERED"},
+};
+
+/* The bounds of order_step_latency's buckets: keep in step with the CASE in order_schema. */
+static const double saga_latency_le_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+#define SAGA_REASONS_MAX 32 /* rejection reasons reported; they come from our own code */
+
+/* Adds {"placed","paid","cancelled","delivered"} counts of order_steps to saga. */
+static hb_err_t saga_counts(struct hb_ctx *ctx, cJSON *saga)
+{
+    static const struct {
+        const char *key;
+        const char *step;
+    } counted[] = {{"placed", "PLACED"}, {"paid", "PAID"}, {"cancelled", "CANCELLED"},
+                   {"delivered", "DELIVERED"}};
+    for (size_t i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
+        sqlite3_stmt *s = NULL;
+        HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
+                                          "SELECT count(*) FROM order_steps WHERE step = ?", &s));
+        sqlite3_bind_text(s, 1, counted[i].step, -1, SQLITE_STATIC);
+        int step = sqlite3_step(s);
+        int64_t n = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+        sqlite3_finalize(s);
+        if (n < 0 || !cJSON_AddNumberToObject(saga, counted[i].key, (double)n)) {
+            return n < 0 ? HB_ERR_DB : HB_ERR_NOMEM;
+        }
+    }
+    return HB_OK;
+}
+
+/* Adds "rejected": {reason: count} (an order without a reason counts as "unknown"). */
+static hb_err_t saga_rejected(struct hb_ctx *ctx, cJSON *saga)
+{
+    cJSON *rejected = cJSON_AddObjectToObject(saga, "rejected");
+    sqlite3_stmt *s = NULL;
+    if (!rejected) {
+        return HB_ERR_NOMEM;
+    }
+    HB_RETURN_ON_ERR(hb_store_prepare(
+        ctx->store,
+        "SELECT COALESCE(o.reason, 'unknown'), count(*) FROM order_steps AS st"
+        " JOIN orders AS o ON o.id = st.order_id WHERE st.step = 'REJECTED'"
+        " GROUP BY 1 ORDER BY 2 DESC LIMIT " HB_STR(SAGA_REASONS_MAX),
+        &s));
+    hb_err_t rc = HB_OK;
+    int step;
+    while (rc == HB_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *reason = (const char *)sqlite3_column_text(s, 0);
+        if (!cJSON_AddNumberToObject(rejected, reason ? reason : "unknown",
+                                     (double)sqlite3_column_int64(s, 1))) {
+            rc = HB_ERR_NOMEM;
+        }
+    }
+    if (rc == HB_OK && step != SQLITE_DONE) {
+        rc = HB_ERR_DB;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Adds "stepLatencyMs": a histogram per saga_steps pair from order_step_latency. */
+static hb_err_t saga_latencies(struct hb_ctx *ctx, cJSON *saga)
+{
+    cJSON *latencies = cJSON_AddObjectToObject(saga, "stepLatencyMs");
+    if (!latencies) {
+        return HB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < sizeof(saga_steps) / sizeof(saga_steps[0]); i++) {
+        struct hb_histogram h;
+        hb_histogram_init(&h, saga_latency_le_ms,
+                          sizeof(saga_latency_le_ms) / sizeof(saga_latency_le_ms[0]));
+        sqlite3_stmt *s = NULL;
+        HB_RETURN_ON_ERR(hb_store_prepare(
+            ctx->store, "SELECT bucket, n, sum_ms FROM order_step_latency WHERE name = ?", &s));
+        sqlite3_bind_text(s, 1, saga_steps[i].name, -1, SQLITE_STATIC);
+        int step;
+        while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+            int64_t bucket = sqlite3_column_int64(s, 0);
+            int64_t n = sqlite3_column_int64(s, 1);
+            hb_histogram_add_bucket(&h, bucket < 0 ? 0 : (size_t)bucket, n < 0 ? 0 : (uint64_t)n,
+                                    (double)sqlite3_column_int64(s, 2));
+        }
+        sqlite3_finalize(s);
+        cJSON *json = step == SQLITE_DONE ? hb_histogram_json(&h) : NULL;
+        if (!json) {
+            return step == SQLITE_DONE ? HB_ERR_NOMEM : HB_ERR_DB;
+        }
+        cJSON_AddItemToObject(latencies, saga_steps[i].name, json);
+    }
+    return HB_OK;
+}
+
+cJSON *order_metrics(struct hb_ctx *ctx)
+{
+    cJSON *extra = cJSON_CreateObject();
+    cJSON *saga = cJSON_AddObjectToObject(extra, "saga");
+    if (!saga || saga_counts(ctx, saga) != HB_OK || saga_rejected(ctx, saga) != HB_OK ||
+        saga_latencies(ctx, saga) != HB_OK) {
+        HB_LOGW(0, "could not compute the saga metrics");
+        cJSON_Delete(extra);
+        return NULL;
+    }
+    return extra;
+}
+
 #define EVT HB_EVT_TOPIC
 #define CMD(name) HB_CMD_TOPIC("order", name)
 
@@ -530,4 +688,5 @@ const struct hb_component order_component = {
     .replay_sql = "SELECT id FROM orders WHERE updated_at >= ?1"
                   " ORDER BY updated_at DESC LIMIT ?2",
     .announce = order_announce,
+    .metrics = order_metrics,
 };

@@ -32,6 +32,11 @@ hb_err_t order_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
 /* A replay row (the order id): re-emits the order's current-state event. */
 hb_err_t order_announce(struct hb_ctx *ctx, sqlite3_stmt *row);
 
+/* The metrics hook: {"saga": {placed, paid, cancelled, delivered, rejected{reason: n},
+ * stepLatencyMs{...}}} counted from order_steps, so each order counts once whatever was
+ * redelivered. Returns NULL (logged) on failure; the caller owns the result. */
+cJSON *order_metrics(struct hb_ctx *ctx);
+
 /* Re-drives orders whose current step got no answer in time. */
 hb_err_t order_redrive(struct hb_ctx *ctx);
 

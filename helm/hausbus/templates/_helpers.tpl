@@ -73,6 +73,16 @@ HAUSBUS_PAYMENT_LIMIT: {{ $v.config.paymentLimit | int64 | quote }}
 HAUSBUS_MQTT_USERNAME: {{ .name | quote }}
 HAUSBUS_MQTT_PASSWORD_FILE: "/etc/hausbus/mqtt/password"
 {{- end }}
+{{- if and (eq .name "notification") $v.kakao.url }}
+{{- if not $v.kakao.existingSecret }}
+{{- fail "kakao.url needs kakao.existingSecret (the Secret holding the access token)" }}
+{{- end }}
+HAUSBUS_KAKAO_URL: {{ $v.kakao.url | quote }}
+HAUSBUS_KAKAO_TOKEN_FILE: {{ printf "/etc/hausbus/kakao/%s" $v.kakao.secretKey | quote }}
+{{- end }}
+{{- if and (eq .name "notification") $v.kakao.orderUrlBase }}
+HAUSBUS_ORDER_URL_BASE: {{ $v.kakao.orderUrlBase | quote }}
+{{- end }}
 {{- if eq .name "gateway" }}
 HAUSBUS_HTTP_BIND: {{ ternary "127.0.0.1" "0.0.0.0" (eq $v.hostNetwork true) | quote }}
 HAUSBUS_HTTP_PORT: {{ $v.gateway.port | quote }}
@@ -195,12 +205,18 @@ declares no container ports, because podman refuses port mappings there) the num
 {{- if .root.Values.hostNetwork }}{{ .port }}{{ else }}{{ .name }}{{ end }}
 {{- end }}
 
-{{/* With mosquitto.auth.existingSecret: the mount and the volume that give one process
-(.name) its own MQTT password, and nobody else's. Call with (dict "root" $ "name" ...). */}}
+{{/* The secrets one process (.name) mounts: with mosquitto.auth.existingSecret its own MQTT
+password and nobody else's; the notification component with kakao.url its KakaoTalk
+token. Call with (dict "root" $ "name" ...). */}}
 {{- define "hausbus.mqttPasswordMount" -}}
 {{- if .root.Values.mosquitto.auth.existingSecret }}
 - name: mqtt-password
   mountPath: /etc/hausbus/mqtt
+  readOnly: true
+{{- end }}
+{{- if and (eq .name "notification") .root.Values.kakao.url }}
+- name: kakao-token
+  mountPath: /etc/hausbus/kakao
   readOnly: true
 {{- end }}
 {{- end }}
@@ -213,5 +229,14 @@ declares no container ports, because podman refuses port mappings there) the num
     items:
       - key: {{ printf "%s.password" .name }}
         path: password
+{{- end }}
+{{- if and (eq .name "notification") .root.Values.kakao.url }}
+- name: kakao-token
+  secret:
+    secretName: {{ .root.Values.kakao.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .root.Values.kakao.secretKey }}
+        path: {{ .root.Values.kakao.secretKey }}
 {{- end }}
 {{- end }}

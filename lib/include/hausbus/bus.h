@@ -61,6 +61,11 @@ bool hb_bus_connected(const struct hb_bus *bus);
 hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         bool retain, int *mid);
 
+/* Publishes a snapshot (metrics): QoS 0, retained, content type application/json. The
+ * next snapshot replaces it, so a lost one costs nothing. */
+hb_err_t hb_bus_publish_snapshot(struct hb_bus *bus, const char *topic, const char *payload,
+                                 size_t len);
+
 /* Publishes a request (QoS 0: it matters only while the requester waits) with Response
  * Topic, Correlation Data and a Message Expiry Interval (seconds, 0 for none). */
 hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,

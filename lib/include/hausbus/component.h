@@ -61,6 +61,11 @@ struct hb_component {
     /* Prepares ctx->user before the loop starts, and releases it; both may be NULL. */
     hb_err_t (*setup)(struct hb_ctx *ctx);
     void (*teardown)(struct hb_ctx *ctx);
+    /* Extra members for the metrics snapshot (the order component adds "saga"), called
+     * every HAUSBUS_METRICS_INTERVAL_MS outside any transaction; may be NULL. Returns an
+     * object whose members are moved into the snapshot (the runtime frees it), or NULL
+     * when it has nothing (or failed: the snapshot goes out without them). */
+    cJSON *(*metrics)(struct hb_ctx *ctx);
 };
 
 /* Records re-announced per replay request: a bound on the burst one restart causes. */
@@ -70,6 +75,42 @@ struct hb_component {
  * one's heartbeat (fresh and connected: exit 0, else 1, for Kubernetes exec probes).
  * Returns the process exit code. */
 int hb_component_main(const struct hb_component *def, int argc, char **argv);
+
+/* Runs def's loop in the calling thread until a stop signal (hb_component_main installs
+ * the handler) or hb_component_stop(): its own config, store (<data dir>/<name>.db),
+ * heartbeat and MQTT client (id hausbus-<name>), so several may run as threads of one
+ * process. Logs as <name> at the level hb_log_init set for the process. Needs about
+ * 12 KB of stack plus what sqlite and libmosquitto use. Returns 0
+ * after a clean stop, 2 for a bad configuration, 1 when it cannot start (store, setup,
+ * bus), after logging why. */
+int hb_component_run(const struct hb_component *def);
+
+/* Asks every hb_component_run loop of the process to finish its batch and return (within
+ * one poll, about 50 ms). Async-signal-safe. Can't fail. */
+void hb_component_stop(void);
+
+/* A component loop (hb_component_run) in a thread of its own. */
+struct hb_component_thread;
+
+/* Starts hb_component_run(def) in a new thread with stack_size bytes of stack (0 for the
+ * system's default; 256 KiB is plenty). The thread inherits the caller's signal mask;
+ * when the loop returns, for a stop or a failure, it calls on_end(arg) (may be NULL) from
+ * that thread. Returns HB_ERR_NOMEM, logged, when the thread cannot be created. */
+hb_err_t hb_component_thread_start(const struct hb_component *def, size_t stack_size,
+                                   void (*on_end)(void *arg), void *arg,
+                                   struct hb_component_thread **out);
+
+/* True once t's loop has returned; its exit code (see hb_component_run) goes to *exit_code. */
+bool hb_component_thread_ended(const struct hb_component_thread *t, int *exit_code);
+
+/* Waits for t's loop to return (ask with hb_component_stop() first), frees t and returns
+ * the loop's exit code. NULL returns 0. */
+int hb_component_thread_join(struct hb_component_thread *t);
+
+/* The --probe check of component name's heartbeat (<data dir>/<name>.heartbeat, at most
+ * HAUSBUS_PROBE_MAX_AGE_MS old and connected): prints "<name>: <why>" on stdout and
+ * returns 0 when it passes, 1 otherwise. */
+int hb_component_probe(const char *name);
 
 /* Sets reply to {"error": msg} with the given code. Returns HB_OK so a handler can
  * `return hb_reply_error(...)` for a refused request that changes nothing. */

@@ -2,6 +2,7 @@
 #ifndef HAUSBUS_CONFIG_H
 #define HAUSBUS_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hausbus/err.h"
@@ -18,15 +19,33 @@ struct hb_config {
     int redrive_ms;          /* HAUSBUS_REDRIVE_MS: re-drive a stalled saga step, default 5000 */
     int request_timeout_ms;  /* HAUSBUS_REQUEST_TIMEOUT_MS: gateway waits this long, default 5000 */
     int commit_batch;        /* HAUSBUS_COMMIT_BATCH: messages per transaction, 1..64, default 1 */
+    int sqlite_cache_kb;     /* HAUSBUS_SQLITE_CACHE_KB: page cache per database, 16..65536,
+                              * default 256 */
     char mqtt_username[128]; /* HAUSBUS_MQTT_USERNAME, "" for anonymous */
     char mqtt_password[256]; /* HAUSBUS_MQTT_PASSWORD, or the first line of HAUSBUS_MQTT_PASSWORD_FILE */
     char mqtt_cafile[512];   /* HAUSBUS_MQTT_CAFILE: set to talk TLS to the broker */
     char mqtt_certfile[512]; /* HAUSBUS_MQTT_CERTFILE + HAUSBUS_MQTT_KEYFILE: client certificate */
     char mqtt_keyfile[512];
+    int metrics_interval_ms; /* HAUSBUS_METRICS_INTERVAL_MS: metrics snapshot period, 0 = off,
+                              * default 5000 */
 };
 
 /* Fills cfg from the environment with defaults. Returns HB_ERR_INVAL, after logging
  * which variable is wrong, when a value is malformed, out of range or too long. */
 hb_err_t hb_config_load(struct hb_config *cfg);
+
+/* Reads environment variable name into out (cap bytes): its value, or fallback when it is
+ * unset or empty. Returns HB_ERR_INVAL, after logging, when it does not fit. */
+hb_err_t hb_env_str(const char *name, const char *fallback, char *out, size_t cap);
+
+/* Reads name as a decimal integer in [min, max] into *out, fallback when unset or empty.
+ * Returns HB_ERR_INVAL, after logging, for anything else. */
+hb_err_t hb_env_int(const char *name, int64_t fallback, int64_t min, int64_t max, int64_t *out);
+
+/* Reads a secret into out: the value of name, or the first line of the file that
+ * <name>_FILE names (a mounted secret keeps it out of the environment and of `ps e`);
+ * "" when neither is set. Returns HB_ERR_INVAL, after logging, when both are set, the
+ * file cannot be read or is empty, or the value does not fit. */
+hb_err_t hb_env_secret(const char *name, char *out, size_t cap);
 
 #endif

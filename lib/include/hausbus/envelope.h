@@ -66,6 +66,12 @@ int64_t hb_wall_ms(void);
 
 /* Reads an integer member of obj that is a JSON number with no fraction in
  * [min, max]. Returns HB_ERR_DECODE when missing, wrongly typed or out of range. */
+/* cJSON_ParseWithLengthOpts(text, len, end, false) under one process-wide lock: cJSON
+ * notes the last parse error in a global, so parses in several threads (the gateway's HTTP
+ * workers, the all-in-one's components) would race on it. end may be NULL. Returns the
+ * tree (caller deletes it) or NULL when text is not JSON or memory ran out. */
+cJSON *hb_json_parse(const char *text, size_t len, const char **end);
+
 hb_err_t hb_json_int(const cJSON *obj, const char *name, int64_t min, int64_t max,
                      int64_t *out);
 

@@ -6,9 +6,15 @@
 
 enum hb_log_level { HB_LOG_DEBUG = 0, HB_LOG_INFO, HB_LOG_WARN, HB_LOG_ERROR };
 
-/* Sets the component name put in every line and the minimum level
- * ("debug", "info", "warn", "error"; anything else means info). Call once at start. */
+/* Sets the process's component name, put in every line of a thread that has not named
+ * its own, and the minimum level ("debug", "info", "warn", "error"; anything else means
+ * info). Call once at start, before other threads log. */
 void hb_log_init(const char *component, const char *level_name);
+
+/* Names the lines the calling thread logs from now on (its component, in a process that
+ * runs several); NULL goes back to the name given to hb_log_init. Cheap when the name is
+ * already set, so callbacks may call it every time. Can't fail (long names are cut). */
+void hb_log_set_thread_component(const char *component);
 
 /* Logs msg at level; order_id > 0 adds an "orderId" field. Lines longer than
  * the internal bound are truncated, never overflowed. Thread-safe (one write per line). */

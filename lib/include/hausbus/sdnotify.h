@@ -2,6 +2,7 @@
 #ifndef HAUSBUS_SDNOTIFY_H
 #define HAUSBUS_SDNOTIFY_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "hausbus/err.h"
@@ -19,5 +20,12 @@ hb_err_t hb_sdnotify(const char *state);
  * Returns 0 (no watchdog) when WATCHDOG_USEC is unset, not a positive integer, or when
  * $WATCHDOG_PID is set to a pid other than ours (the variable was meant for a parent). */
 int64_t hb_sdnotify_watchdog_interval_ms(void);
+
+/* Waits for one of signals (which the caller has blocked in every thread) and returns
+ * it. With systemd's watchdog on (hb_sdnotify_watchdog_interval_ms() > 0) sends
+ * WATCHDOG=1 every interval meanwhile: for a main thread whose workers are threads of
+ * libraries (the gateway's HTTP and MQTT threads), the ping says the process is scheduled
+ * and has not begun a shutdown that hangs. */
+int hb_sdnotify_wait_for_signal(const sigset_t *signals);
 
 #endif

@@ -41,6 +41,10 @@ hb_err_t hb_store_exec(struct hb_store *st, const char *sql);
  * in which case the caller must not apply the event again. */
 hb_err_t hb_store_inbox_claim(struct hb_store *st, const char *event_id, bool *fresh);
 
+/* How many claims since open found the id already handled (duplicates, for metrics;
+ * a claim in a transaction that was rolled back still counts). Can't fail. */
+int64_t hb_store_duplicates(const struct hb_store *st);
+
 /* Adds an event "hausbus/v1/evt/<component>/<type>" to the outbox, in the open
  * transaction. Takes ownership of data (NULL means {}), also on failure. */
 hb_err_t hb_store_emit(struct hb_store *st, const char *type, int64_t order_id, cJSON *data);
