@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "hausbus/bus.h"
+#include "health.h"
 #include "routes.h"
 
 #define STATUS_PREFIX HB_TOPIC_PREFIX "status/"
@@ -137,21 +138,6 @@ void gateway_board_destroy(struct gateway_board *board)
     free(board);
 }
 
-/* A name goes into JSON and the page: keep it to what our processes are called. */
-static bool name_is_valid(const char *name, size_t len)
-{
-    if (len == 0 || len >= GATEWAY_BOARD_NAME_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* The component called name; with create, a new entry when there is room. NULL when
  * absent (or no room). Call with the lock held. */
 static struct component *find_component(struct gateway_board *board, const char *name,
@@ -189,7 +175,8 @@ static bool on_status(struct gateway_board *board, const char *name, const char 
     bool forget = len == 0;
     bool online = len == 6 && memcmp(payload, "online", 6) == 0;
     bool offline = len == 7 && memcmp(payload, "offline", 7) == 0;
-    if ((!forget && !online && !offline) || !name_is_valid(name, strlen(name))) {
+    if ((!forget && !online && !offline) ||
+        !gateway_process_name_valid(name, strlen(name), GATEWAY_BOARD_NAME_MAX)) {
         return false;
     }
     pthread_mutex_lock(&board->lock);
@@ -325,7 +312,8 @@ static bool topic_source(const char *topic, char *out, size_t cap)
     }
     const char *name = topic + strlen(EVT_PREFIX);
     size_t len = strcspn(name, "/");
-    if (name[len] != '/' || !name_is_valid(name, len) || len >= cap) {
+    if (name[len] != '/' || !gateway_process_name_valid(name, len, GATEWAY_BOARD_NAME_MAX) ||
+        len >= cap) {
         return false;
     }
     snprintf(out, cap, "%.*s", (int)len, name);
@@ -371,7 +359,7 @@ static bool on_metrics(struct gateway_board *board, const char *name, const cJSO
     copy_member(root, "startedAt", started, sizeof(started));
     copy_member(root, "time", time_text, sizeof(time_text));
     if (!cJSON_IsObject(handled) || !parse_time_ms(time_text, &time_ms) ||
-        !name_is_valid(name, strlen(name))) {
+        !gateway_process_name_valid(name, strlen(name), GATEWAY_BOARD_NAME_MAX)) {
         return false;
     }
     struct counter *counters = calloc(GATEWAY_BOARD_TOPICS, sizeof(*counters));

@@ -47,11 +47,9 @@ void gateway_health_destroy(struct gateway_health *health)
     free(health);
 }
 
-/* A name goes into JSON keys and logs: keep it to what our processes are called. */
-static bool name_is_valid(const char *name)
+bool gateway_process_name_valid(const char *name, size_t len, size_t max)
 {
-    size_t len = strlen(name);
-    if (len == 0 || len >= GATEWAY_HEALTH_NAME_MAX) {
+    if (!name || len == 0 || len >= max) {
         return false;
     }
     for (size_t i = 0; i < len; i++) {
@@ -68,7 +66,8 @@ bool gateway_health_on_status(struct gateway_health *health, const char *topic,
 {
     size_t prefix_len = strlen(STATUS_PREFIX);
     if (!topic || strncmp(topic, STATUS_PREFIX, prefix_len) != 0 ||
-        !name_is_valid(topic + prefix_len)) {
+        !gateway_process_name_valid(topic + prefix_len, strlen(topic + prefix_len),
+                                    GATEWAY_HEALTH_NAME_MAX)) {
         return false;
     }
     const char *name = topic + prefix_len;

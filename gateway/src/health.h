@@ -33,4 +33,9 @@ void gateway_health_set_auth(struct gateway_health *health, const char *mode);
  * broker_connected, else 503. Returns a malloc'd string, NULL on allocation failure. */
 char *gateway_health_render(struct gateway_health *health, bool broker_connected, int *code);
 
+/* True when name (len bytes, not necessarily NUL-terminated) looks like one of our
+ * process names: 1 to max - 1 bytes of [a-z0-9_-]. Such a name can go into JSON keys, the
+ * board page and log lines as it is. Can't fail. */
+bool gateway_process_name_valid(const char *name, size_t len, size_t max);
+
 #endif

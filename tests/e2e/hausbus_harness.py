@@ -55,6 +55,20 @@ def bin_dir():
     return os.environ.get("HAUSBUS_BIN_DIR", "/work/main/build/bin")
 
 
+def mint_token(secret, role, uid=None, ttl=3600, sub=None):
+    """A bearer token from hausbus-token, the operators' tool, signed with secret."""
+    argv = [os.path.join(bin_dir(), "hausbus-token"), "--role", role, "--ttl", str(ttl)]
+    if uid is not None:
+        argv += ["--uid", str(uid)]
+    if sub is not None:
+        argv += ["--sub", sub]
+    env = dict(os.environ, HAUSBUS_AUTH_SECRET=secret)
+    env.pop("HAUSBUS_AUTH_SECRET_FILE", None)
+    out = subprocess.run(LAUNCHER + argv, env=env, check=True, timeout=10 * TIMEOUT_SCALE,
+                         capture_output=True, text=True)
+    return out.stdout.strip()
+
+
 def free_port():
     # The port may be taken again between close and use; loopback-only and short-lived, so
     # a collision is unlikely enough for tests.

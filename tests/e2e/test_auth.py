@@ -3,12 +3,10 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import subprocess
 import time
 import unittest
 
-from hausbus_harness import StackTestCase, bin_dir
+from hausbus_harness import StackTestCase, mint_token
 
 SECRET = "e2e-auth-secret-0123456789abcdef-0123456789"
 ALICE = 5001  # customer A
@@ -17,15 +15,7 @@ BOB = 5002    # customer B
 
 def mint(role, uid=None, ttl=3600, sub=None):
     """A token from hausbus-token, the operators' tool, with the stack's secret."""
-    argv = [os.path.join(bin_dir(), "hausbus-token"), "--role", role, "--ttl", str(ttl)]
-    if uid is not None:
-        argv += ["--uid", str(uid)]
-    if sub is not None:
-        argv += ["--sub", sub]
-    env = dict(os.environ, HAUSBUS_AUTH_SECRET=SECRET)
-    env.pop("HAUSBUS_AUTH_SECRET_FILE", None)
-    out = subprocess.run(argv, env=env, check=True, timeout=10, capture_output=True, text=True)
-    return out.stdout.strip()
+    return mint_token(SECRET, role, uid, ttl, sub)
 
 
 def _b64(data):

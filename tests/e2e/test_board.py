@@ -3,13 +3,12 @@
 import os
 import signal
 import socket
-import subprocess
 import time
 import unittest
 
 from board_events import (BoardStream, component_status, edge, iso_now, order_status,
                           publish_metrics)
-from hausbus_harness import COMPONENTS, PROCESSES, StackTestCase, bin_dir
+from hausbus_harness import COMPONENTS, PROCESSES, StackTestCase, mint_token
 
 SECRET = "e2e-board-secret-0123456789abcdef-01234567"
 USER = 8101
@@ -17,13 +16,7 @@ WAIT_S = 30.0 if os.environ.get("HAUSBUS_VALGRIND") else 10.0
 
 
 def mint(role, uid=None):
-    argv = [os.path.join(bin_dir(), "hausbus-token"), "--role", role, "--ttl", "600"]
-    if uid is not None:
-        argv += ["--uid", str(uid)]
-    env = dict(os.environ, HAUSBUS_AUTH_SECRET=SECRET)
-    env.pop("HAUSBUS_AUTH_SECRET_FILE", None)
-    out = subprocess.run(argv, env=env, check=True, timeout=10, capture_output=True, text=True)
-    return out.stdout.strip()
+    return mint_token(SECRET, role, uid, ttl=600)
 
 
 class BoardTest(StackTestCase):

@@ -1,13 +1,11 @@
 # GET /metrics and the retained hausbus/v1/metrics/<component> snapshots on a running stack.
 import http.client
 import json
-import os
 import re
 import signal
-import subprocess
 import uuid
 
-from hausbus_harness import COMPONENTS, VALGRIND, StackTestCase, bin_dir
+from hausbus_harness import COMPONENTS, VALGRIND, StackTestCase, mint_token
 
 USER = 6101
 # Snapshots every 100 ms: the test waits for values, never for a fixed time.
@@ -249,13 +247,7 @@ class MetricsTest(StackTestCase):
 
 
 def mint(role, uid=None):
-    argv = [os.path.join(bin_dir(), "hausbus-token"), "--role", role, "--ttl", "3600"]
-    if uid is not None:
-        argv += ["--uid", str(uid)]
-    env = dict(os.environ, HAUSBUS_AUTH_SECRET=SECRET)
-    env.pop("HAUSBUS_AUTH_SECRET_FILE", None)
-    out = subprocess.run(argv, env=env, check=True, timeout=10, capture_output=True, text=True)
-    return out.stdout.strip()
+    return mint_token(SECRET, role, uid)
 
 
 class MetricsWithTokensTest(StackTestCase):
