@@ -177,6 +177,32 @@ static void same_delivery_started_again_does_not_notify_twice(void **state)
     HBT_EXPECT(t, "CustomerNotified");
 }
 
+/* A DeliveryStarted lost in a broker restart comes back in the replay as the delivery's
+ * current state: DeliveryCompleted still gets the customer the one message, and once. */
+static void completed_delivery_without_a_start_still_notifies_once(void **state)
+{
+    struct hbt *t = *state;
+    struct flaky_notifier flaky;
+    use_flaky(t, &flaky, 0, NOTIFIER_RETRY);
+    assert_int_equal(hbt_send(t, HB_EVT_TOPIC("delivery", "DeliveryCompleted"),
+                              "{\"deliveryId\":6,\"orderId\":14,\"userId\":7,"
+                              "\"productName\":\"Sofa\",\"qty\":1,\"status\":\"DELIVERED\","
+                              "\"version\":4}"),
+                     HB_OK);
+    assert_int_equal(hbt_tick(t), HB_OK);
+    HBT_EXPECT(t, "CustomerNotified");
+    assert_int_equal(flaky.sends, 1);
+    delivery_started(t, 6, 14, 7); /* the start, late after all */
+    assert_int_equal(hbt_send(t, HB_EVT_TOPIC("delivery", "DeliveryCompleted"),
+                              "{\"deliveryId\":6,\"orderId\":14,\"userId\":7,"
+                              "\"status\":\"DELIVERED\",\"version\":4}"),
+                     HB_OK);
+    assert_int_equal(hbt_tick(t), HB_OK);
+    assert_int_equal(flaky.sends, 1);
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM notifications"), 1);
+    hbt_expect_none(t);
+}
+
 /* A retryable failure waits PENDING with its error and a backoff, silently on the bus. */
 static void retryable_failure_is_pending_with_backoff_then_sent(void **state)
 {
@@ -373,6 +399,7 @@ int main(void)
         T(tick_sends_one_kakaotalk_message),
         T(replay_announces_sent_notifications_without_sending_again),
         T(same_delivery_started_again_does_not_notify_twice),
+        T(completed_delivery_without_a_start_still_notifies_once),
         T(retryable_failure_is_pending_with_backoff_then_sent),
         T(permanent_failure_is_failed_at_once),
         T(retries_stop_after_the_last_attempt),

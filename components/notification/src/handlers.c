@@ -45,7 +45,7 @@ hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_ev
     if (hb_json_int(ev->data, "deliveryId", 1, HB_ID_MAX, &delivery_id) != HB_OK ||
         hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK ||
         hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
-        return hb_ctx_reject(ctx, "DeliveryStarted needs deliveryId, orderId and userId");
+        return hb_ctx_reject(ctx, "a delivery event needs deliveryId, orderId and userId");
     }
     hb_json_str(ev->data, "productName", 100, &product); /* optional */
     hb_json_int(ev->data, "qty", 1, 1000000, &qty);      /* optional */
@@ -269,6 +269,10 @@ static hb_err_t notification_setup(struct hb_ctx *ctx)
 static const struct hb_route notification_routes[] = {
     {HB_CMD_TOPIC("notification", "list"), notification_list, true},
     {HB_EVT_TOPIC("delivery", "DeliveryStarted"), notification_on_delivery_started, false},
+    /* A completed delivery was started: if its DeliveryStarted was lost (a broker restart
+     * before we had it), the replay announces only the current state, DeliveryCompleted,
+     * and the customer must still get the one message. */
+    {HB_EVT_TOPIC("delivery", "DeliveryCompleted"), notification_on_delivery_started, false},
 };
 
 const struct hb_component notification_component = {
