@@ -56,6 +56,14 @@ def template(values=(), sets=()):
                *helm_args(values, sets)).stdout
 
 
+def refusal(values=(), sets=()):
+    """The error of a `helm template` that must fail (AssertionError if it renders)."""
+    res = run("helm", "template", RELEASE, CHART, *helm_args(values, sets), check=False)
+    if res.returncode == 0:
+        raise AssertionError("helm template accepted %r %r" % (values, sets))
+    return res.stderr
+
+
 def notes(values=(), sets=()):
     """templates/NOTES.txt rendered: `helm template` leaves it out and `helm install
     --dry-run` needs a cluster, so a copy of the chart renders it through `tpl` in a

@@ -47,14 +47,14 @@ BAD_VALUES = [
 ]
 
 
-def helm_with(flag, value, *command):
-    """Runs helm command on the chart with one --set, or one values file of text value."""
+def refusal(flag, value):
+    """The error of `helm template` with one --set, or one values file of text value."""
     if flag == "--set":
-        return helmlib.run("helm", *command, "--set", value, check=False)
+        return helmlib.refusal(sets=[value])
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         f.write(value)
     try:
-        return helmlib.run("helm", *command, "-f", f.name, check=False)
+        return helmlib.refusal([f.name])
     finally:
         os.unlink(f.name)
 
@@ -64,13 +64,13 @@ class ValuesSchema(unittest.TestCase):
     def test_bad_values_are_refused_naming_the_key(self):
         for flag, value, message in BAD_VALUES:
             with self.subTest(value=value):
-                res = helm_with(flag, value, "template", helmlib.RELEASE, helmlib.CHART)
-                self.assertNotEqual(res.returncode, 0)
-                self.assertIn("don't meet the specifications of the schema", res.stderr)
-                self.assertIn(message, res.stderr)
+                error = refusal(flag, value)
+                self.assertIn("don't meet the specifications of the schema", error)
+                self.assertIn(message, error)
 
     def test_lint_refuses_them_too(self):
-        res = helm_with("--set", "order.replicas=3", "lint", "--strict", helmlib.CHART)
+        res = helmlib.run("helm", "lint", "--strict", helmlib.CHART, "--set", "order.replicas=3",
+                          check=False)
         self.assertNotEqual(res.returncode, 0)
         self.assertIn("order: Additional property replicas is not allowed", res.stdout)
 
