@@ -226,6 +226,7 @@ class PodTest(unittest.TestCase):
         try:
             run(["podman", "kube", "play", yaml_path], timeout=PODMAN_TIMEOUT_S)
             self.wait_healthy()
+            self.check_open_mode_is_logged()
             product_id, order_id = self.drive_saga()
             self.check_probes_and_user()
             # Down and up again, as an upgrade or a node restart would: same claims. podman
@@ -268,6 +269,12 @@ class PodTest(unittest.TestCase):
                     check=False)
         for volume in sorted(self.played.volumes):
             run(["podman", "volume", "rm", "-f", volume], timeout=PODMAN_TIMEOUT_S, check=False)
+
+    def check_open_mode_is_logged(self):
+        """values-podman.yaml asks for open mode; the played gateway says so in its log."""
+        proc = run(["podman", "logs", self.played.containers["gateway"]], timeout=30,
+                   check=False)
+        self.assertIn("AUTHENTICATION IS OFF (HAUSBUS_AUTH=open)", proc.stdout)
 
     def print_logs(self):
         for name, container in sorted(self.played.containers.items()):
