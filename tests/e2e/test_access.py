@@ -56,6 +56,19 @@ def route_topics(component):
     return topics
 
 
+def gateway_route_commands():
+    """hausbus/v1/cmd/<component>/<command> of every route in gateway/src/routes.c's
+    route_table that is sent to a component (local routes name neither)."""
+    with open(os.path.join(REPO, "gateway", "src", "routes.c")) as f:
+        source = f.read()
+    block = re.search(r"route_table\[\] = \{(.*?)\n\};", source, re.S)
+    assert block, "no route_table in gateway/src/routes.c"
+    entries = re.findall(r'\{"[A-Z]+",\s*"[^"]*",\s*(NULL|"\w+"),\s*(NULL|"\w+"),', block.group(1))
+    assert len(entries) > 10, "cannot read the gateway's route table"
+    return {"%scmd/%s/%s" % (PREFIX, component.strip('"'), command.strip('"'))
+            for component, command in entries if component != "NULL"}
+
+
 def topic_matches(pattern, topic):
     """MQTT filter matching, as mosquitto applies a read grant to a message topic."""
     p, t = pattern.split("/"), topic.split("/")
@@ -100,6 +113,14 @@ class AccessTableTest(unittest.TestCase):
                 self.assertEqual(reads, events)
                 self.assertEqual({t for u, a, t in grants if u == component and a == "write"},
                                  set(), "component writes come from the script, not the table")
+
+    def test_the_gateway_writes_exactly_the_commands_of_its_route_table(self):
+        commands = gateway_route_commands()
+        self.assertIn(PREFIX + "cmd/order/place", commands)
+        writes = {t for u, a, t in read_table() if u == "gateway" and a == "write"}
+        self.assertEqual({t for t in writes if t.startswith(PREFIX + "cmd/")}, commands,
+                         "no wildcard, no command the gateway never sends")
+        self.assertEqual(writes - commands, {PREFIX + "status/gateway"})
 
     def test_read_grants_follow_the_architecture_topic_map(self):
         grants = read_table()
@@ -316,6 +337,24 @@ class SecureSagaTest(StackTestCase):
         self.assertIn(PREFIX + "evt/product/StockReserved", seen)
         outside = [t for t in seen if not any(topic_matches(g, t) for g in grants)]
         self.assertEqual(outside, [], "payment read topics outside its grants")
+
+    def test_the_gateway_login_sends_only_commands_that_exist(self):
+        """A stolen gateway password cannot invent commands: an unknown cmd/... topic, or a
+        real component command the gateway never sends (replay), is refused and reaches no
+        subscriber, while a real route's command is delivered."""
+        marker = "gateway-" + uuid.uuid4().hex
+        invented = ["cmd/anything/at/all", "cmd/order/replay", "cmd/order/place/x"]
+        with self.subscribe("operator", PREFIX + "cmd/#") as seen:
+            for topic in invented:
+                with self.subTest(topic=topic):
+                    result = self.pub("gateway", PREFIX + topic, marker)
+                    self.assertIn(NOT_AUTHORIZED, result.stderr)
+            real = self.pub("gateway", PREFIX + "cmd/product/list", marker)
+            self.assertEqual((real.returncode, real.stderr), (0, ""))
+            seen.wait(lambda m: any(x["payload"] == marker for x in m))
+            self.settle()
+            delivered = [m["topic"] for m in seen.messages() if m["payload"] == marker]
+        self.assertEqual(delivered, [PREFIX + "cmd/product/list"])
 
     def test_every_user_is_refused_outside_its_topics(self):
         refused = [

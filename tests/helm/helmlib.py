@@ -1,6 +1,7 @@
 """Shared helpers of the chart tests: fetch helm/kubectl once, render the chart, parse it offline."""
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -53,6 +54,34 @@ def template(values=(), sets=()):
     """The chart rendered as YAML text."""
     return run("helm", "template", RELEASE, CHART, "--namespace", "shop",
                *helm_args(values, sets)).stdout
+
+
+def refusal(values=(), sets=()):
+    """The error of a `helm template` that must fail (AssertionError if it renders)."""
+    res = run("helm", "template", RELEASE, CHART, *helm_args(values, sets), check=False)
+    if res.returncode == 0:
+        raise AssertionError("helm template accepted %r %r" % (values, sets))
+    return res.stderr
+
+
+def notes(values=(), sets=()):
+    """templates/NOTES.txt rendered: `helm template` leaves it out and `helm install
+    --dry-run` needs a cluster, so a copy of the chart renders it through `tpl` in a
+    ConfigMap."""
+    tmp = tempfile.mkdtemp(prefix="hausbus-notes-")
+    try:
+        chart = os.path.join(tmp, "hausbus")
+        shutil.copytree(CHART, chart)
+        shutil.copy(os.path.join(chart, "templates", "NOTES.txt"),
+                    os.path.join(chart, "notes.txt"))
+        with open(os.path.join(chart, "templates", "notes-test.yaml"), "w") as f:
+            f.write('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n'
+                    '  notes: {{ tpl (.Files.Get "notes.txt") . | quote }}\n')
+        out = run("helm", "template", RELEASE, chart, "--namespace", "shop",
+                  "--show-only", "templates/notes-test.yaml", *helm_args(values, sets)).stdout
+        return yaml_to_objects(out)[0]["data"]["notes"]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def decode_stream(text):

@@ -39,10 +39,15 @@ class ConfigMaps(unittest.TestCase):
             self.assertEqual(data["HAUSBUS_MQTT_HOST"], broker["metadata"]["name"])
             self.assertEqual(data["HAUSBUS_MQTT_PORT"], "1883")
 
-    def test_gateway_binds_all_addresses_on_8080_in_open_mode(self):
+    def test_gateway_binds_all_addresses_on_8080_with_tokens_on(self):
         data = self.data(self.default, "gateway")
         self.assertEqual(data["HAUSBUS_HTTP_BIND"], "0.0.0.0")
         self.assertEqual(data["HAUSBUS_HTTP_PORT"], "8080")
+        self.assertEqual(data["HAUSBUS_AUTH"], "on")
+        self.assertEqual(data["HAUSBUS_AUTH_SECRET_FILE"], "/etc/hausbus/auth/secret")
+
+    def test_open_mode_names_no_secret(self):
+        data = self.data(helmlib.render(sets=["gateway.auth.mode=open"]), "gateway")
         self.assertEqual(data["HAUSBUS_AUTH"], "open")
         self.assertNotIn("HAUSBUS_AUTH_SECRET_FILE", data)
 
@@ -75,7 +80,7 @@ class ConfigMaps(unittest.TestCase):
         self.assertEqual(data["HAUSBUS_AUTH"], "on")
         self.assertEqual(data["HAUSBUS_AUTH_SECRET_FILE"], "/etc/hausbus/auth/signing-key")
         pod = helmlib.one(self.custom, "Deployment", "gateway")["spec"]["template"]["spec"]
-        secret = [v for v in pod["volumes"] if "secret" in v]
+        secret = [v for v in pod["volumes"] if "secret" in v and v["name"] == "auth"]
         self.assertEqual(len(secret), 1)
         self.assertEqual(secret[0]["secret"]["secretName"], "hausbus-auth")
         mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}

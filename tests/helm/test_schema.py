@@ -19,7 +19,12 @@ KNOWN_KINDS = {
     ("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "Deployment"),
     ("apps/v1", "StatefulSet"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("networking.k8s.io/v1", "Ingress"), ("v1", "PersistentVolumeClaim"),
+    ("networking.k8s.io/v1", "NetworkPolicy"), ("policy/v1", "PodDisruptionBudget"),
+    ("v1", "Secret"),
 }
+# Custom resources the chart may render; kubectl's scheme does not know them, so they skip
+# the typed round trip and are checked field by field below.
+CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -35,14 +40,35 @@ FIELDS = {
     "ServicePort": {"name", "port", "targetPort", "protocol", "appProtocol", "nodePort"},
     "HPASpec": {"scaleTargetRef", "minReplicas", "maxReplicas", "metrics", "behavior"},
     "IngressSpec": {"ingressClassName", "defaultBackend", "tls", "rules"},
+    "Secret": {"apiVersion", "kind", "metadata", "data", "stringData", "type", "immutable"},
+    "NetworkPolicySpec": {"podSelector", "policyTypes", "ingress", "egress"},
+    "NetworkPolicyIngressRule": {"from", "ports"},
+    "NetworkPolicyPeer": {"podSelector", "namespaceSelector", "ipBlock"},
+    "LabelSelector": {"matchLabels", "matchExpressions"},
+    "PDBSpec": {"minAvailable", "maxUnavailable", "selector", "unhealthyPodEvictionPolicy"},
+    # monitoring.coreos.com/v1 ServiceMonitor (Prometheus Operator CRD).
+    "ServiceMonitorSpec": {"selector", "endpoints", "namespaceSelector", "jobLabel",
+                           "targetLabels", "podTargetLabels", "sampleLimit"},
+    "ServiceMonitorEndpoint": {"port", "targetPort", "path", "scheme", "interval",
+                               "scrapeTimeout", "authorization", "bearerTokenSecret",
+                               "tlsConfig", "honorLabels", "relabelings",
+                               "metricRelabelings", "params"},
     "PVCSpec": {"accessModes", "storageClassName", "resources", "volumeMode", "selector",
                 "volumeName", "dataSource", "dataSourceRef"},
 }
 ACCESS_MODES = {"ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"}
 
 
+def without_crds(yaml_text):
+    """The documents of yaml_text whose kinds kubectl's scheme knows (no CRD_KINDS)."""
+    docs = re.split(r"(?m)^---\s*$", yaml_text)
+    crd = ["kind: %s\n" % kind for _, kind in CRD_KINDS]
+    return "\n---\n".join(d for d in docs if not any(c in d for c in crd))
+
+
 def typed_decode(yaml_text):
     """Decodes every object with kubectl's typed scheme; returns (workload objects, stderr)."""
+    yaml_text = without_crds(yaml_text)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         f.write(yaml_text)
     try:
@@ -102,7 +128,7 @@ class Schema(unittest.TestCase):
     def test_kinds_are_known_to_kubernetes_1_30(self):
         for label, _, objs in self.each_rendering():
             for o in objs:
-                self.assertIn((o["apiVersion"], o["kind"]), KNOWN_KINDS, label)
+                self.assertIn((o["apiVersion"], o["kind"]), KNOWN_KINDS | CRD_KINDS, label)
 
     def test_names_and_labels_are_valid(self):
         for label, _, objs in self.each_rendering():
@@ -225,6 +251,63 @@ class Schema(unittest.TestCase):
                         svc = services[backend["name"]]
                         self.assertIn(backend["port"]["name"],
                                       {p["name"] for p in svc["spec"]["ports"]})
+
+    def assert_selects(self, selector, pods, where):
+        """selector is a valid LabelSelector that matches at least one of pods' labels."""
+        self.assertLessEqual(set(selector), FIELDS["LabelSelector"], where)
+        for expr in selector.get("matchExpressions", []):
+            self.assertIn(expr["operator"], ("In", "NotIn", "Exists", "DoesNotExist"), where)
+        matched = [p for p in pods if selector.get("matchLabels", {}).items() <= p.items()
+                   and all(p.get(e["key"]) in e["values"]
+                           for e in selector.get("matchExpressions", []))]
+        self.assertTrue(matched, where)
+        return matched
+
+    def test_policies_budgets_monitors_and_secrets_are_well_formed(self):
+        for label, _, objs in self.each_rendering():
+            pods = [w["spec"]["template"]["metadata"]["labels"] for w in helmlib.workloads(objs)]
+            services = [s["metadata"]["labels"] for s in helmlib.find(objs, "Service")]
+            for sec in helmlib.find(objs, "Secret"):
+                self.assertLessEqual(set(sec), FIELDS["Secret"], label)
+                for key in sec["data"]:
+                    self.assertRegex(key, CONFIGMAP_KEY, label)
+            for pol in helmlib.find(objs, "NetworkPolicy"):
+                spec = pol["spec"]
+                where = "%s %s" % (label, pol["metadata"]["name"])
+                self.assertLessEqual(set(spec), FIELDS["NetworkPolicySpec"], where)
+                self.assertEqual(spec["policyTypes"], ["Ingress"], where)
+                self.assert_selects(spec["podSelector"], pods, where)
+                for rule in spec["ingress"]:
+                    self.assertLessEqual(set(rule), FIELDS["NetworkPolicyIngressRule"], where)
+                    for peer in rule["from"]:
+                        self.assertTrue(peer, where)
+                        self.assertLessEqual(set(peer), FIELDS["NetworkPolicyPeer"], where)
+                    for port in rule["ports"]:
+                        self.assertTrue(1 <= port["port"] <= 65535, where)
+                        self.assertEqual(port["protocol"], "TCP", where)
+            for pdb in helmlib.find(objs, "PodDisruptionBudget"):
+                spec = pdb["spec"]
+                self.assertLessEqual(set(spec), FIELDS["PDBSpec"], label)
+                self.assertEqual(len({"minAvailable", "maxUnavailable"} & set(spec)), 1, label)
+                self.assert_selects(spec["selector"], pods, label)
+            for sm in helmlib.find(objs, "ServiceMonitor"):
+                spec = sm["spec"]
+                self.assertLessEqual(set(spec), FIELDS["ServiceMonitorSpec"], label)
+                self.assert_selects(spec["selector"], services, label)
+                for ep in spec["endpoints"]:
+                    self.assertLessEqual(set(ep), FIELDS["ServiceMonitorEndpoint"], label)
+                    self.assertRegex(ep["interval"], r"^[0-9]+(ms|s|m|h)$", label)
+                    self.assertIn(ep["scheme"], ("http", "https"), label)
+                    auth = ep.get("authorization")
+                    if auth:
+                        self.assertEqual(auth["type"], "Bearer", label)
+                        self.assertEqual(set(auth["credentials"]), {"name", "key"}, label)
+
+    def test_every_pod_goes_without_a_service_account_token(self):
+        for label, _, objs in self.each_rendering():
+            for w in helmlib.workloads(objs):
+                self.assertIs(w["spec"]["template"]["spec"]["automountServiceAccountToken"],
+                              False, "%s %s" % (label, w["metadata"]["name"]))
 
     def test_the_checker_notices_an_unknown_field(self):
         """The round trip really drops what the API does not know (guards the first test)."""

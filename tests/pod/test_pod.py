@@ -4,6 +4,7 @@
 # drives the saga through the gateway pod, runs the chart's exec probes, plays it down and up
 # again (the data survives on the claims' volumes) and always ends with `podman kube down`.
 # Needs root (podman builds and runs as root on this machine) and Debian's apt mirrors once.
+import base64
 import http.client
 import json
 import os
@@ -204,6 +205,39 @@ class PodTest(unittest.TestCase):
         proc = self.podman_run("/bin/sh", "-c", script)
         self.assertEqual(proc.returncode, 0, proc.stdout)
 
+    def test_broker_init_container_hashes_the_generated_passwords_in_image(self):
+        """The secure default's initContainer, run as the chart runs it (uid 10001, read-only
+        root, the Secret's files mounted read-only): mosquitto_passwd hashes every password."""
+        lib = helmlib()
+        objs = lib.render(sets=["image.tag=" + self.version])
+        pod = lib.one(objs, "StatefulSet", "mosquitto")["spec"]["template"]["spec"]
+        init, = pod["initContainers"]
+        data = lib.one(objs, "Secret", "mqtt")["data"]
+        mounts = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
+        tmp = tempfile.mkdtemp(prefix="hausbus-pod-init-")
+        try:
+            users, auth = os.path.join(tmp, "users"), os.path.join(tmp, "auth")
+            os.mkdir(users)
+            os.mkdir(auth)
+            os.chown(auth, UID, UID)
+            for key, value in data.items():
+                with open(os.path.join(users, key), "wb") as f:
+                    f.write(base64.b64decode(value))
+                os.chown(os.path.join(users, key), UID, UID)
+            proc = run(["podman", "run", "--rm", "--network", "none", "--read-only",
+                        "--user", "%d:%d" % (UID, UID), "--tmpfs", mounts["tmp"],
+                        "-v", "%s:%s:ro" % (users, mounts["users"]),
+                        "-v", "%s:%s" % (auth, mounts["auth"]), init["image"]]
+                       + init["command"], timeout=60, check=False)
+            self.assertEqual(proc.returncode, 0, proc.stdout)
+            with open(os.path.join(auth, "passwd")) as f:
+                hashed = dict(line.strip().split(":", 1) for line in f if line.strip())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(sorted(hashed), sorted(k[:-len(".password")] for k in data))
+        for user, value in hashed.items():
+            self.assertTrue(value.startswith("$7$"), "not a pbkdf2 hash for " + user)
+
     # --- the pod ------------------------------------------------------------------------
 
     def test_chart_plays_in_podman(self):
@@ -226,6 +260,7 @@ class PodTest(unittest.TestCase):
         try:
             run(["podman", "kube", "play", yaml_path], timeout=PODMAN_TIMEOUT_S)
             self.wait_healthy()
+            self.check_open_mode_is_logged()
             product_id, order_id = self.drive_saga()
             self.check_probes_and_user()
             # Down and up again, as an upgrade or a node restart would: same claims. podman
@@ -268,6 +303,12 @@ class PodTest(unittest.TestCase):
                     check=False)
         for volume in sorted(self.played.volumes):
             run(["podman", "volume", "rm", "-f", volume], timeout=PODMAN_TIMEOUT_S, check=False)
+
+    def check_open_mode_is_logged(self):
+        """values-podman.yaml asks for open mode; the played gateway says so in its log."""
+        proc = run(["podman", "logs", self.played.containers["gateway"]], timeout=30,
+                   check=False)
+        self.assertIn("AUTHENTICATION IS OFF (HAUSBUS_AUTH=open)", proc.stdout)
 
     def print_logs(self):
         for name, container in sorted(self.played.containers.items()):

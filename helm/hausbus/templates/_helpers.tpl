@@ -36,6 +36,15 @@ order product payment delivery notification view
 {{- printf "%s:%s" .Values.image.repository (include "hausbus.imageTag" .) }}
 {{- end }}
 
+{{/* The broker's image: mosquitto.image, else the project image (it has mosquitto). */}}
+{{- define "hausbus.mosquittoImage" -}}
+{{- if .Values.mosquitto.image.repository }}
+{{- printf "%s:%s" .Values.mosquitto.image.repository (default "latest" .Values.mosquitto.image.tag) }}
+{{- else }}
+{{- include "hausbus.image" . }}
+{{- end }}
+{{- end }}
+
 {{/* Selector labels of one workload: stable across upgrades. Call with (dict "root" $ "name" ...). */}}
 {{- define "hausbus.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "hausbus.name" .root }}
@@ -69,7 +78,7 @@ HAUSBUS_REDRIVE_MS: {{ $v.config.redriveMs | quote }}
 HAUSBUS_REQUEST_TIMEOUT_MS: {{ $v.config.requestTimeoutMs | quote }}
 HAUSBUS_COMMIT_BATCH: {{ $v.config.commitBatch | quote }}
 HAUSBUS_PAYMENT_LIMIT: {{ $v.config.paymentLimit | int64 | quote }}
-{{- if $v.mosquitto.auth.existingSecret }}
+{{- if $v.mosquitto.auth.enabled }}
 HAUSBUS_MQTT_USERNAME: {{ .name | quote }}
 HAUSBUS_MQTT_PASSWORD_FILE: "/etc/hausbus/mqtt/password"
 {{- end }}
@@ -87,7 +96,7 @@ HAUSBUS_ORDER_URL_BASE: {{ $v.kakao.orderUrlBase | quote }}
 HAUSBUS_HTTP_BIND: {{ ternary "127.0.0.1" "0.0.0.0" (eq $v.hostNetwork true) | quote }}
 HAUSBUS_HTTP_PORT: {{ $v.gateway.port | quote }}
 HAUSBUS_AUTH: {{ $v.gateway.auth.mode | quote }}
-{{- if $v.gateway.auth.existingSecret }}
+{{- if eq $v.gateway.auth.mode "on" }}
 HAUSBUS_AUTH_SECRET_FILE: {{ printf "/etc/hausbus/auth/%s" $v.gateway.auth.secretKey | quote }}
 {{- end }}
 {{- end }}
@@ -106,13 +115,17 @@ failureThreshold: {{ .Values.probes.failureThreshold }}
 {{- define "hausbus.mosquittoConf" -}}
 per_listener_settings false
 listener {{ .Values.mosquitto.port }}{{ if .Values.hostNetwork }} 127.0.0.1{{ end }}
-{{- if .Values.mosquitto.auth.existingSecret }}
+{{- if .Values.mosquitto.auth.enabled }}
 # One user per process, each allowed only its own topics (broker/acl.table, docs/SECURITY.md).
 allow_anonymous false
 password_file /etc/mosquitto-auth/passwd
+{{- if .Values.mosquitto.auth.existingSecret }}
 acl_file /etc/mosquitto-auth/acl
 {{- else }}
-# Anonymous like ./run.sh; the broker is reachable only inside the cluster (docs/SECURITY.md).
+acl_file /etc/mosquitto/acl
+{{- end }}
+{{- else }}
+# Open mode (mosquitto.auth.enabled=false): anonymous like ./run.sh (docs/SECURITY.md).
 allow_anonymous true
 {{- end }}
 # A component that is down keeps its QoS 1 messages queued in its session.
@@ -205,11 +218,35 @@ declares no container ports, because podman refuses port mappings there) the num
 {{- if .root.Values.hostNetwork }}{{ .port }}{{ else }}{{ .name }}{{ end }}
 {{- end }}
 
-{{/* The secrets one process (.name) mounts: with mosquitto.auth.existingSecret its own MQTT
+{{/* The Secret holding the processes' MQTT passwords: mosquitto.auth.existingSecret, else
+the one the chart generates (mqtt-secret.yaml). */}}
+{{- define "hausbus.mqttSecretName" -}}
+{{- .Values.mosquitto.auth.existingSecret | default (include "hausbus.workloadName" (dict "root" . "name" "mqtt")) }}
+{{- end }}
+
+{{/* The Secret holding the gateway's token signing key: gateway.auth.existingSecret, else the
+one the chart generates (auth-secret.yaml). */}}
+{{- define "hausbus.authSecretName" -}}
+{{- .Values.gateway.auth.existingSecret | default (include "hausbus.workloadName" (dict "root" . "name" "auth")) }}
+{{- end }}
+
+{{/* A generated Secret's value for key: the one already in the cluster (lookup), so
+upgrades keep passwords and keys stable, else a new random one of length characters.
+Call with (dict "root" $ "name" secret name "key" key "length" n); base64-encoded. */}}
+{{- define "hausbus.stableRandom" -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace .name }}
+{{- if and $existing (hasKey ($existing.data | default dict) .key) }}
+{{- index $existing.data .key }}
+{{- else }}
+{{- randAlphaNum (int .length) | b64enc }}
+{{- end }}
+{{- end }}
+
+{{/* The secrets one process (.name) mounts: with mosquitto.auth.enabled its own MQTT
 password and nobody else's; the notification component with kakao.url its KakaoTalk
 token. Call with (dict "root" $ "name" ...). */}}
 {{- define "hausbus.mqttPasswordMount" -}}
-{{- if .root.Values.mosquitto.auth.existingSecret }}
+{{- if .root.Values.mosquitto.auth.enabled }}
 - name: mqtt-password
   mountPath: /etc/hausbus/mqtt
   readOnly: true
@@ -221,10 +258,10 @@ token. Call with (dict "root" $ "name" ...). */}}
 {{- end }}
 {{- end }}
 {{- define "hausbus.mqttPasswordVolume" -}}
-{{- if .root.Values.mosquitto.auth.existingSecret }}
+{{- if .root.Values.mosquitto.auth.enabled }}
 - name: mqtt-password
   secret:
-    secretName: {{ .root.Values.mosquitto.auth.existingSecret }}
+    secretName: {{ include "hausbus.mqttSecretName" .root }}
     defaultMode: 0440
     items:
       - key: {{ printf "%s.password" .name }}
