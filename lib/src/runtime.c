@@ -497,10 +497,7 @@ static void publish_metrics(struct runtime *rt)
 static hb_err_t open_store(struct runtime *rt)
 {
     char path[600];
-    if (mkdir(rt->cfg.data_dir, 0750) != 0 && errno != EEXIST) {
-        HB_LOGE(0, "cannot create data dir %s: %s", rt->cfg.data_dir, strerror(errno));
-        return HB_ERR_IO;
-    }
+    HB_RETURN_ON_ERR(hb_data_dir_create(&rt->cfg));
     int n = snprintf(path, sizeof(path), "%s/%s.db", rt->cfg.data_dir, rt->def->name);
     if (n < 0 || (size_t)n >= sizeof(path)) {
         return HB_ERR_INVAL;
