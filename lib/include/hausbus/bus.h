@@ -14,8 +14,15 @@
 #define HB_EVT_TOPIC(component, type) HB_TOPIC_PREFIX "evt/" component "/" type
 #define HB_CMD_TOPIC(component, name) HB_TOPIC_PREFIX "cmd/" component "/" name
 #define HB_CONTENT_TYPE_CE "application/cloudevents+json; charset=utf-8"
+#define HB_CONTENT_TYPE_JSON "application/json"
+#define HB_CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
 
 struct hb_bus;
+
+/* The MQTT v5 content type of what is published on topic, by its kind (docs/PROTOCOL.md):
+ * CloudEvents on evt/ and cmd/, JSON on reply/, dlq/ and metrics/, text on status/.
+ * Topics outside hausbus/v1/ (a gateway's own reply topic is inside) get JSON. Can't fail. */
+const char *hb_content_type(const char *topic);
 
 struct hb_message {
     const char *topic;
@@ -56,8 +63,8 @@ hb_err_t hb_bus_start_thread(struct hb_bus *bus);
 
 bool hb_bus_connected(const struct hb_bus *bus);
 
-/* Publishes at QoS 1 with the CloudEvents content type. *mid (may be NULL) receives
- * the message id that on_published will report. */
+/* Publishes at QoS 1 with the content type of topic's kind (hb_content_type). *mid (may
+ * be NULL) receives the message id that on_published will report. */
 hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         bool retain, int *mid);
 
