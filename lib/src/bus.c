@@ -200,6 +200,9 @@ static void try_connect(struct hb_bus *bus)
         mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
                                      BUS_SESSION_EXPIRY_S);
     }
+    size_t max_payload = bus->opt.max_payload ? bus->opt.max_payload : HB_PAYLOAD_MAX;
+    mosquitto_property_add_int32(&props, MQTT_PROP_MAXIMUM_PACKET_SIZE,
+                                 (uint32_t)(max_payload + HB_PACKET_OVERHEAD));
     /* mosquitto_reconnect() would drop the CONNECT properties, and with them the
      * session expiry that keeps our queued messages; so connect afresh each time. */
     int rc = mosquitto_connect_bind_v5(bus->mosq, bus->host, bus->port, BUS_KEEPALIVE_S, NULL,

@@ -303,6 +303,7 @@ class Stack:
                 "set_tcp_nodelay true",
                 "max_queued_messages 100000",
                 "max_inflight_messages 100",
+                "max_packet_size 1064960",  # as in broker/mosquitto.conf
                 "log_dest file %s" % os.path.join(self.tmp, "mosquitto.log"),
                 # Started as root, mosquitto would drop to user "mosquitto" and could not
                 # write into our temp dir; this keeps it as whoever runs the tests.

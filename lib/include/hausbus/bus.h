@@ -16,6 +16,11 @@
 #define HB_CONTENT_TYPE_CE "application/cloudevents+json; charset=utf-8"
 #define HB_CONTENT_TYPE_JSON "application/json"
 #define HB_CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
+/* A client takes packets up to its largest payload plus this: the fixed header, topic and
+ * properties, and room to still receive (and dead-letter) a payload a little too big. The
+ * broker configs we ship set max_packet_size to HB_REPLY_MAX plus this (1064960), the
+ * largest packet anyone sends. */
+#define HB_PACKET_OVERHEAD (16 * 1024)
 
 struct hb_bus;
 
@@ -42,6 +47,11 @@ struct hb_bus_options {
     void (*on_message)(void *ctx, const struct hb_message *msg);
     void (*on_published)(void *ctx, int mid); /* broker acknowledged our QoS 1 publish */
     void (*on_connected)(void *ctx); /* connected and subscriptions confirmed */
+    /* The largest payload this client takes (0: HB_PAYLOAD_MAX). The broker is told, in
+     * CONNECT's Maximum Packet Size, to take that plus HB_PACKET_OVERHEAD, and drops any
+     * larger message for this client instead of sending it: libmosquitto 2.0.11 would
+     * allocate whatever size an incoming packet announces. */
+    size_t max_payload;
     void *ctx;
 };
 
