@@ -1,13 +1,11 @@
 /* hausbus: the all-in-one, wiring only: every selected component as a thread of one
  * process, the gateway beside them, one signal stops all (for boards with little RAM). */
-#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "hausbus/component.h"
