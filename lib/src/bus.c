@@ -264,8 +264,6 @@ hb_err_t hb_bus_create(const struct hb_config *cfg, const struct hb_bus_options 
         rc = mosquitto_will_set_v5(bus->mosq, bus->status_topic, 7, "offline", 1, true, props);
         if (rc != MOSQ_ERR_SUCCESS) {
             mosquitto_property_free_all(&props);
-        }
-        if (rc != MOSQ_ERR_SUCCESS) {
             hb_bus_destroy(bus);
             return bus_err(rc, "will");
         }
