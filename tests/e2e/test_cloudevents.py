@@ -2,14 +2,15 @@
 # one labelled CloudEvents validates against the official CloudEvents 1.0 JSON schema.
 import json
 import os
+import subprocess
 import unittest
 
 import jsonschema
 
 from hausbus_harness import StackTestCase, mqtt_pub
 
-SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "..", "files", "cloudevents",
-                           "cloudevents.json")
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCHEMA_PATH = os.path.join(HERE, "..", "files", "cloudevents", "cloudevents.json")
 CLOUDEVENTS = "application/cloudevents+json"
 JSON = "application/json"
 TEXT = "text/plain"
@@ -31,6 +32,21 @@ def media_type(content_type):
 
 
 class CloudEventsTest(StackTestCase):
+
+    captured = None  # the bus traffic of one full saga run, shared by the tests
+
+    def saga_messages(self):
+        """Every message on hausbus/# during one full saga run (run once per class), but
+        the test's own malformed command."""
+        cls = type(self)
+        if cls.captured is None:
+            with self.stack.subscribe("hausbus/#") as sub:
+                self.run_full_saga()
+                sub.wait(lambda ms: any(m["topic"].startswith("hausbus/v1/dlq/") for m in ms))
+                sub.wait(lambda ms: any(m["topic"].startswith("hausbus/v1/metrics/")
+                                        for m in ms))
+                cls.captured = [m for m in sub.messages() if m["payload"] != MALFORMED]
+        return cls.captured
 
     def run_full_saga(self):
         """Place, pay, confirm, start and complete one order, cancel another, have a third
@@ -58,18 +74,9 @@ class CloudEventsTest(StackTestCase):
             schema = json.load(f)
         validator = jsonschema.Draft7Validator(
             schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
-        with self.stack.subscribe("hausbus/#") as sub:
-            self.run_full_saga()
-            sub.wait(lambda msgs: any(m["topic"].startswith("hausbus/v1/dlq/") for m in msgs))
-            sub.wait(lambda msgs: any(m["topic"].startswith("hausbus/v1/metrics/")
-                                      for m in msgs))
-            messages = sub.messages()
-
         seen = {kind: 0 for kind in CONTENT_TYPE_OF_KIND}
         events = []
-        for msg in messages:
-            if msg["payload"] == MALFORMED:
-                continue  # the test's own malformed command, sent without properties
+        for msg in self.saga_messages():
             kind = msg["topic"].split("/")[2]
             self.assertIn(kind, CONTENT_TYPE_OF_KIND, msg)
             content_type = media_type(msg["properties"].get("content-type"))
@@ -91,6 +98,25 @@ class CloudEventsTest(StackTestCase):
         # An event with an order has it as subject; one without has no subject at all.
         self.assertTrue(any("subject" in e for e in events))
         self.assertTrue(any("subject" not in e for e in events), types)
+
+    def test_every_cloudevent_of_a_saga_parses_strictly_with_the_sdk(self):
+        """The same events through the CloudEvents JavaScript SDK's strict parse (npm
+        cloudevents, fetched once into a cache by get-cloudevents.sh)."""
+        fetch = subprocess.run(["sh", os.path.join(HERE, "get-cloudevents.sh")],
+                               capture_output=True, text=True, timeout=300)
+        if fetch.returncode != 0:
+            self.skipTest("no CloudEvents SDK: " + fetch.stderr.strip()[-300:])
+        events = [m["payload"] for m in self.saga_messages()
+                  if media_type(m["properties"].get("content-type")) == CLOUDEVENTS]
+        self.assertTrue(events)
+        parsed = subprocess.run(["node", os.path.join(HERE, "cloudevents_strict.js")],
+                                input="\n".join(events), capture_output=True, text=True,
+                                timeout=60, check=True,
+                                env=dict(os.environ, NODE_PATH=os.path.join(
+                                    fetch.stdout.strip(), "node_modules")))
+        verdicts = [json.loads(line) for line in parsed.stdout.splitlines()]
+        self.assertEqual(len(verdicts), len(events))
+        self.assertEqual([(e, v) for e, v in zip(events, verdicts) if v is not None], [])
 
 
 if __name__ == "__main__":
