@@ -18,7 +18,8 @@ export HAUSBUS_DATA_DIR=${HAUSBUS_DATA_DIR:-$HB_ROOT/var}
 # Set HAUSBUS_AUTH=on with HAUSBUS_AUTH_SECRET (32+ bytes) to run it as deployed; mint
 # tokens with build/bin/hausbus-token (docs/SECURITY.md).
 export HAUSBUS_AUTH=${HAUSBUS_AUTH:-open}
-mkdir -p "$HAUSBUS_DATA_DIR/broker"
+# Private like the components' files (docs/SECURITY.md): the broker persists every queued message.
+(umask 077 && mkdir -p "$HAUSBUS_DATA_DIR/broker")
 
 sed -e "s/^listener 1883 /listener $HAUSBUS_MQTT_PORT /" \
     -e "s|^persistence_location .*|persistence_location $HAUSBUS_DATA_DIR/broker/|" \

@@ -1,13 +1,11 @@
 /* hausbus: the all-in-one, wiring only: every selected component as a thread of one
  * process, the gateway beside them, one signal stops all (for boards with little RAM). */
-#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "hausbus/component.h"
@@ -188,9 +186,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &waited, NULL);
     signal(SIGPIPE, SIG_IGN); /* an HTTP client or the broker hanging up must not kill us */
     main_thread = pthread_self();
-    if (mkdir(cfg.data_dir, 0750) != 0 && errno != EEXIST) {
-        HB_LOGW(0, "cannot create data dir %s: %s", cfg.data_dir, strerror(errno));
-    }
+    hb_data_dir_create(&cfg); /* logs; each component then reports what it cannot open */
 
     int exit_code = 1;
     struct hb_component_thread *threads[ALLINONE_N_SERVICES] = {0};

@@ -238,6 +238,7 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
         .n_subscriptions = sizeof(srv->subscriptions) / sizeof(srv->subscriptions[0]) -
                            (board_clients > 0 ? 0 : 1),
         .on_message = gateway_on_message,
+        .max_payload = HB_REPLY_MAX, /* a list answer can be that big */
         .ctx = gw,
     };
     rc = hb_bus_create(&srv->cfg, &bus_opt, &gw->bus);

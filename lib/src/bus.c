@@ -34,6 +34,38 @@ struct hb_bus {
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
+/* One row per kind of topic under hausbus/v1/ (docs/PROTOCOL.md, "Topics"). */
+static const struct {
+    const char *prefix;
+    const char *content_type;
+} content_types[] = {
+    {HB_TOPIC_PREFIX "evt/", HB_CONTENT_TYPE_CE},
+    {HB_TOPIC_PREFIX "cmd/", HB_CONTENT_TYPE_CE},
+    {HB_TOPIC_PREFIX "reply/", HB_CONTENT_TYPE_JSON},
+    {HB_TOPIC_PREFIX "dlq/", HB_CONTENT_TYPE_JSON},
+    {HB_TOPIC_PREFIX "metrics/", HB_CONTENT_TYPE_JSON},
+    {HB_TOPIC_PREFIX "status/", HB_CONTENT_TYPE_TEXT},
+};
+
+const char *hb_content_type(const char *topic)
+{
+    for (size_t i = 0; i < sizeof(content_types) / sizeof(content_types[0]); i++) {
+        if (strncmp(topic, content_types[i].prefix, strlen(content_types[i].prefix)) == 0) {
+            return content_types[i].content_type;
+        }
+    }
+    return HB_CONTENT_TYPE_JSON;
+}
+
+/* Properties holding just the content type of topic; NULL when out of memory (the message
+ * then goes out unlabelled rather than not at all). */
+static mosquitto_property *content_type_props(const char *topic)
+{
+    mosquitto_property *props = NULL;
+    mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, hb_content_type(topic));
+    return props;
+}
+
 static void lib_init(void)
 {
     mosquitto_lib_init();
@@ -69,7 +101,9 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     bus->backoff_ms = BUS_BACKOFF_MIN_MS;
     HB_LOGI(0, "connected to broker %s:%d", bus->host, bus->port);
     if (bus->status_topic[0]) {
-        mosquitto_publish_v5(mosq, NULL, bus->status_topic, 6, "online", 1, true, NULL);
+        mosquitto_property *status_props = content_type_props(bus->status_topic);
+        mosquitto_publish_v5(mosq, NULL, bus->status_topic, 6, "online", 1, true, status_props);
+        mosquitto_property_free_all(&status_props);
     }
     if (bus->opt.n_subscriptions > 0) {
         int src = mosquitto_subscribe_multiple(mosq, NULL, (int)bus->opt.n_subscriptions,
@@ -166,6 +200,9 @@ static void try_connect(struct hb_bus *bus)
         mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
                                      BUS_SESSION_EXPIRY_S);
     }
+    size_t max_payload = bus->opt.max_payload ? bus->opt.max_payload : HB_PAYLOAD_MAX;
+    mosquitto_property_add_int32(&props, MQTT_PROP_MAXIMUM_PACKET_SIZE,
+                                 (uint32_t)(max_payload + HB_PACKET_OVERHEAD));
     /* mosquitto_reconnect() would drop the CONNECT properties, and with them the
      * session expiry that keeps our queued messages; so connect afresh each time. */
     int rc = mosquitto_connect_bind_v5(bus->mosq, bus->host, bus->port, BUS_KEEPALIVE_S, NULL,
@@ -222,8 +259,11 @@ hb_err_t hb_bus_create(const struct hb_config *cfg, const struct hb_bus_options 
         return bus_err(rc, "credentials/tls");
     }
     if (bus->status_topic[0]) {
-        rc = mosquitto_will_set_v5(bus->mosq, bus->status_topic, 7, "offline", 1, true, NULL);
+        /* The will takes ownership of its properties on success. */
+        mosquitto_property *props = content_type_props(bus->status_topic);
+        rc = mosquitto_will_set_v5(bus->mosq, bus->status_topic, 7, "offline", 1, true, props);
         if (rc != MOSQ_ERR_SUCCESS) {
+            mosquitto_property_free_all(&props);
             hb_bus_destroy(bus);
             return bus_err(rc, "will");
         }
@@ -244,7 +284,9 @@ void hb_bus_destroy(struct hb_bus *bus)
         return;
     }
     if (bus->connected && bus->status_topic[0]) {
-        mosquitto_publish_v5(bus->mosq, NULL, bus->status_topic, 7, "offline", 1, true, NULL);
+        mosquitto_property *props = content_type_props(bus->status_topic);
+        mosquitto_publish_v5(bus->mosq, NULL, bus->status_topic, 7, "offline", 1, true, props);
+        mosquitto_property_free_all(&props);
     }
     if (bus->connected && !bus->threaded) {
         /* Let the offline status and queued acks go out before we say goodbye. */
@@ -297,15 +339,17 @@ bool hb_bus_connected(const struct hb_bus *bus)
     return bus->connected;
 }
 
+/* Publishes with content_type and the extra properties, which it frees. */
 static hb_err_t publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
-                        int qos, bool retain, int *mid, mosquitto_property *extra)
+                        int qos, bool retain, int *mid, const char *content_type,
+                        mosquitto_property *extra)
 {
     if (len > HB_REPLY_MAX) {
         mosquitto_property_free_all(&extra);
         return HB_ERR_TOO_LARGE;
     }
     mosquitto_property *props = extra;
-    mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, HB_CONTENT_TYPE_CE);
+    mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, content_type);
     int rc = mosquitto_publish_v5(bus->mosq, mid, topic, (int)len, payload, qos, retain, props);
     mosquitto_property_free_all(&props);
     return rc == MOSQ_ERR_SUCCESS ? HB_OK : bus_err(rc, "publish");
@@ -314,20 +358,13 @@ static hb_err_t publish(struct hb_bus *bus, const char *topic, const char *paylo
 hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         bool retain, int *mid)
 {
-    return publish(bus, topic, payload, len, 1, retain, mid, NULL);
+    return publish(bus, topic, payload, len, 1, retain, mid, hb_content_type(topic), NULL);
 }
 
 hb_err_t hb_bus_publish_snapshot(struct hb_bus *bus, const char *topic, const char *payload,
                                  size_t len)
 {
-    if (len > HB_REPLY_MAX) {
-        return HB_ERR_TOO_LARGE;
-    }
-    mosquitto_property *props = NULL;
-    mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, "application/json");
-    int rc = mosquitto_publish_v5(bus->mosq, NULL, topic, (int)len, payload, 0, true, props);
-    mosquitto_property_free_all(&props);
-    return rc == MOSQ_ERR_SUCCESS ? HB_OK : bus_err(rc, "publish");
+    return publish(bus, topic, payload, len, 0, true, NULL, hb_content_type(topic), NULL);
 }
 
 hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
@@ -347,7 +384,7 @@ hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *paylo
     }
     /* QoS 0: a request lives only as long as the gateway waits for it (the expiry says
      * so too); a lost one is a 504, and QoS 1 would cost two more packets per request. */
-    return publish(bus, topic, payload, len, 0, false, NULL, props);
+    return publish(bus, topic, payload, len, 0, false, NULL, hb_content_type(topic), props);
 }
 
 hb_err_t hb_bus_reply(struct hb_bus *bus, const struct hb_message *msg, const char *payload,
@@ -361,5 +398,7 @@ hb_err_t hb_bus_reply(struct hb_bus *bus, const struct hb_message *msg, const ch
         mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, msg->correlation,
                                       (uint16_t)msg->correlation_len);
     }
-    return publish(bus, msg->response_topic, payload, len, 0, false, NULL, props); /* as requests */
+    /* QoS 0 as requests; JSON whatever topic the requester chose. */
+    return publish(bus, msg->response_topic, payload, len, 0, false, NULL, HB_CONTENT_TYPE_JSON,
+                   props);
 }

@@ -2,6 +2,7 @@
 #ifndef HAUSBUS_COMPONENT_INT_H
 #define HAUSBUS_COMPONENT_INT_H
 
+#include "hausbus/bus.h"
 #include "hausbus/component.h"
 
 /* Applies one message inside the caller's open transaction, in a savepoint so a failing
@@ -13,5 +14,25 @@ hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
 
 /* True for "hausbus/v1/cmd/<def->name>/replay" when def can replay. */
 bool hb_is_replay_topic(const struct hb_component *def, const char *topic);
+
+/* The bus as the runtime uses it: the hb_bus_* functions in production; a scripted fake in
+ * tests/unit/test_runtime.c, so batches, the outbox relay and acknowledgements run there
+ * without a broker. */
+struct hb_bus_ops {
+    hb_err_t (*create)(const struct hb_config *cfg, const struct hb_bus_options *opt,
+                       struct hb_bus **out);
+    void (*destroy)(struct hb_bus *bus);
+    hb_err_t (*run_once)(struct hb_bus *bus, int timeout_ms);
+    bool (*connected)(const struct hb_bus *bus);
+    hb_err_t (*publish)(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
+                        bool retain, int *mid);
+    hb_err_t (*publish_snapshot)(struct hb_bus *bus, const char *topic, const char *payload,
+                                 size_t len);
+    hb_err_t (*reply)(struct hb_bus *bus, const struct hb_message *msg, const char *payload,
+                      size_t len);
+};
+
+/* hb_component_run over the given bus. */
+int hb_component_run_on(const struct hb_component *def, const struct hb_bus_ops *bus_ops);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 hb_err_t hb_env_str(const char *name, const char *fallback, char *out, size_t cap)
 {
@@ -111,5 +112,15 @@ hb_err_t hb_config_load(struct hb_config *cfg)
     cfg->http_port = (int)http_port;
     cfg->redrive_ms = (int)redrive;
     cfg->request_timeout_ms = (int)timeout;
+    return HB_OK;
+}
+
+hb_err_t hb_data_dir_create(const struct hb_config *cfg)
+{
+    /* mkdir's mode is cut by the umask; chmod sets it exactly, and only on a dir we made. */
+    if (mkdir(cfg->data_dir, 0700) == 0 ? chmod(cfg->data_dir, 0700) != 0 : errno != EEXIST) {
+        HB_LOGE(0, "cannot create data dir %s: %s", cfg->data_dir, strerror(errno));
+        return HB_ERR_IO;
+    }
     return HB_OK;
 }

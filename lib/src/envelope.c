@@ -155,7 +155,8 @@ char *hb_envelope_encode(const struct hb_event *ev)
         !cJSON_AddStringToObject(root, "source", ev->source) ||
         !cJSON_AddStringToObject(root, "type", ev->type) ||
         !cJSON_AddStringToObject(root, "time", ev->time) ||
-        !cJSON_AddStringToObject(root, "subject", ev->subject) ||
+        /* CloudEvents 1.0: a subject, when present, is non-empty; none means no order. */
+        (ev->subject[0] && !cJSON_AddStringToObject(root, "subject", ev->subject)) ||
         !cJSON_AddStringToObject(root, "datacontenttype", "application/json") || !data) {
         cJSON_Delete(data);
         cJSON_Delete(root);

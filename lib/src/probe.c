@@ -1,9 +1,12 @@
 /* Heartbeat file written by the component loop and read by `hausbus-<name> --probe`. */
 #include "hausbus/probe.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 hb_err_t hb_heartbeat_write(const char *path, int64_t now_ms, bool connected)
 {
@@ -12,8 +15,13 @@ hb_err_t hb_heartbeat_write(const char *path, int64_t now_ms, bool connected)
     if (n < 0 || (size_t)n >= sizeof(tmp)) {
         return HB_ERR_INVAL;
     }
-    FILE *f = fopen(tmp, "w");
+    /* 0600 whatever the umask, like the databases next to it (docs/SECURITY.md). */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 && fchmod(fd, 0600) == 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
+        if (fd >= 0) {
+            close(fd);
+        }
         return HB_ERR_IO;
     }
     bool ok = fprintf(f, "%" PRId64 " %d\n", now_ms, connected ? 1 : 0) > 0;

@@ -1,13 +1,12 @@
 /* The component runtime: message loop, batches, outbox, replies, dead letters. */
 #include "component_int.h"
 
-#include <errno.h>
+#include <assert.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "hausbus/bus.h"
 #include "hausbus/log.h"
@@ -15,7 +14,11 @@
 #include "hausbus/probe.h"
 #include "hausbus/sdnotify.h"
 
-#define OUTBOX_INFLIGHT_MAX 256 /* unacknowledged publishes; the rest waits in the table */
+/* Outbox rows handed to the client and not yet deleted: published and unacknowledged
+ * (inflight), or acknowledged and waiting for a commit that deletes them (acked). The two
+ * share this bound, so while commits fail (a full disk) publishing stops instead of the
+ * acknowledgements piling up; the rest waits in the table. */
+#define OUTBOX_INFLIGHT_MAX 256
 #define DEAD_LETTER_PAYLOAD_MAX 4096
 #define TICK_INTERVAL_MS 1000
 #define INBOX_PRUNE_INTERVAL_MS (10 * 60 * 1000)
@@ -46,11 +49,12 @@ struct runtime {
     struct hb_config cfg;
     struct hb_ctx ctx;
     struct hb_bus *bus;
+    const struct hb_bus_ops *bus_ops;
     int64_t outbox_cursor; /* highest outbox row handed to the client since (re)connect */
     struct inflight inflight[OUTBOX_INFLIGHT_MAX];
     size_t n_inflight;
-    int64_t acked[OUTBOX_INFLIGHT_MAX];
-    size_t n_acked;
+    int64_t acked[OUTBOX_INFLIGHT_MAX]; /* row ids; a row may be here twice, after a resend */
+    size_t n_acked;                     /* n_inflight + n_acked <= OUTBOX_INFLIGHT_MAX */
     char heartbeat[600];
     bool in_batch;          /* a transaction is open for the current burst */
     size_t batch_size;      /* messages in it */
@@ -149,7 +153,7 @@ static void send_pending(struct runtime *rt, struct pending_reply *pr)
         .correlation = pr->correlation,
         .correlation_len = pr->correlation_len,
     };
-    if (hb_bus_reply(rt->bus, &to, pr->payload, strlen(pr->payload)) != HB_OK) {
+    if (rt->bus_ops->reply(rt->bus, &to, pr->payload, strlen(pr->payload)) != HB_OK) {
         HB_LOGE(0, "could not reply on %s", pr->topic);
     }
     free(pr->topic);
@@ -273,6 +277,8 @@ static void on_published(void *arg, int mid)
     struct runtime *rt = arg;
     for (size_t i = 0; i < rt->n_inflight; i++) {
         if (rt->inflight[i].mid == mid) {
+            /* Moves a row from inflight to acked: their sum, bounded, does not change. */
+            assert(rt->n_inflight + rt->n_acked <= OUTBOX_INFLIGHT_MAX);
             rt->acked[rt->n_acked++] = rt->inflight[i].row_id;
             hb_topic_counts_bump(&rt->metrics.published, rt->inflight[i].metric_slot);
             rt->inflight[i] = rt->inflight[--rt->n_inflight];
@@ -399,9 +405,9 @@ static int publish_row(void *arg, const struct hb_outbox_row *row)
 {
     struct runtime *rt = arg;
     int mid = 0;
-    if (rt->n_inflight >= OUTBOX_INFLIGHT_MAX ||
-        hb_bus_publish(rt->bus, row->topic, row->payload, strlen(row->payload), false, &mid) !=
-            HB_OK) {
+    if (rt->n_inflight + rt->n_acked >= OUTBOX_INFLIGHT_MAX ||
+        rt->bus_ops->publish(rt->bus, row->topic, row->payload, strlen(row->payload), false,
+                             &mid) != HB_OK) {
         return 1;
     }
     rt->inflight[rt->n_inflight++] = (struct inflight){
@@ -428,8 +434,8 @@ static void flush_outbox(struct runtime *rt)
             hb_store_rollback(rt->ctx.store);
         }
     }
-    size_t room = OUTBOX_INFLIGHT_MAX - rt->n_inflight;
-    if (hb_bus_connected(rt->bus) && room > 0) {
+    size_t room = OUTBOX_INFLIGHT_MAX - rt->n_inflight - rt->n_acked;
+    if (rt->bus_ops->connected(rt->bus) && room > 0) {
         hb_store_outbox_each(rt->ctx.store, rt->outbox_cursor, (int)room, publish_row, rt);
     }
 }
@@ -438,7 +444,8 @@ static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
 {
     rt->ctx.now_ms = hb_wall_ms();
     /* The loop got here, so it is alive: tell --probe (and with it Kubernetes). */
-    if (hb_heartbeat_write(rt->heartbeat, rt->ctx.now_ms, hb_bus_connected(rt->bus)) != HB_OK) {
+    if (hb_heartbeat_write(rt->heartbeat, rt->ctx.now_ms, rt->bus_ops->connected(rt->bus)) !=
+        HB_OK) {
         HB_LOGW(0, "cannot write heartbeat %s", rt->heartbeat);
     }
     if (rt->watchdog) {
@@ -465,7 +472,7 @@ static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
  * so the component's metrics hook reads committed state. */
 static void publish_metrics(struct runtime *rt)
 {
-    if (!hb_bus_connected(rt->bus)) {
+    if (!rt->bus_ops->connected(rt->bus)) {
         return;
     }
     cJSON *snapshot = hb_metrics_json(&rt->metrics, hb_wall_ms(),
@@ -488,7 +495,7 @@ static void publish_metrics(struct runtime *rt)
     cJSON_Delete(snapshot);
     char topic[96];
     snprintf(topic, sizeof(topic), HB_TOPIC_PREFIX "metrics/%s", rt->def->name);
-    if (!json || hb_bus_publish_snapshot(rt->bus, topic, json, strlen(json)) != HB_OK) {
+    if (!json || rt->bus_ops->publish_snapshot(rt->bus, topic, json, strlen(json)) != HB_OK) {
         HB_LOGW(0, "could not publish metrics on %s", topic);
     }
     cJSON_free(json);
@@ -497,10 +504,7 @@ static void publish_metrics(struct runtime *rt)
 static hb_err_t open_store(struct runtime *rt)
 {
     char path[600];
-    if (mkdir(rt->cfg.data_dir, 0750) != 0 && errno != EEXIST) {
-        HB_LOGE(0, "cannot create data dir %s: %s", rt->cfg.data_dir, strerror(errno));
-        return HB_ERR_IO;
-    }
+    HB_RETURN_ON_ERR(hb_data_dir_create(&rt->cfg));
     int n = snprintf(path, sizeof(path), "%s/%s.db", rt->cfg.data_dir, rt->def->name);
     if (n < 0 || (size_t)n >= sizeof(path)) {
         return HB_ERR_INVAL;
@@ -567,7 +571,22 @@ void hb_component_stop(void)
     stop_requested = 1;
 }
 
+static const struct hb_bus_ops mqtt_bus = {
+    .create = hb_bus_create,
+    .destroy = hb_bus_destroy,
+    .run_once = hb_bus_run_once,
+    .connected = hb_bus_connected,
+    .publish = hb_bus_publish,
+    .publish_snapshot = hb_bus_publish_snapshot,
+    .reply = hb_bus_reply,
+};
+
 int hb_component_run(const struct hb_component *def)
+{
+    return hb_component_run_on(def, &mqtt_bus);
+}
+
+int hb_component_run_on(const struct hb_component *def, const struct hb_bus_ops *bus_ops)
 {
     /* About 12 KB (inflight tables): on the stack of the thread that runs it, one per
      * running component. */
@@ -575,6 +594,7 @@ int hb_component_run(const struct hb_component *def)
     memset(&rt, 0, sizeof(rt));
     hb_log_set_thread_component(def->name);
     rt.def = def;
+    rt.bus_ops = bus_ops;
     if (hb_config_load(&rt.cfg) != HB_OK) {
         return 2;
     }
@@ -616,7 +636,7 @@ int hb_component_run(const struct hb_component *def)
         .on_connected = on_connected,
         .ctx = &rt,
     };
-    if (hb_bus_create(&rt.cfg, &opt, &rt.bus) != HB_OK) {
+    if (bus_ops->create(&rt.cfg, &opt, &rt.bus) != HB_OK) {
         hb_store_close(rt.ctx.store);
         return 1;
     }
@@ -629,7 +649,7 @@ int hb_component_run(const struct hb_component *def)
     while (!stop_requested) {
         rt.arrived = 0;
         /* With a batch open, only look for more without waiting. */
-        hb_bus_run_once(rt.bus, rt.in_batch ? 0 : 50);
+        bus_ops->run_once(rt.bus, rt.in_batch ? 0 : 50);
         if (rt.in_batch && rt.arrived == 0) {
             finish_batch(&rt);
         }
@@ -641,7 +661,7 @@ int hb_component_run(const struct hb_component *def)
             next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
         }
         if (rt.cfg.metrics_interval_ms > 0 && hb_now_ms() >= next_metrics_ms &&
-            hb_bus_connected(rt.bus)) {
+            bus_ops->connected(rt.bus)) {
             publish_metrics(&rt);
             next_metrics_ms = hb_now_ms() + rt.cfg.metrics_interval_ms;
         }
@@ -650,7 +670,7 @@ int hb_component_run(const struct hb_component *def)
     notify_systemd("STOPPING=1");
     finish_batch(&rt);
     HB_LOGI(0, "stopping");
-    hb_bus_destroy(rt.bus);
+    bus_ops->destroy(rt.bus);
     if (def->teardown) {
         def->teardown(&rt.ctx);
     }

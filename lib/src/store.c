@@ -1,9 +1,13 @@
 /* sqlite store shared by components: WAL, transactions, inbox and outbox tables. */
 #include "hausbus/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hausbus/bus.h"
 #include "hausbus/envelope.h"
@@ -52,6 +56,23 @@ hb_err_t hb_store_exec(struct hb_store *st, const char *sql)
     return HB_OK;
 }
 
+/* Creates the database file at path 0600 (whatever the umask) when it does not exist yet:
+ * sqlite gives its -wal and -shm files the database's mode, so they are private too. An
+ * existing file keeps its mode. ":memory:" is left to sqlite. */
+static hb_err_t create_private_file(const char *path)
+{
+    if (strcmp(path, ":memory:") == 0) {
+        return HB_OK;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return errno == EEXIST ? HB_OK : HB_ERR_IO;
+    }
+    int rc = fchmod(fd, 0600);
+    close(fd);
+    return rc == 0 ? HB_OK : HB_ERR_IO;
+}
+
 hb_err_t hb_store_open(const char *path, const char *component, const char *schema_sql,
                        struct hb_store **out)
 {
@@ -61,6 +82,11 @@ hb_err_t hb_store_open(const char *path, const char *component, const char *sche
     }
     snprintf(st->component, sizeof(st->component), "%s", component);
     hb_err_t rc = HB_ERR_DB;
+    if (create_private_file(path) != HB_OK) {
+        HB_LOGE(0, "cannot create database %s: %s", path, strerror(errno));
+        rc = HB_ERR_IO;
+        goto err;
+    }
     if (sqlite3_open(path, &st->db) != SQLITE_OK) {
         HB_LOGE(0, "cannot open database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "?");
         goto err;

@@ -133,7 +133,8 @@ class Subscriber(MessageCollector):
 
     The constructor returns only once the subscription is live (a probe message on a
     private topic has come back), so a test can subscribe, then publish, without a race.
-    Messages are dicts {"topic", "payload" (str), "t" (time.monotonic() on arrival)}.
+    Messages are dicts {"topic", "payload" (str), "properties" (MQTT v5, as mosquitto_sub
+    names them: "content-type", ...), "t" (time.monotonic() on arrival)}.
     session: a client id for a persistent session (clean start off, no expiry), so a new
     Subscriber with the same id gets what the broker queued while none was connected.
     """
@@ -181,7 +182,8 @@ class Subscriber(MessageCollector):
                     self._probe_seen = True
                 else:
                     self._messages.append({"topic": msg.get("topic"),
-                                           "payload": msg.get("payload", ""), "t": now})
+                                           "payload": msg.get("payload", ""),
+                                           "properties": msg.get("properties", {}), "t": now})
                 self._cond.notify_all()
 
 
@@ -301,6 +303,7 @@ class Stack:
                 "set_tcp_nodelay true",
                 "max_queued_messages 100000",
                 "max_inflight_messages 100",
+                "max_packet_size 1064960",  # as in broker/mosquitto.conf
                 "log_dest file %s" % os.path.join(self.tmp, "mosquitto.log"),
                 # Started as root, mosquitto would drop to user "mosquitto" and could not
                 # write into our temp dir; this keeps it as whoever runs the tests.

@@ -346,6 +346,26 @@ static void event_init_without_order_has_empty_subject_and_empty_data(void **sta
     hb_event_clear(&ev);
 }
 
+/* CloudEvents 1.0: a present subject must be non-empty, so an event without an order has
+ * none at all; it decodes back to "". */
+static void event_without_order_is_encoded_without_subject(void **state)
+{
+    (void)state;
+    struct hb_event out, in;
+    assert_int_equal(hb_event_init(&out, "product", "StockChanged", 0, NULL), HB_OK);
+    char *json = hb_envelope_encode(&out);
+    assert_non_null(json);
+    cJSON *root = cJSON_Parse(json);
+    assert_non_null(root);
+    assert_null(cJSON_GetObjectItemCaseSensitive(root, "subject"));
+    assert_int_equal(hb_envelope_decode(json, strlen(json), &in, NULL), HB_OK);
+    assert_string_equal(in.subject, "");
+    cJSON_Delete(root);
+    cJSON_free(json);
+    hb_event_clear(&in);
+    hb_event_clear(&out);
+}
+
 static void event_init_refuses_names_that_do_not_fit_and_frees_data(void **state)
 {
     (void)state;
@@ -545,6 +565,7 @@ int main(void)
         cmocka_unit_test(encode_then_decode_keeps_every_field),
         cmocka_unit_test(event_init_sets_uuid_time_subject_and_source),
         cmocka_unit_test(event_init_without_order_has_empty_subject_and_empty_data),
+        cmocka_unit_test(event_without_order_is_encoded_without_subject),
         cmocka_unit_test(event_init_refuses_names_that_do_not_fit_and_frees_data),
         cmocka_unit_test(event_clear_accepts_a_cleared_event),
         cmocka_unit_test(time_now_is_rfc3339_with_milliseconds),

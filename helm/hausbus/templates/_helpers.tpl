@@ -137,7 +137,8 @@ persistent_client_expiration 7d
 set_tcp_nodelay true
 max_queued_messages 100000
 max_inflight_messages 100
-max_packet_size 2097152
+# HB_REPLY_MAX + HB_PACKET_OVERHEAD: the largest packet anyone sends (broker/mosquitto.conf).
+max_packet_size 1064960
 log_dest stderr
 log_type error
 log_type warning

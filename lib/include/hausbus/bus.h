@@ -14,8 +14,20 @@
 #define HB_EVT_TOPIC(component, type) HB_TOPIC_PREFIX "evt/" component "/" type
 #define HB_CMD_TOPIC(component, name) HB_TOPIC_PREFIX "cmd/" component "/" name
 #define HB_CONTENT_TYPE_CE "application/cloudevents+json; charset=utf-8"
+#define HB_CONTENT_TYPE_JSON "application/json"
+#define HB_CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
+/* A client takes packets up to its largest payload plus this: the fixed header, topic and
+ * properties, and room to still receive (and dead-letter) a payload a little too big. The
+ * broker configs we ship set max_packet_size to HB_REPLY_MAX plus this (1064960), the
+ * largest packet anyone sends. */
+#define HB_PACKET_OVERHEAD (16 * 1024)
 
 struct hb_bus;
+
+/* The MQTT v5 content type of what is published on topic, by its kind (docs/PROTOCOL.md):
+ * CloudEvents on evt/ and cmd/, JSON on reply/, dlq/ and metrics/, text on status/.
+ * Topics outside hausbus/v1/ (a gateway's own reply topic is inside) get JSON. Can't fail. */
+const char *hb_content_type(const char *topic);
 
 struct hb_message {
     const char *topic;
@@ -35,6 +47,11 @@ struct hb_bus_options {
     void (*on_message)(void *ctx, const struct hb_message *msg);
     void (*on_published)(void *ctx, int mid); /* broker acknowledged our QoS 1 publish */
     void (*on_connected)(void *ctx); /* connected and subscriptions confirmed */
+    /* The largest payload this client takes (0: HB_PAYLOAD_MAX). The broker is told, in
+     * CONNECT's Maximum Packet Size, to take that plus HB_PACKET_OVERHEAD, and drops any
+     * larger message for this client instead of sending it: libmosquitto 2.0.11 would
+     * allocate whatever size an incoming packet announces. */
+    size_t max_payload;
     void *ctx;
 };
 
@@ -56,8 +73,8 @@ hb_err_t hb_bus_start_thread(struct hb_bus *bus);
 
 bool hb_bus_connected(const struct hb_bus *bus);
 
-/* Publishes at QoS 1 with the CloudEvents content type. *mid (may be NULL) receives
- * the message id that on_published will report. */
+/* Publishes at QoS 1 with the content type of topic's kind (hb_content_type). *mid (may
+ * be NULL) receives the message id that on_published will report. */
 hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         bool retain, int *mid);
 

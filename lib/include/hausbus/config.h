@@ -48,4 +48,8 @@ hb_err_t hb_env_int(const char *name, int64_t fallback, int64_t min, int64_t max
  * file cannot be read or is empty, or the value does not fit. */
 hb_err_t hb_env_secret(const char *name, char *out, size_t cap);
 
+/* Creates the data dir cfg->data_dir 0700 (whatever the umask) when it does not exist;
+ * an existing one is left as it is. Returns HB_ERR_IO, after logging, on failure. */
+hb_err_t hb_data_dir_create(const struct hb_config *cfg);
+
 #endif

@@ -1,0 +1,317 @@
+/* Unit tests of the component runtime's batches, outbox relay and acknowledgements
+ * (lib/src/runtime.c) over a scripted bus: a real sqlite store, no broker. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "component_int.h"
+#include "hausbus/bus.h"
+#include "hausbus/component.h"
+#include "hausbus/log.h"
+#include "hausbus/store.h"
+
+#define BACKLOG_ROWS 600   /* outbox rows waiting at start: more than the 256-row window */
+#define WINDOW 256         /* OUTBOX_INFLIGHT_MAX in runtime.c */
+#define FULL_DISK_LOOPS 40 /* loop iterations the disk stays full */
+#define BATCH 4            /* HAUSBUS_COMMIT_BATCH */
+#define BURST 10           /* commands delivered back to back once the disk has room */
+#define MAX_LOOPS 20000    /* the script gives up (and the checks fail) after this many */
+#define MAX_MIDS 4096
+
+/* The scripted bus and what the runtime did with it. */
+struct hb_bus {
+    struct hb_bus_options opt;
+    bool connected;
+    int next_mid;
+    int unacked[MAX_MIDS]; /* mids published and not yet acknowledged */
+    size_t n_unacked;
+    int loops;
+    bool disk_full;
+    bool burst_sent;
+    /* Observations, checked by the tests below. */
+    int event_publishes;            /* PUBLISHes of evt/ rows */
+    int event_publishes_while_full; /* the same, while deletes could not commit */
+    int codes_while_full[8];        /* reply codes while the disk was full */
+    int n_codes_while_full;
+    int burst_replies_after[BURST + 1]; /* replies sent after the k-th burst message */
+    int burst_replies_in_open_batch;    /* when the runtime polls with the last batch open */
+    int burst_replies_at_next_poll;     /* after that poll found nothing new */
+    int burst_codes[BURST];
+    int replies;
+    bool outbox_emptied;
+};
+
+static struct hb_bus bus; /* the one bus of the one run in this process */
+static struct hb_store *store; /* the component's store, kept by setup */
+
+/* "make": writes nothing but an event, answers 201. */
+static hb_err_t widget_make(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    (void)ev;
+    HB_RETURN_ON_ERR(hb_store_emit(ctx->store, "WidgetMade", 0, NULL));
+    reply->code = 201;
+    return HB_OK;
+}
+
+/* Fills the outbox with BACKLOG_ROWS events, and makes every outbox delete fail while
+ * temp.disk.full is 1: what a full disk does to the commits that delete acknowledged rows. */
+static hb_err_t widget_setup(struct hb_ctx *ctx)
+{
+    store = ctx->store;
+    HB_RETURN_ON_ERR(hb_store_begin(store));
+    for (int i = 0; i < BACKLOG_ROWS; i++) {
+        char payload[32];
+        snprintf(payload, sizeof(payload), "{\"n\":%d}", i);
+        HB_RETURN_ON_ERR(hb_store_outbox_put(store, HB_EVT_TOPIC("widget", "WidgetMade"), payload));
+    }
+    HB_RETURN_ON_ERR(hb_store_commit(store));
+    return hb_store_exec(store,
+                         "CREATE TEMP TABLE disk(full INTEGER NOT NULL);"
+                         "INSERT INTO disk VALUES(1);"
+                         "CREATE TEMP TRIGGER disk_full BEFORE DELETE ON main.hb_outbox"
+                         " WHEN (SELECT full FROM temp.disk) BEGIN"
+                         "  SELECT RAISE(ABORT, 'database or disk is full'); END;");
+}
+
+static const struct hb_route widget_routes[] = {
+    {.topic = HB_CMD_TOPIC("widget", "make"), .handler = widget_make},
+};
+
+static const struct hb_component widget_component = {
+    .name = "widget",
+    .routes = widget_routes,
+    .n_routes = sizeof(widget_routes) / sizeof(widget_routes[0]),
+    .setup = widget_setup,
+};
+
+static hb_err_t fake_create(const struct hb_config *cfg, const struct hb_bus_options *opt,
+                            struct hb_bus **out)
+{
+    (void)cfg;
+    memset(&bus, 0, sizeof(bus));
+    bus.opt = *opt;
+    bus.disk_full = true;
+    *out = &bus;
+    return HB_OK;
+}
+
+static void fake_destroy(struct hb_bus *b)
+{
+    (void)b;
+}
+
+static bool fake_connected(const struct hb_bus *b)
+{
+    return b->connected;
+}
+
+static hb_err_t fake_publish(struct hb_bus *b, const char *topic, const char *payload, size_t len,
+                             bool retain, int *mid)
+{
+    (void)payload;
+    (void)len;
+    (void)retain;
+    assert_true(b->n_unacked < MAX_MIDS);
+    *mid = ++b->next_mid;
+    b->unacked[b->n_unacked++] = *mid;
+    if (strncmp(topic, HB_TOPIC_PREFIX "evt/", strlen(HB_TOPIC_PREFIX "evt/")) == 0) {
+        b->event_publishes++;
+        b->event_publishes_while_full += b->disk_full;
+    }
+    return HB_OK;
+}
+
+static hb_err_t fake_publish_snapshot(struct hb_bus *b, const char *topic, const char *payload,
+                                      size_t len)
+{
+    (void)b;
+    (void)topic;
+    (void)payload;
+    (void)len;
+    return HB_OK;
+}
+
+static hb_err_t fake_reply(struct hb_bus *b, const struct hb_message *msg, const char *payload,
+                           size_t len)
+{
+    (void)msg;
+    (void)len;
+    cJSON *reply = cJSON_Parse(payload);
+    assert_non_null(reply);
+    int code = cJSON_GetObjectItemCaseSensitive(reply, "code")->valueint;
+    cJSON_Delete(reply);
+    if (b->disk_full && b->n_codes_while_full < 8) {
+        b->codes_while_full[b->n_codes_while_full++] = code;
+    } else if (b->burst_sent && b->replies - b->n_codes_while_full < BURST) {
+        b->burst_codes[b->replies - b->n_codes_while_full] = code;
+    }
+    b->replies++;
+    return HB_OK;
+}
+
+/* Delivers a "make" command with a reply topic, as the gateway sends it. */
+static void deliver_make(struct hb_bus *b)
+{
+    struct hb_event ev;
+    assert_int_equal(hb_event_init(&ev, "gateway", "widget.make", 0, NULL), HB_OK);
+    char *payload = hb_envelope_encode(&ev);
+    assert_non_null(payload);
+    struct hb_message msg = {
+        .topic = HB_CMD_TOPIC("widget", "make"),
+        .payload = payload,
+        .len = strlen(payload),
+        .response_topic = HB_TOPIC_PREFIX "reply/test",
+        .correlation = "c",
+        .correlation_len = 1,
+    };
+    b->opt.on_message(b->opt.ctx, &msg);
+    cJSON_free(payload);
+    hb_event_clear(&ev);
+}
+
+static void ack_all(struct hb_bus *b)
+{
+    while (b->n_unacked > 0) {
+        b->opt.on_published(b->opt.ctx, b->unacked[--b->n_unacked]);
+    }
+}
+
+/* The script, one step per loop iteration: connect; acknowledge everything while the disk
+ * is full and one command's batch fails; free the disk; deliver a burst of commands back
+ * to back; acknowledge until the outbox is empty; stop. A timeout of 0 means a batch is
+ * open: the store is then the runtime's, and only messages may arrive. */
+static hb_err_t fake_run_once(struct hb_bus *b, int timeout_ms)
+{
+    b->loops++;
+    if (!b->connected) {
+        b->connected = true;
+        b->opt.on_connected(b->opt.ctx);
+        return HB_OK;
+    }
+    if (timeout_ms == 0) {
+        if (b->burst_sent && b->burst_replies_in_open_batch < 0) {
+            b->burst_replies_in_open_batch = b->replies - b->n_codes_while_full;
+        }
+        return HB_OK;
+    }
+    if (b->burst_sent && b->burst_replies_at_next_poll < 0) {
+        b->burst_replies_at_next_poll = b->replies - b->n_codes_while_full;
+    }
+    ack_all(b);
+    if (b->disk_full && b->loops == FULL_DISK_LOOPS / 2) {
+        deliver_make(b); /* its batch must commit the acknowledged rows' deletes, and fails */
+    } else if (b->disk_full && b->loops >= FULL_DISK_LOOPS) {
+        assert_int_equal(hb_store_exec(store, "UPDATE temp.disk SET full = 0"), HB_OK);
+        b->disk_full = false;
+    } else if (!b->disk_full && !b->burst_sent) {
+        b->burst_sent = true;
+        b->burst_replies_in_open_batch = -1;
+        b->burst_replies_at_next_poll = -1;
+        for (int k = 1; k <= BURST; k++) {
+            deliver_make(b);
+            b->burst_replies_after[k] = b->replies - b->n_codes_while_full;
+        }
+    } else if (b->burst_sent && b->n_unacked == 0 && hb_store_outbox_count(store) == 0) {
+        b->outbox_emptied = true;
+        hb_component_stop();
+    }
+    if (b->loops >= MAX_LOOPS) {
+        hb_component_stop();
+    }
+    return HB_OK;
+}
+
+static const struct hb_bus_ops fake_bus = {
+    .create = fake_create,
+    .destroy = fake_destroy,
+    .run_once = fake_run_once,
+    .connected = fake_connected,
+    .publish = fake_publish,
+    .publish_snapshot = fake_publish_snapshot,
+    .reply = fake_reply,
+};
+
+static char data_dir[] = "/tmp/hausbus-test-runtime-XXXXXX";
+
+/* Runs the component once over the script; the tests check what it observed. */
+static int run_script(void **state)
+{
+    (void)state;
+    if (!mkdtemp(data_dir)) {
+        return -1;
+    }
+    setenv("HAUSBUS_DATA_DIR", data_dir, 1);
+    setenv("HAUSBUS_COMMIT_BATCH", "4", 1);
+    hb_log_init("widget", "error");
+    return hb_component_run_on(&widget_component, &fake_bus) == 0 ? 0 : -1;
+}
+
+static int remove_data_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* While acknowledged rows cannot be deleted, they and the unacknowledged ones share the
+ * 256-row window: publishing stops instead of the acknowledgements overflowing. */
+static void acks_that_cannot_commit_stop_publishing_at_the_window(void **state)
+{
+    (void)state;
+    assert_int_equal(bus.event_publishes_while_full, WINDOW);
+}
+
+/* A batch commits the deletes of acknowledged rows with its own changes; when that fails
+ * the whole batch is rolled back and its requester hears 500, not a promise. */
+static void a_batch_that_cannot_commit_answers_500(void **state)
+{
+    (void)state;
+    assert_int_equal(bus.n_codes_while_full, 1);
+    assert_int_equal(bus.codes_while_full[0], 500);
+}
+
+/* Once commits work again, every row is relayed and, acknowledged, deleted: the backlog,
+ * and the burst's events (the failed batch's event was rolled back with it). */
+static void every_acknowledged_row_is_deleted_once_commits_work(void **state)
+{
+    (void)state;
+    assert_true(bus.outbox_emptied);
+    assert_true(bus.loops < MAX_LOOPS);
+    assert_true(bus.event_publishes >= BACKLOG_ROWS + BURST);
+}
+
+/* With HAUSBUS_COMMIT_BATCH=4, commands arriving back to back share transactions of 4,
+ * and each reply waits for its batch's commit; the rest commits when the burst ends. */
+static void a_batch_holds_its_replies_until_it_commits(void **state)
+{
+    (void)state;
+    static const int expected[BURST + 1] = {0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8};
+    for (int k = 1; k <= BURST; k++) {
+        assert_int_equal(bus.burst_replies_after[k], expected[k]);
+    }
+    assert_int_equal(bus.burst_replies_in_open_batch, 8);
+    assert_int_equal(bus.burst_replies_at_next_poll, BURST);
+    for (int k = 0; k < BURST; k++) {
+        assert_int_equal(bus.burst_codes[k], 201);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(acks_that_cannot_commit_stop_publishing_at_the_window),
+        cmocka_unit_test(a_batch_that_cannot_commit_answers_500),
+        cmocka_unit_test(every_acknowledged_row_is_deleted_once_commits_work),
+        cmocka_unit_test(a_batch_holds_its_replies_until_it_commits),
+    };
+    return cmocka_run_group_tests(tests, run_script, remove_data_dir);
+}
