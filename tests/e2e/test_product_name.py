@@ -65,6 +65,7 @@ class ProductNameTest(StackTestCase):
         self.assertEqual((order["productId"], order["productName"], order["amount"]),
                          (product, "TV", 2400))
         self.assertEqual([d["productName"] for d in self.deliveries(order_id)], ["TV"])
+        self.assertEqual([p["productName"] for p in self.payments(order_id)], ["TV"])
         self.assertIn("TV x2", notes[0]["text"])
         self.assertNotIn(LIE, notes[0]["text"])
         self.assertEqual(self.mypage_row(USER, order_id)["productName"], "TV")
@@ -77,8 +78,8 @@ class ProductNameTest(StackTestCase):
             data = event["data"]
             if data.get("orderId") == order_id and "productName" in data:
                 named.setdefault(event["type"], set()).add(data["productName"])
-        for kind in ("StockReserved", "OrderStockReserved", "OrderPaid", "DeliveryCreated",
-                     "OrderPreparing", "DeliveryStarted", "OrderShipping"):
+        for kind in ("StockReserved", "OrderStockReserved", "PaymentApproved", "OrderPaid",
+                     "DeliveryCreated", "OrderPreparing", "DeliveryStarted", "OrderShipping"):
             self.assertEqual(named.get(kind), {"TV"}, (kind, named))
         self.assertEqual(named.get("OrderPlaced"), {None}, named)
 

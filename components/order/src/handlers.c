@@ -225,9 +225,10 @@ static hb_err_t load_from_event(struct hb_ctx *ctx, const struct hb_event *ev, s
 }
 
 /* The product component is the authority on what a product is called: an answer of
- * product's that names it (StockReserved, StockRejected, StockReleased) sets the order's
- * productName, even over one already stored (an order placed before this rule stored the
- * client's). The client's name never does (order_place ignores it), nor does a
+ * product's that names it (StockReserved, StockRejected, StockReleased), or a payment
+ * event relaying the name StockReserved gave (PaymentApproved can overtake it), sets the
+ * order's productName, even over one already stored (an order placed before this rule
+ * stored the client's). The client's name never does (order_place ignores it), nor does a
  * delivery's (it only repeats ours). Can't fail; an event without a name changes nothing. */
 static void take_product_name(struct order *o, const struct hb_event *ev)
 {
@@ -402,6 +403,7 @@ hb_err_t order_on_payment_approved(struct hb_ctx *ctx, const struct hb_event *ev
     /* PLACED too: payment answers product directly, so its event may overtake ours. */
     if (is(&o, "PLACED") || is(&o, "STOCK_RESERVED")) {
         o.amount = amount;
+        take_product_name(&o, ev);
         return transition(ctx, &o, "PAID", "OrderPaid");
     }
     return HB_OK; /* CANCELLING: the withdrawal refunds it */
