@@ -934,10 +934,10 @@ static void order_cancelled_before_reservation_is_named_by_stock_released(void *
     expect_names(t, PRODUCT_NAME);
 }
 
-/* PaymentApproved overtook StockReserved (a lost message, answered again later): the name
+/* A payment event overtook StockReserved (a lost message, answered again later): the name
  * payment relays from product's StockReserved names the order, so OrderPaid (and the
- * delivery made from it) does; the late StockReserved changes nothing more. */
-static void payment_approved_before_stock_reserved_names_the_order(void **state)
+ * delivery made from it) or OrderRejected does; the late StockReserved changes nothing. */
+static void payment_before_stock_reserved_names_the_order(void **state)
 {
     struct hbt *t = *state;
     int64_t id = place(t, USER_ID);
@@ -952,6 +952,16 @@ static void payment_approved_before_stock_reserved_names_the_order(void **state)
     stock_reserved(t, id);
     hbt_expect_none(t);
     assert_string_equal(name_of(t, id), PRODUCT_NAME);
+
+    int64_t declined = place(t, USER_ID); /* the same for a declined payment */
+    assert_int_equal(hbt_send(t, PAYMENT_DECLINED,
+                              "{\"paymentId\":2,\"orderId\":%lld,\"userId\":%d,\"amount\":%d,"
+                              "\"productName\":\"" PRODUCT_NAME "\",\"status\":\"DECLINED\","
+                              "\"reason\":\"payment_declined\",\"version\":1}",
+                              (long long)declined, USER_ID, AMOUNT),
+                     HB_OK);
+    HBT_EXPECT(t, "OrderRejected");
+    expect_names(t, PRODUCT_NAME);
 }
 
 static void stock_reserved_for_unknown_order_is_a_decode_error(void **state)
@@ -1000,7 +1010,7 @@ int main(void)
         T(product_name_comes_from_the_product_not_the_client),
         T(rejected_order_carries_the_products_name_or_none),
         T(order_cancelled_before_reservation_is_named_by_stock_released),
-        T(payment_approved_before_stock_reserved_names_the_order),
+        T(payment_before_stock_reserved_names_the_order),
         T(saga_metrics_count_each_order_once),
         T(saga_metrics_count_delivered_and_payment_declined),
         T(saga_metrics_backfill_a_database_from_before_order_steps),

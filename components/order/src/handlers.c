@@ -226,10 +226,11 @@ static hb_err_t load_from_event(struct hb_ctx *ctx, const struct hb_event *ev, s
 
 /* The product component is the authority on what a product is called: an answer of
  * product's that names it (StockReserved, StockRejected, StockReleased), or a payment
- * event relaying the name StockReserved gave (PaymentApproved can overtake it), sets the
- * order's productName, even over one already stored (an order placed before this rule
- * stored the client's). The client's name never does (order_place ignores it), nor does a
- * delivery's (it only repeats ours). Can't fail; an event without a name changes nothing. */
+ * event relaying the name StockReserved gave (PaymentApproved or PaymentDeclined can
+ * overtake it), sets the order's productName, even over one already stored (an order
+ * placed before this rule stored the client's). The client's name never does (order_place
+ * ignores it), nor does a delivery's (it only repeats ours). Can't fail; an event
+ * without a name changes nothing. */
 static void take_product_name(struct order *o, const struct hb_event *ev)
 {
     const char *name = NULL;
@@ -417,6 +418,7 @@ hb_err_t order_on_payment_declined(struct hb_ctx *ctx, const struct hb_event *ev
     HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
     if (is(&o, "PLACED") || is(&o, "STOCK_RESERVED")) {
         snprintf(o.reason, sizeof(o.reason), "payment_declined");
+        take_product_name(&o, ev);
         o.payment_settled = true;
         /* OrderRejected tells product to release the reservation. */
         return transition(ctx, &o, "REJECTED", "OrderRejected");
