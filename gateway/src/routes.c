@@ -304,8 +304,8 @@ static bool take_int(const cJSON *body, const char *name, int64_t min, int64_t m
     return true;
 }
 
-/* Copies the string field name of body into data; an optional one may be absent or
- * null. Returns false like take_int. */
+/* Checks the string field name of body and copies it into data (data NULL: checks only);
+ * an optional one may be absent or null. Returns false like take_int. */
 static bool take_name(const cJSON *body, const char *name, bool required, cJSON *data,
                       struct gateway_route *out)
 {
@@ -322,7 +322,7 @@ static bool take_name(const cJSON *body, const char *name, bool required, cJSON 
         route_fail(out, 400, "%s must be a string of 1 to %d bytes", name, NAME_MAX_BYTES);
         return false;
     }
-    if (!cJSON_AddStringToObject(data, name, text)) {
+    if (data && !cJSON_AddStringToObject(data, name, text)) {
         return false;
     }
     return true;
@@ -358,7 +358,9 @@ static hb_err_t take_body(const struct route_def *def, const struct gateway_requ
         ok = take_int(body, "productId", 1, GATEWAY_ID_MAX, out->data, &value, out) &&
              take_int(body, "qty", 1, QTY_MAX, out->data, &value, out) &&
              take_int(body, "userId", 1, GATEWAY_ID_MAX, out->data, &value, out) &&
-             take_name(body, "productName", false, out->data, out);
+             /* Checked for the clients that send one, not passed on: the product
+              * component names the product (docs/PROTOCOL.md). */
+             take_name(body, "productName", false, NULL, out);
     }
     cJSON_Delete(body);
     if (!ok && out->status == 0) {

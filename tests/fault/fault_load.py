@@ -31,6 +31,9 @@ PAYMENT_LIMIT = 100000
 # Stock runs out near the end of a run, so some orders are rejected out_of_stock too.
 PRODUCTS = (("Desk Bekant", 1000, 1000), ("Chair Markus", 1000, 5000),
             ("Bed Malm", 800, 20000), ("Wardrobe Pax", 500, 40000))
+# What the customers call every product they order (like the shop's old clients, which
+# send a productName with every order): only the product component's name may show.
+CLIENT_NAME = "Sofa"
 # Short enough that a request stuck on a killed component does not stall the load.
 FAULT_ENV = {"HAUSBUS_REDRIVE_MS": "500", "HAUSBUS_REQUEST_TIMEOUT_MS": "2000",
              "HAUSBUS_PAYMENT_LIMIT": str(PAYMENT_LIMIT)}
@@ -121,7 +124,7 @@ class SagaLoad:
         while not self._stop.is_set():
             status, body = self._call("place", "POST", "/orders", {
                 "productId": rng.choice(self.products), "qty": rng.randint(1, 4),
-                "userId": rng.choice(USERS)})
+                "userId": rng.choice(USERS), "productName": CLIENT_NAME})
             if status == 202:
                 with self._lock:
                     self.accepted.append(body["id"])
@@ -188,7 +191,8 @@ def violations(stack, products, accepted, users=USERS):
     ids = [o["id"] for o in orders]
     payments = dict(zip(ids, _get_all(stack, ["/payments?orderId=%d" % i for i in ids])))
     deliveries = dict(zip(ids, _get_all(stack, ["/deliveries?orderId=%d" % i for i in ids])))
-    stocks = {p: _get(stack, "/products/%d" % p)["stock"] for p in products}
+    catalogue = {p: _get(stack, "/products/%d" % p) for p in products}
+    stocks = {p: catalogue[p]["stock"] for p in products}
     mypage = {}
     for rows in _get_all(stack, ["/mypage/%d" % u for u in users]):
         for row in rows:
@@ -218,6 +222,10 @@ def violations(stack, products, accepted, users=USERS):
         dels = deliveries.get(oid, [])
         del_st = [d["status"] for d in dels]
         check(st in FINAL, "saga ended", oid, st)
+        records = pays + dels + mypage.get(oid, [])
+        names = [o["productName"]] + [r.get("productName") for r in records]
+        check(names == [catalogue[o["productId"]]["productName"]] * len(names),
+              "named by the product, not the client", oid, names)
         check(len(dels) <= 1, "at most one delivery", oid, del_st)
         check(len(pays) <= 1, "at most one payment", oid, pay_st)
         if st in LIVE:

@@ -28,6 +28,10 @@
 
 #define USER_ID 7
 #define AMOUNT 258000 /* 2 x 129000 */
+/* Product 1 is a "TV"; the client claims a "Sofa" with every order it places. The order
+ * must carry the product's name only (the product component is the authority). */
+#define PRODUCT_NAME "TV"
+#define CLIENT_NAME "Sofa"
 
 static int setup(void **state)
 {
@@ -51,12 +55,12 @@ static const char *reason_of(struct hbt *t, int64_t id)
     return hbt_db_text(t, "SELECT reason FROM orders WHERE id = %lld", (long long)id);
 }
 
-/* Places an order of 2 x product 1 for user_id and returns its id. */
+/* Places an order of 2 x product 1 for user_id, naming it CLIENT_NAME, and returns its id. */
 static int64_t place(struct hbt *t, int64_t user_id)
 {
     assert_int_equal(hbt_send(t, PLACE,
                               "{\"productId\":1,\"qty\":2,\"userId\":%lld,"
-                              "\"productName\":\"Sofa\"}",
+                              "\"productName\":\"" CLIENT_NAME "\"}",
                               (long long)user_id),
                      HB_OK);
     assert_int_equal(t->reply.code, 202);
@@ -68,7 +72,8 @@ static int64_t place(struct hbt *t, int64_t user_id)
 static void stock_reserved(struct hbt *t, int64_t id)
 {
     assert_int_equal(hbt_send(t, STOCK_RESERVED,
-                              "{\"orderId\":%lld,\"productId\":1,\"productName\":\"Sofa\","
+                              "{\"orderId\":%lld,\"productId\":1,"
+                              "\"productName\":\"" PRODUCT_NAME "\","
                               "\"qty\":2,\"price\":129000,\"amount\":%d,\"userId\":%d,"
                               "\"reason\":null,\"status\":\"RESERVED\"}",
                               (long long)id, AMOUNT, USER_ID),
@@ -168,7 +173,8 @@ static void place_creates_placed_order_and_emits_order_placed(void **state)
     assert_int_equal(hbt_out_int(t, 0, "productId"), 3);
     assert_int_equal(hbt_out_int(t, 0, "qty"), 2);
     assert_int_equal(hbt_out_int(t, 0, "userId"), 7);
-    assert_string_equal(hbt_out_str(t, 0, "productName"), "Sofa");
+    /* The client's name is not the product's: nothing is named until product answers. */
+    assert_string_equal(hbt_out_str(t, 0, "productName"), HBT_NULL);
     assert_string_equal(hbt_out_str(t, 0, "status"), "PLACED");
     assert_int_equal(hbt_out_int(t, 0, "version"), 1);
     assert_string_equal(t->out[0].subject, location + strlen("/orders/"));
@@ -187,7 +193,6 @@ static void invalid_place_data_is_a_decode_error(void **state)
         {"{\"productId\":1,\"qty\":1000001,\"userId\":7}", "qty"},
         {"{\"productId\":0,\"qty\":1,\"userId\":7}", "productId"},
         {"{\"productId\":1,\"qty\":\"2\",\"userId\":7}", "qty"},
-        {"{\"productId\":1,\"qty\":2,\"userId\":7,\"productName\":\"\"}", "productName"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(hbt_send(t, PLACE, "%s", bad[i].data), HB_ERR_DECODE);
@@ -639,7 +644,7 @@ static void get_returns_order_and_unknown_id_is_404(void **state)
     assert_int_equal(t->reply.code, 200);
     assert_int_equal(hbt_json_int(t->reply.body, "id"), id);
     assert_int_equal(hbt_json_int(t->reply.body, "productId"), 1);
-    assert_string_equal(hbt_json_str(t->reply.body, "productName"), "Sofa");
+    assert_string_equal(hbt_json_str(t->reply.body, "productName"), PRODUCT_NAME);
     assert_int_equal(hbt_json_int(t->reply.body, "qty"), 2);
     assert_int_equal(hbt_json_int(t->reply.body, "userId"), USER_ID);
     assert_int_equal(hbt_json_int(t->reply.body, "amount"), AMOUNT);
@@ -804,6 +809,160 @@ static void redrive_repeats_a_pending_compensation(void **state)
     assert_int_equal(hbt_out_int(t, 0, "orderId"), cancelling);
 }
 
+static const char *name_of(struct hbt *t, int64_t id)
+{
+    return hbt_db_text(t, "SELECT product_name FROM orders WHERE id = %lld", (long long)id);
+}
+
+/* Asserts every taken event names the product as product did (or nothing, for NULL). */
+static void expect_names(const struct hbt *t, const char *name)
+{
+    for (size_t i = 0; i < t->n_out; i++) {
+        assert_string_equal(hbt_out_str(t, i, "productName"), name ? name : HBT_NULL);
+    }
+}
+
+/* Whatever the client calls the product (a lie, an empty or non-string name, none at
+ * all), the order is placed unnamed: the name is the product component's to give. */
+static void client_product_name_is_ignored(void **state)
+{
+    struct hbt *t = *state;
+    static const char *const names[] = {"\"" CLIENT_NAME "\"", "\"\"", "7", "null"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        assert_int_equal(hbt_send(t, PLACE, "{\"productId\":1,\"qty\":2,\"userId\":7,"
+                                            "\"productName\":%s}",
+                                  names[i]),
+                         HB_OK);
+        assert_int_equal(t->reply.code, 202);
+        int64_t id = hbt_json_int(t->reply.body, "id");
+        assert_string_equal(name_of(t, id), HBT_NULL);
+        HBT_EXPECT(t, "OrderPlaced");
+        expect_names(t, NULL);
+        assert_int_equal(hbt_send(t, GET, "{\"id\":%lld}", (long long)id), HB_OK);
+        assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(t->reply.body, "productName")));
+    }
+}
+
+/* An order for a TV that the client called a Sofa is a TV from the reservation on: in
+ * the order, in every event it emits after that (the delivery and the view are built
+ * from those), in its answers, re-drives and replays. */
+static void product_name_comes_from_the_product_not_the_client(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = place(t, USER_ID);
+    stock_reserved(t, id);
+    assert_string_equal(name_of(t, id), PRODUCT_NAME);
+    HBT_EXPECT(t, "OrderStockReserved");
+    expect_names(t, PRODUCT_NAME);
+    payment_approved(t, id);
+    HBT_EXPECT(t, "OrderPaid");
+    expect_names(t, PRODUCT_NAME);
+    t->ctx.now_ms = HBT_NOW_MS + HBT_REDRIVE_MS; /* no delivery yet: OrderPaid again */
+    assert_int_equal(hbt_tick(t), HB_OK);
+    HBT_EXPECT(t, "OrderPaid");
+    expect_names(t, PRODUCT_NAME);
+    static const struct {
+        const char *type;
+        const char *status;
+        const char *emits;
+    } steps[] = {{"DeliveryCreated", "RECEIVED", NULL},
+                 {"DeliveryConfirmed", "PREPARING", "OrderPreparing"},
+                 {"DeliveryStarted", "SHIPPING", "OrderShipping"},
+                 {"DeliveryCompleted", "DELIVERED", "OrderDelivered"}};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        char topic[128];
+        snprintf(topic, sizeof(topic), "%s%s", DELIVERY_EVT(""), steps[i].type);
+        /* The delivery echoes the client's name here: it must not stick either. */
+        assert_int_equal(delivery_event(t, topic, id, steps[i].status, (int)i + 1), HB_OK);
+        hbt_expect(t, steps[i].emits, (const char *)NULL);
+        expect_names(t, PRODUCT_NAME);
+    }
+    assert_int_equal(hbt_send(t, GET, "{\"id\":%lld}", (long long)id), HB_OK);
+    assert_string_equal(hbt_json_str(t->reply.body, "productName"), PRODUCT_NAME);
+    assert_int_equal(hbt_send(t, LIST, "{\"userId\":%d}", USER_ID), HB_OK);
+    assert_string_equal(hbt_json_str(cJSON_GetArrayItem(t->reply.body, 0), "productName"),
+                        PRODUCT_NAME);
+    assert_int_equal(hbt_send(t, HB_CMD_TOPIC("order", "replay"), "{\"since\":0}"), HB_OK);
+    HBT_EXPECT(t, "OrderDelivered");
+    expect_names(t, PRODUCT_NAME);
+}
+
+/* A rejected order is named by product's answer: the product's name when it exists
+ * (out of stock), none for an unknown product; never the client's. */
+static void rejected_order_carries_the_products_name_or_none(void **state)
+{
+    struct hbt *t = *state;
+    int64_t out_of_stock = place(t, USER_ID);
+    int64_t unknown = place(t, USER_ID);
+    assert_int_equal(hbt_send(t, STOCK_REJECTED,
+                              "{\"orderId\":%lld,\"productId\":1,\"productName\":\"" PRODUCT_NAME
+                              "\",\"qty\":2,\"userId\":7,\"reason\":\"out_of_stock\","
+                              "\"status\":\"REJECTED\"}",
+                              (long long)out_of_stock),
+                     HB_OK);
+    HBT_EXPECT(t, "OrderRejected");
+    expect_names(t, PRODUCT_NAME);
+    assert_int_equal(hbt_send(t, STOCK_REJECTED,
+                              "{\"orderId\":%lld,\"productId\":1,\"productName\":null,"
+                              "\"qty\":2,\"userId\":7,\"reason\":\"unknown_product\","
+                              "\"status\":\"REJECTED\"}",
+                              (long long)unknown),
+                     HB_OK);
+    HBT_EXPECT(t, "OrderRejected");
+    expect_names(t, NULL);
+    assert_string_equal(name_of(t, out_of_stock), PRODUCT_NAME);
+    assert_string_equal(name_of(t, unknown), HBT_NULL);
+}
+
+/* Cancelled before product answered: product's StockReleased (its tombstone) names the
+ * product, so the cancelled order does too. */
+static void order_cancelled_before_reservation_is_named_by_stock_released(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = place(t, USER_ID);
+    cancel(t, id, 202);
+    HBT_EXPECT(t, "OrderWithdrawn");
+    expect_names(t, NULL);
+    assert_int_equal(hbt_send(t, STOCK_RELEASED,
+                              "{\"orderId\":%lld,\"productId\":1,\"productName\":\"" PRODUCT_NAME
+                              "\",\"qty\":0,\"userId\":7,\"status\":\"WITHDRAWN\"}",
+                              (long long)id),
+                     HB_OK);
+    assert_int_equal(hbt_send(t, PAYMENT_VOIDED, "{\"orderId\":%lld,\"userId\":7}", (long long)id),
+                     HB_OK);
+    HBT_EXPECT(t, "OrderCancelled");
+    expect_names(t, PRODUCT_NAME);
+}
+
+/* A payment event overtook StockReserved (a lost message, answered again later): the name
+ * payment relays from product's StockReserved names the order, so OrderPaid (and the
+ * delivery made from it) or OrderRejected does; the late StockReserved changes nothing. */
+static void payment_before_stock_reserved_names_the_order(void **state)
+{
+    struct hbt *t = *state;
+    static const struct {
+        const char *topic;
+        const char *status;
+        const char *emits;
+    } outcomes[] = {{PAYMENT_APPROVED, "APPROVED", "OrderPaid"},
+                    {PAYMENT_DECLINED, "DECLINED", "OrderRejected"}};
+    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+        int64_t id = place(t, USER_ID);
+        assert_int_equal(hbt_send(t, outcomes[i].topic,
+                                  "{\"paymentId\":%lld,\"orderId\":%lld,\"userId\":%d,"
+                                  "\"amount\":%d,\"productName\":\"" PRODUCT_NAME "\","
+                                  "\"status\":\"%s\",\"version\":1}",
+                                  (long long)id, (long long)id, USER_ID, AMOUNT,
+                                  outcomes[i].status),
+                         HB_OK);
+        hbt_expect(t, outcomes[i].emits, (const char *)NULL);
+        expect_names(t, PRODUCT_NAME);
+        stock_reserved(t, id);
+        hbt_expect_none(t);
+        assert_string_equal(name_of(t, id), PRODUCT_NAME);
+    }
+}
+
 static void stock_reserved_for_unknown_order_is_a_decode_error(void **state)
 {
     struct hbt *t = *state;
@@ -846,6 +1005,11 @@ int main(void)
         T(redrive_reemits_order_paid_without_delivery),
         T(redrive_repeats_a_pending_compensation),
         T(stock_reserved_for_unknown_order_is_a_decode_error),
+        T(client_product_name_is_ignored),
+        T(product_name_comes_from_the_product_not_the_client),
+        T(rejected_order_carries_the_products_name_or_none),
+        T(order_cancelled_before_reservation_is_named_by_stock_released),
+        T(payment_before_stock_reserved_names_the_order),
         T(saga_metrics_count_each_order_once),
         T(saga_metrics_count_delivered_and_payment_declined),
         T(saga_metrics_backfill_a_database_from_before_order_steps),

@@ -223,6 +223,53 @@ static void stock_reserved_without_amount_is_a_decode_error(void **state)
     hbt_expect_none(t);
 }
 
+/* Payment relays the name product gave with StockReserved: the order component takes it
+ * from PaymentApproved when that overtook StockReserved (a lost message, a replay), so
+ * OrderPaid, and the delivery made from it, still name the product. */
+static void payment_events_name_the_product_as_product_did(void **state)
+{
+    struct hbt *t = *state;
+    stock_reserved(t, 1, 1000);
+    stock_reserved(t, 2, HBT_PAYMENT_LIMIT + 1);
+    HBT_EXPECT(t, "PaymentApproved", "PaymentDeclined");
+    assert_string_equal(hbt_out_str(t, 0, "productName"), "Sofa");
+    assert_string_equal(hbt_out_str(t, 1, "productName"), "Sofa");
+    order_withdrawn(t, 1);
+    HBT_EXPECT(t, "PaymentRefunded");
+    assert_string_equal(hbt_out_str(t, 0, "productName"), "Sofa");
+    assert_int_equal(hbt_send(t, HB_CMD_TOPIC("payment", "replay"), "{\"since\":0}"), HB_OK);
+    assert_int_equal(hbt_take(t), 2);
+    assert_string_equal(hbt_out_str(t, 0, "productName"), "Sofa");
+    assert_string_equal(hbt_out_str(t, 1, "productName"), "Sofa");
+    /* A StockReserved without a name (an older product component) charges all the same. */
+    assert_int_equal(hbt_send(t, STOCK_RESERVED,
+                              "{\"orderId\":3,\"productId\":1,\"qty\":1,\"amount\":5,"
+                              "\"userId\":7,\"status\":\"RESERVED\"}"),
+                     HB_OK);
+    HBT_EXPECT(t, "PaymentApproved");
+    assert_string_equal(hbt_out_str(t, 0, "productName"), HBT_NULL);
+}
+
+/* A payments table from before product names gets the column when the component starts
+ * (setup), once: a second start changes nothing, and the old payments still replay. */
+static void database_from_before_product_names_gets_the_column(void **state)
+{
+    struct hbt *t = *state;
+    stock_reserved(t, 1, 1000);
+    HBT_EXPECT(t, "PaymentApproved");
+    assert_int_equal(hb_store_exec(t->store, "ALTER TABLE payments DROP COLUMN product_name"),
+                     HB_OK);
+    assert_int_equal(payment_component.setup(&t->ctx), HB_OK);
+    assert_int_equal(payment_component.setup(&t->ctx), HB_OK); /* a restart */
+    assert_string_equal(hbt_db_text(t, "SELECT product_name FROM payments WHERE order_id = 1"),
+                        HBT_NULL);
+    assert_int_equal(hbt_send(t, HB_CMD_TOPIC("payment", "replay"), "{\"since\":0}"), HB_OK);
+    HBT_EXPECT(t, "PaymentApproved");
+    stock_reserved(t, 2, 1000);
+    HBT_EXPECT(t, "PaymentApproved");
+    assert_string_equal(hbt_out_str(t, 0, "productName"), "Sofa");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -237,6 +284,8 @@ int main(void)
         T(withdrawal_of_a_declined_payment_refunds_nothing),
         T(list_filters_by_order),
         T(stock_reserved_without_amount_is_a_decode_error),
+        T(payment_events_name_the_product_as_product_did),
+        T(database_from_before_product_names_gets_the_column),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

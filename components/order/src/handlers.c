@@ -224,6 +224,21 @@ static hb_err_t load_from_event(struct hb_ctx *ctx, const struct hb_event *ev, s
     return rc;
 }
 
+/* The product component is the authority on what a product is called: an answer of
+ * product's that names it (StockReserved, StockRejected, StockReleased), or a payment
+ * event relaying the name StockReserved gave (PaymentApproved or PaymentDeclined can
+ * overtake it), sets the order's productName, even over one already stored (an order
+ * placed before this rule stored the client's). The client's name never does (order_place
+ * ignores it), nor does a delivery's (it only repeats ours). Can't fail; an event
+ * without a name changes nothing. */
+static void take_product_name(struct order *o, const struct hb_event *ev)
+{
+    const char *name = NULL;
+    if (hb_json_str(ev->data, "productName", sizeof(o->product_name) - 1, &name) == HB_OK) {
+        snprintf(o->product_name, sizeof(o->product_name), "%s", name);
+    }
+}
+
 static hb_err_t reply_status(struct hb_reply *reply, int code, const struct order *o)
 {
     reply->code = code;
@@ -236,10 +251,11 @@ static hb_err_t reply_status(struct hb_reply *reply, int code, const struct orde
     return HB_OK;
 }
 
+/* A client-sent productName is ignored: the order stays unnamed (productName null) until
+ * product answers with the product's own name (take_product_name). */
 hb_err_t order_place(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
     int64_t product_id, qty, user_id;
-    const char *product_name = "";
     if (hb_json_int(ev->data, "productId", 1, HB_ID_MAX, &product_id) != HB_OK) {
         return hb_ctx_reject(ctx, "productId must be a positive integer");
     }
@@ -249,22 +265,17 @@ hb_err_t order_place(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_re
     if (hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
         return hb_ctx_reject(ctx, "userId must be a positive integer");
     }
-    if (cJSON_GetObjectItemCaseSensitive(ev->data, "productName") &&
-        hb_json_str(ev->data, "productName", 100, &product_name) != HB_OK) {
-        return hb_ctx_reject(ctx, "productName must be a string of 1 to 100 bytes");
-    }
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "INSERT INTO orders(product_id, product_name, qty, user_id,"
-                                      " status, updated_at, next_redrive_at)"
-                                      " VALUES(?, NULLIF(?, ''), ?, ?, 'PLACED', ?, ?)",
+                                      "INSERT INTO orders(product_id, qty, user_id, status,"
+                                      " updated_at, next_redrive_at)"
+                                      " VALUES(?, ?, ?, 'PLACED', ?, ?)",
                                       &s));
     sqlite3_bind_int64(s, 1, product_id);
-    sqlite3_bind_text(s, 2, product_name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, qty);
-    sqlite3_bind_int64(s, 4, user_id);
-    sqlite3_bind_int64(s, 5, ctx->now_ms);
-    sqlite3_bind_int64(s, 6, ctx->now_ms + ctx->cfg->redrive_ms);
+    sqlite3_bind_int64(s, 2, qty);
+    sqlite3_bind_int64(s, 3, user_id);
+    sqlite3_bind_int64(s, 4, ctx->now_ms);
+    sqlite3_bind_int64(s, 5, ctx->now_ms + ctx->cfg->redrive_ms);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
     if (step != SQLITE_DONE) {
@@ -338,15 +349,12 @@ hb_err_t order_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev,
     (void)reply;
     struct order o;
     int64_t amount;
-    const char *name = NULL;
     HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
     if (hb_json_int(ev->data, "amount", 0, INT64_MAX, &amount) != HB_OK) {
         return hb_ctx_reject(ctx, "data.amount must be a non-negative integer");
     }
     o.amount = amount;
-    if (o.product_name[0] == '\0' && hb_json_str(ev->data, "productName", 100, &name) == HB_OK) {
-        snprintf(o.product_name, sizeof(o.product_name), "%s", name);
-    }
+    take_product_name(&o, ev);
     if (is(&o, "PLACED")) {
         return transition(ctx, &o, "STOCK_RESERVED", "OrderStockReserved");
     }
@@ -367,6 +375,7 @@ hb_err_t order_on_stock_rejected(struct hb_ctx *ctx, const struct hb_event *ev,
         return HB_OK;
     }
     snprintf(o.reason, sizeof(o.reason), "%s", reason);
+    take_product_name(&o, ev); /* none for an unknown product */
     o.stock_released = true; /* nothing was held */
     return transition(ctx, &o, "REJECTED", "OrderRejected");
 }
@@ -378,6 +387,7 @@ hb_err_t order_on_stock_released(struct hb_ctx *ctx, const struct hb_event *ev,
     struct order o;
     HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
     o.stock_released = true;
+    take_product_name(&o, ev); /* an order withdrawn before product answered had none */
     return finish_cancel_if_done(ctx, &o);
 }
 
@@ -394,6 +404,7 @@ hb_err_t order_on_payment_approved(struct hb_ctx *ctx, const struct hb_event *ev
     /* PLACED too: payment answers product directly, so its event may overtake ours. */
     if (is(&o, "PLACED") || is(&o, "STOCK_RESERVED")) {
         o.amount = amount;
+        take_product_name(&o, ev);
         return transition(ctx, &o, "PAID", "OrderPaid");
     }
     return HB_OK; /* CANCELLING: the withdrawal refunds it */
@@ -407,6 +418,7 @@ hb_err_t order_on_payment_declined(struct hb_ctx *ctx, const struct hb_event *ev
     HB_RETURN_ON_ERR(load_from_event(ctx, ev, &o));
     if (is(&o, "PLACED") || is(&o, "STOCK_RESERVED")) {
         snprintf(o.reason, sizeof(o.reason), "payment_declined");
+        take_product_name(&o, ev);
         o.payment_settled = true;
         /* OrderRejected tells product to release the reservation. */
         return transition(ctx, &o, "REJECTED", "OrderRejected");

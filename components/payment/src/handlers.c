@@ -12,7 +12,8 @@ static const char payment_schema[] =
     "CREATE TABLE IF NOT EXISTS payments("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL UNIQUE,"
     "  user_id INTEGER NOT NULL, amount INTEGER NOT NULL, status TEXT NOT NULL,"
-    "  reason TEXT, version INTEGER NOT NULL DEFAULT 1, updated_at INTEGER NOT NULL);"
+    "  reason TEXT, version INTEGER NOT NULL DEFAULT 1, updated_at INTEGER NOT NULL,"
+    "  product_name TEXT);" /* as product named it in StockReserved; see payment_setup */
     "CREATE INDEX IF NOT EXISTS payments_by_change ON payments(updated_at);"
     /* Orders withdrawn before any charge: a late StockReserved must not charge them. */
     "CREATE TABLE IF NOT EXISTS voided_orders(order_id INTEGER PRIMARY KEY, user_id INTEGER,"
@@ -20,7 +21,7 @@ static const char payment_schema[] =
 
 #define PAYMENT_FIELDS(id_key)                                                                 \
     "json_object('" id_key "', id, 'orderId', order_id, 'userId', user_id, 'amount', amount," \
-    " 'status', status, 'reason', reason, 'version', version)"
+    " 'productName', product_name, 'status', status, 'reason', reason, 'version', version)"
 
 static hb_err_t emit_payment(struct hb_ctx *ctx, int64_t order_id, const char *type)
 {
@@ -70,6 +71,8 @@ hb_err_t payment_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev
 {
     (void)reply;
     int64_t order_id, user_id, amount;
+    const char *product_name = ""; /* relayed to the order (see PAYMENT_FIELDS); optional */
+    hb_json_str(ev->data, "productName", 100, &product_name);
     if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK ||
         hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK ||
         hb_json_int(ev->data, "amount", 0, INT64_MAX, &amount) != HB_OK) {
@@ -87,7 +90,8 @@ hb_err_t payment_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
                                       "INSERT INTO payments(order_id, user_id, amount, status,"
-                                      " reason, updated_at) VALUES(?, ?, ?, ?, ?, ?)",
+                                      " reason, updated_at, product_name)"
+                                      " VALUES(?, ?, ?, ?, ?, ?, NULLIF(?, ''))",
                                       &s));
     sqlite3_bind_int64(s, 1, order_id);
     sqlite3_bind_int64(s, 2, user_id);
@@ -99,6 +103,7 @@ hb_err_t payment_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev
         sqlite3_bind_text(s, 5, "payment_declined", -1, SQLITE_STATIC);
     }
     sqlite3_bind_int64(s, 6, ctx->now_ms);
+    sqlite3_bind_text(s, 7, product_name, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
     sqlite3_finalize(s);
     if (step != SQLITE_DONE) {
@@ -156,6 +161,20 @@ hb_err_t payment_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
                                          : emit_payment(ctx, order_id, event_for(status));
 }
 
+/* A database from before payments named their product lacks payments.product_name, and
+ * sqlite has no ADD COLUMN IF NOT EXISTS for schema_sql to say it with: add it here, once.
+ * Its old payments stay unnamed (null). */
+static hb_err_t payment_setup(struct hb_ctx *ctx)
+{
+    int64_t named = 0;
+    HB_RETURN_ON_ERR(hb_store_query_int(ctx->store,
+                                        "SELECT count(*) FROM pragma_table_info('payments')"
+                                        " WHERE name = 'product_name'",
+                                        NULL, 0, 0, &named));
+    return named ? HB_OK
+                 : hb_store_exec(ctx->store, "ALTER TABLE payments ADD COLUMN product_name TEXT");
+}
+
 static const struct hb_route payment_routes[] = {
     {HB_CMD_TOPIC("payment", "list"), payment_list, true},
     {HB_EVT_TOPIC("product", "StockReserved"), payment_on_stock_reserved, false},
@@ -172,4 +191,5 @@ const struct hb_component payment_component = {
                   " SELECT order_id, 'VOIDED', user_id, updated_at FROM voided_orders"
                   " WHERE updated_at >= ?1 ORDER BY 4 DESC LIMIT ?2",
     .announce = payment_announce,
+    .setup = payment_setup,
 };
