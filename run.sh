@@ -2,13 +2,20 @@
 # Installs what is missing, builds, and runs mosquitto, every component and the gateway
 # on this machine until Ctrl-C or SIGTERM, then stops them all cleanly. With
 # HAUSBUS_ALLINONE=1 the components and the gateway run as one hausbus process.
+# A process that dies is started again after a short backoff (scripts/supervise.sh), the
+# broker included; each restart is logged. HAUSBUS_BUILD_DIR (default build/),
+# HAUSBUS_MQTT_PORT, HAUSBUS_HTTP_PORT and HAUSBUS_DATA_DIR (default var/) let a test run
+# it against its own build on free ports (tests/fault/test_run_sh.py).
 set -euo pipefail
 HB_ROOT=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/common.sh
 . "$HB_ROOT/scripts/common.sh"
+# shellcheck source=scripts/supervise.sh
+. "$HB_ROOT/scripts/supervise.sh"
 
+HB_BUILD_DIR=${HAUSBUS_BUILD_DIR:-$HB_ROOT/build}
 hb_install_deps
-hb_build_programs "$HB_ROOT/build"
+hb_build_programs "$HB_BUILD_DIR"
 
 export HAUSBUS_MQTT_HOST=${HAUSBUS_MQTT_HOST:-127.0.0.1}
 export HAUSBUS_MQTT_PORT=${HAUSBUS_MQTT_PORT:-1883}
@@ -27,35 +34,37 @@ sed -e "s/^listener 1883 /listener $HAUSBUS_MQTT_PORT /" \
 # Started as root, mosquitto drops to user "mosquitto", which cannot write our data dir.
 echo "user $(id -un)" >>"$HAUSBUS_DATA_DIR/broker/mosquitto.conf"
 
-pids=()
-broker_pid=
+supervisors=()
+broker_supervisor=
 stop_all() {
     trap - INT TERM EXIT
-    echo "stopping..." >&2
+    hb_log_line info "stopping"
     # Gateway and components first, so they say "offline" while the broker still listens;
-    # the broker last, so it writes its persistence file.
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [ -n "$broker_pid" ]; then
-        kill -TERM "$broker_pid" 2>/dev/null || true
-        wait "$broker_pid" 2>/dev/null || true
+    # the broker last, so it writes its persistence file. Each supervisor restarts nothing
+    # more once told to stop.
+    for pid in "${supervisors[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${supervisors[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ -n "$broker_supervisor" ]; then
+        kill -TERM "$broker_supervisor" 2>/dev/null || true
+        wait "$broker_supervisor" 2>/dev/null || true
     fi
-    echo "stopped" >&2
+    hb_log_line info "stopped"
+    exit 0
 }
 trap stop_all INT TERM EXIT
 
-mosquitto -c "$HAUSBUS_DATA_DIR/broker/mosquitto.conf" &
-broker_pid=$!
+hb_supervise mosquitto mosquitto -c "$HAUSBUS_DATA_DIR/broker/mosquitto.conf" &
+broker_supervisor=$!
 sleep 0.3
 programs=("${HB_SERVICES[@]}")
 if [ "${HAUSBUS_ALLINONE:-0}" = 1 ]; then
     programs=(hausbus)
 fi
 for program in "${programs[@]}"; do
-    "$HB_ROOT/build/bin/$program" &
-    pids+=($!)
+    hb_supervise "$program" "$HB_BUILD_DIR/bin/$program" &
+    supervisors+=($!)
 done
 
-echo "hausbus is up: http://127.0.0.1:$HAUSBUS_HTTP_PORT/healthz (bus: mosquitto_sub -p $HAUSBUS_MQTT_PORT -v -t 'hausbus/#'); Ctrl-C stops" >&2
-# Any process dying takes the whole stack down, so a broken run is never half up.
-wait -n "$broker_pid" "${pids[@]}" || true
+hb_log_line info "hausbus is up: http://127.0.0.1:$HAUSBUS_HTTP_PORT/healthz (bus: mosquitto_sub -p $HAUSBUS_MQTT_PORT -v -t 'hausbus/#'); a process that dies is restarted; Ctrl-C stops"
+# The supervisors never end by themselves: this waits for Ctrl-C or SIGTERM.
+wait

@@ -15,6 +15,7 @@
 #include "hausbus/probe.h"
 #include "hausbus/sdnotify.h"
 #include "select.h"
+#include "sender.h"
 #include "server.h"
 
 /* Each handlers.h declares one of these; the six headers share a name, so not included. */
@@ -30,6 +31,11 @@ extern const struct hb_component view_component;
 #define HEARTBEAT_INTERVAL_S 1
 
 static pthread_t main_thread;
+/* notification_component as hausbus-notification runs it: with HAUSBUS_KAKAO_URL, the
+ * KakaoTalk sender (main wires it before any thread starts). The sender's own thread gets
+ * the default stack (libcurl and TLS), not COMPONENT_STACK_BYTES: only the component
+ * loop's thread, which never calls curl_easy_perform, runs on that. */
+static struct hb_component notification_wired;
 
 static const struct hb_component *component_def(enum allinone_service i)
 {
@@ -38,7 +44,7 @@ static const struct hb_component *component_def(enum allinone_service i)
         [ALLINONE_PRODUCT] = &product_component,
         [ALLINONE_PAYMENT] = &payment_component,
         [ALLINONE_DELIVERY] = &delivery_component,
-        [ALLINONE_NOTIFICATION] = &notification_component,
+        [ALLINONE_NOTIFICATION] = &notification_wired,
         [ALLINONE_VIEW] = &view_component,
     };
     return i < ALLINONE_GATEWAY ? defs[i] : NULL;
@@ -188,6 +194,8 @@ int main(int argc, char **argv)
     main_thread = pthread_self();
     hb_data_dir_create(&cfg); /* logs; each component then reports what it cannot open */
 
+    notification_wired = notification_component;
+    notification_sender_wire(&notification_wired);
     int exit_code = 1;
     struct hb_component_thread *threads[ALLINONE_N_SERVICES] = {0};
     struct gateway_server *gw = NULL;

@@ -1,5 +1,6 @@
 # The KakaoTalk notifier against a local fake of the "send to me" API: request shape,
-# retries with backoff, no retry on 4xx, timeouts, and at most once across a kill -9.
+# retries with backoff, no retry on 4xx, timeouts, and at most once across a kill -9;
+# in hausbus-notification and in the all-in-one hausbus alike.
 import http.server
 import json
 import re
@@ -99,7 +100,9 @@ class FakeKakao:
 
 
 class KakaoNotifierTest(StackTestCase):
+    """hausbus-notification as a process of its own."""
     fake = None
+    stack_allinone = False
 
     @classmethod
     def setUpClass(cls):
@@ -253,8 +256,11 @@ class KakaoNotifierTest(StackTestCase):
                                 what="the request for order %d" % order_id)
             self.stack.kill("notification", signal.SIGKILL)
             # While it is down, another delivery starts: its event waits in the broker.
-            later = self.ship(user)
+            # The all-in-one takes the gateway down with it: there it starts after.
+            alone = self.stack.process_of("notification") != self.stack.process_of("gateway")
+            later = self.ship(user) if alone else None
             self.stack.start("notification")
+            later = later or self.ship(user)
             note = self.wait_note(user, order_id, "FAILED")
             sub.wait(lambda m: self.events_for(sub, order_id, "NotificationFailed"), WAIT_S)
         self.assertIn("outcome unknown", note["lastError"])
@@ -275,7 +281,7 @@ class KakaoNotifierTest(StackTestCase):
         self.stack.wait_for(lambda: self.fake.requests_for(first[0]), WAIT_S,
                             what="the request for order %d" % first[0])
         self.stack.kill("notification", signal.SIGTERM)
-        self.assertEqual(self.stack.exit_codes().get("notification"), 0)
+        self.assertEqual(self.stack.exit_codes().get(self.stack.process_of("notification")), 0)
         # The attempt under way was answered and recorded before the exit.
         self.assertEqual(self.fake.responses_for(first[0]), [200])
         self.stack.start("notification")
@@ -287,6 +293,11 @@ class KakaoNotifierTest(StackTestCase):
         for order_id, _ in [first] + rest:
             self.assertEqual(len(self.fake.requests_for(order_id)), 1)
 
+
+class KakaoNotifierAllInOneTest(KakaoNotifierTest):
+    """The same cases with notification a thread of the all-in-one hausbus: killing or
+    stopping "notification" acts on the whole hausbus process."""
+    stack_allinone = True
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
+#include "curl_api.h"
 #include "hausbus/log.h"
 #include "kakao_message.h"
 
@@ -15,6 +15,7 @@
 
 struct kakao {
     struct notifier notifier;
+    const struct curl_api *curl;
     struct kakao_settings settings;
     char authorization[1100]; /* "Authorization: Bearer <token>" */
 };
@@ -81,16 +82,16 @@ static enum notifier_outcome kakao_send(void *self, const struct notification_ms
     char *template_json = kakao_template_json(msg, k->settings.order_url_base);
     char *body = template_json ? kakao_form_body(template_json) : NULL;
     cJSON_free(template_json);
-    CURL *curl = body ? curl_easy_init() : NULL;
+    CURL *curl = body ? k->curl->easy_init() : NULL;
     struct curl_slist *headers = NULL, *more = NULL;
-    if (curl && (headers = curl_slist_append(NULL, k->authorization)) != NULL) {
-        more = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded;"
+    if (curl && (headers = k->curl->slist_append(NULL, k->authorization)) != NULL) {
+        more = k->curl->slist_append(headers, "Content-Type: application/x-www-form-urlencoded;"
                                           "charset=utf-8");
     }
     if (!more) {
         snprintf(error, error_len, "out of memory building the kakaotalk request");
-        curl_slist_free_all(headers);
-        curl_easy_cleanup(curl);
+        k->curl->slist_free_all(headers);
+        k->curl->easy_cleanup(curl);
         free(body);
         return NOTIFIER_RETRY; /* nothing left the process */
     }
@@ -98,28 +99,28 @@ static enum notifier_outcome kakao_send(void *self, const struct notification_ms
     char curl_error[CURL_ERROR_SIZE] = "";
     /* NOSIGNAL: timeouts without SIGALRM, required off the main thread. No redirects: a
      * moved endpoint is a configuration error, not something to follow with the token. */
-    curl_easy_setopt(curl, CURLOPT_URL, k->settings.url);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, k->settings.timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, k->settings.connect_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "hausbus-notification");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep_answer);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
-    CURLcode rc = curl_easy_perform(curl);
+    k->curl->easy_setopt(curl, CURLOPT_URL, k->settings.url);
+    k->curl->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    k->curl->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    k->curl->easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    k->curl->easy_setopt(curl, CURLOPT_TIMEOUT_MS, k->settings.timeout_ms);
+    k->curl->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, k->settings.connect_timeout_ms);
+    k->curl->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    k->curl->easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    k->curl->easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    k->curl->easy_setopt(curl, CURLOPT_USERAGENT, "hausbus-notification");
+    k->curl->easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep_answer);
+    k->curl->easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+    k->curl->easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+    CURLcode rc = k->curl->easy_perform(curl);
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    k->curl->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     enum notifier_outcome outcome = kakao_outcome(transport_of(rc), status);
     printable(answer.text);
     printable(curl_error);
     if (rc != CURLE_OK) {
         snprintf(error, error_len, "kakaotalk request failed: %s%s%.100s",
-                 curl_easy_strerror(rc), curl_error[0] ? ": " : "", curl_error);
+                 k->curl->easy_strerror(rc), curl_error[0] ? ": " : "", curl_error);
     } else if (outcome != NOTIFIER_SENT) {
         snprintf(error, error_len, "kakaotalk answered %ld: %.120s", status, answer.text);
     } else {
@@ -127,8 +128,8 @@ static enum notifier_outcome kakao_send(void *self, const struct notification_ms
         HB_LOGI(msg->order_id, "kakaotalk message %lld sent to user %lld",
                 (long long)msg->notification_id, (long long)msg->user_id);
     }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
+    k->curl->slist_free_all(headers);
+    k->curl->easy_cleanup(curl);
     free(body);
     return outcome;
 }
@@ -140,6 +141,10 @@ hb_err_t notifier_kakao_create(const struct kakao_settings *settings, struct not
         return HB_ERR_NOMEM;
     }
     k->settings = *settings;
+    if (curl_api_load(&k->curl) != HB_OK) {
+        free(k);
+        return HB_ERR_IO;
+    }
     int n = snprintf(k->authorization, sizeof(k->authorization), "Authorization: Bearer %s",
                      settings->token);
     if (n < 0 || (size_t)n >= sizeof(k->authorization)) {

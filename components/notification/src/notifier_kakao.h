@@ -6,8 +6,9 @@
 #include "notifier.h"
 
 /* Creates the notifier for settings (copied). Its send() blocks for at most
- * settings->timeout_ms, so it belongs on a thread of its own (sender.c). Call
- * curl_global_init() first. Returns HB_ERR_NOMEM; *out is set only on success. */
+ * settings->timeout_ms, so it belongs on a thread of its own (sender.c). Call libcurl's
+ * global_init (curl_api.h) first. Returns HB_ERR_NOMEM, or HB_ERR_IO when libcurl cannot
+ * be loaded; *out is set only on success. */
 hb_err_t notifier_kakao_create(const struct kakao_settings *settings, struct notifier **out);
 
 /* Frees the notifier. Accepts NULL. */

@@ -15,8 +15,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
+#include "curl_api.h"
 #include "handlers.h"
 #include "hausbus/log.h"
 #include "kakao_settings.h"
@@ -24,6 +23,7 @@
 
 struct sender {
     struct notification_state base; /* first: ctx->user is both */
+    const struct curl_api *curl;
     struct notifier *kakao;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -137,14 +137,15 @@ static hb_err_t sender_setup(struct hb_ctx *ctx)
 {
     struct kakao_settings settings;
     HB_RETURN_ON_ERR(kakao_settings_load(&settings));
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    HB_RETURN_ON_ERR(curl_api_load(&sender.curl));
+    if (sender.curl->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         HB_LOGE(0, "curl_global_init failed");
         return HB_ERR_IO;
     }
     hb_err_t rc = notifier_kakao_create(&settings, &sender.kakao);
     explicit_bzero(settings.token, sizeof(settings.token)); /* the notifier has its copy */
     if (rc != HB_OK) {
-        curl_global_cleanup();
+        sender.curl->global_cleanup();
         return rc;
     }
     sender.base = (struct notification_state){
@@ -170,7 +171,7 @@ static hb_err_t sender_setup(struct hb_ctx *ctx)
     }
     if (rc != HB_OK) {
         notifier_kakao_destroy(sender.kakao);
-        curl_global_cleanup();
+        sender.curl->global_cleanup();
         return rc;
     }
     HB_LOGI(0, "kakaotalk notifier: %s, timeout %ld ms, %lld attempts, backoff %lld..%lld ms",
@@ -208,7 +209,7 @@ static void sender_teardown(struct hb_ctx *ctx)
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->mu);
     notifier_kakao_destroy(s->kakao);
-    curl_global_cleanup();
+    s->curl->global_cleanup();
 }
 
 void notification_sender_wire(struct hb_component *def)

@@ -1,5 +1,5 @@
-/* hausbus-notification's wiring of the notifier: the log notifier inline, or KakaoTalk
- * from a sender thread of its own. */
+/* The notification component's wiring of the notifier, in hausbus-notification and in the
+ * all-in-one alike: the log notifier inline, or KakaoTalk from a sender thread of its own. */
 #ifndef HAUSBUS_NOTIFICATION_SENDER_H
 #define HAUSBUS_NOTIFICATION_SENDER_H
 
