@@ -65,22 +65,7 @@ static const struct route_def route_table[] = {
 
 cJSON *gateway_json_parse(const char *text, size_t len)
 {
-    if (!text || len == 0) {
-        return NULL;
-    }
-    const char *end = NULL;
-    cJSON *root = hb_json_parse(text, len, &end); /* locked: see there */
-    if (!root) {
-        return NULL;
-    }
-    /* cJSON stops after the first value; "{} x" must still be refused. */
-    for (const char *p = end; p < text + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            cJSON_Delete(root);
-            return NULL;
-        }
-    }
-    return root;
+    return text && len > 0 ? hb_json_parse_document(text, len, NULL) : NULL;
 }
 
 bool gateway_parse_id(const char *text, size_t len, int64_t *out)
@@ -338,9 +323,10 @@ static hb_err_t take_body(const struct route_def *def, const struct gateway_requ
         route_fail(out, 400, "body must be a JSON object");
         return HB_OK;
     }
-    cJSON *body = gateway_json_parse(req->body, req->body_len);
+    const char *fault = NULL;
+    cJSON *body = hb_json_parse_document(req->body, req->body_len, &fault);
     if (!body) {
-        route_fail(out, 400, "body is not valid JSON");
+        route_fail(out, 400, "body: %s", fault);
         return HB_OK;
     }
     if (!cJSON_IsObject(body)) {

@@ -313,6 +313,36 @@ static void bytes_after_an_embedded_nul_are_not_ignored(void **state)
     gateway_route_clear(&route);
 }
 
+static void deep_or_non_utf8_bodies_are_400(void **state)
+{
+    (void)state;
+    /* 100000 levels do not fit in a body (413, never parsed); GATEWAY_BODY_MAX do. */
+    static const size_t depths[] = {65, 900, 5000, GATEWAY_BODY_MAX, 100000};
+    for (size_t i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+        char *body = malloc(depths[i] + 1);
+        assert_non_null(body);
+        memset(body, '[', depths[i]);
+        body[depths[i]] = '\0';
+        if (depths[i] > GATEWAY_BODY_MAX) {
+            expect_error("POST", "/products", NULL, body, 413, "body is over");
+        } else {
+            expect_error("POST", "/products", NULL, body, 400, "nested deeper than 64 levels");
+        }
+        free(body);
+    }
+    expect_error("POST", "/products", NULL, "{\"productName\":\"TV\xff\",\"stock\":1,\"price\":1}",
+                 400, "not valid UTF-8");
+    expect_error("POST", "/orders", NULL,
+                 "{\"productId\":1,\"qty\":2,\"userId\":3,\"productName\":\"\\ud800\"}", 400,
+                 "surrogate");
+    expect_error("POST", "/products", NULL,
+                 "{\"productName\":\"TV\\u0000hidden\",\"stock\":1,\"price\":1}", 400, "NUL");
+    expect_command("POST", "/products", NULL,
+                   "{\"productName\":\"Sof\\u00e4 \xe6\xa4\x85\",\"stock\":1,\"price\":1}",
+                   "product", "create",
+                   "{\"productName\":\"Sof\xc3\xa4 \xe6\xa4\x85\",\"stock\":1,\"price\":1}", 0);
+}
+
 static void body_that_is_not_an_object_is_400(void **state)
 {
     (void)state;
@@ -548,6 +578,7 @@ int main(void)
         cmocka_unit_test(body_of_exactly_64_kib_is_accepted),
         cmocka_unit_test(malformed_json_is_400),
         cmocka_unit_test(bytes_after_an_embedded_nul_are_not_ignored),
+        cmocka_unit_test(deep_or_non_utf8_bodies_are_400),
         cmocka_unit_test(body_that_is_not_an_object_is_400),
         cmocka_unit_test(missing_fields_are_400),
         cmocka_unit_test(wrongly_typed_fields_are_400),
