@@ -11,6 +11,7 @@
 #define NAME_MAX_BYTES 100        /* productName: 1..100 bytes, as hb_json_str counts */
 #define STOCK_MAX 1000000000LL    /* 1e9 */
 #define PRICE_MAX 1000000000LL /* 1e9: price x qty (<= 1e6) stays below 2^52 */
+#define PRICE_DEFAULT 0        /* a product created without a price is free */
 #define QTY_MAX 1000000LL
 #define QUERY_KEY_MAX 64
 #define QUERY_VALUE_MAX 32
@@ -265,21 +266,63 @@ static bool check_query(const struct route_def *def, const char *query, int64_t 
     return true;
 }
 
-/* Copies the integer field name of body into data. Returns false either after filling
- * out with a 400 (which frees data) or, with out untouched, on allocation failure. */
-static bool take_int(const cJSON *body, const char *name, int64_t min, int64_t max, cJSON *data,
-                     int64_t *value, struct gateway_route *out)
+/* Reads text as a decimal integer string in [min, max]: an optional '-', then "0" or
+ * digits without a leading zero, nothing else (no space, '+', fraction, exponent, hex), at
+ * most 16 digits (more is out of every range here). What httpie's key=value sends. */
+static bool int_from_string(const char *text, int64_t min, int64_t max, int64_t *out)
 {
-    if (!cJSON_GetObjectItemCaseSensitive(body, name)) {
-        route_fail(out, 400, "%s is required", name);
+    bool negative = text[0] == '-';
+    const char *digits = negative ? text + 1 : text;
+    size_t len = strlen(digits);
+    if (len == 0 || len > 16 || (digits[0] == '0' && len > 1)) {
         return false;
     }
-    if (hb_json_int(body, name, min, max, value) != HB_OK) {
+    int64_t value = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (digits[i] < '0' || digits[i] > '9') {
+            return false;
+        }
+        value = value * 10 + (digits[i] - '0');
+    }
+    value = negative ? -value : value;
+    if (value < min || value > max) {
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+/* Copies the integer field name of body into data as a JSON number: a number with no
+ * fraction, or a decimal integer string (int_from_string), in [min, max]. When fallback is
+ * non-NULL the field is optional (absent or null) and *fallback is copied instead.
+ * Returns false either after filling out with a 400 (which frees data) or, with out
+ * untouched, on allocation failure. */
+static bool take_int(const cJSON *body, const char *name, int64_t min, int64_t max,
+                     const int64_t *fallback, cJSON *data, int64_t *value,
+                     struct gateway_route *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, name);
+    bool ok = false;
+    if (!item || (fallback && cJSON_IsNull(item))) {
+        if (!fallback) {
+            route_fail(out, 400, "%s is required", name);
+            return false;
+        }
+        *value = *fallback;
+        ok = true;
+    } else if (cJSON_IsString(item)) {
+        ok = int_from_string(item->valuestring, min, max, value);
+    } else {
+        ok = hb_json_int(body, name, min, max, value) == HB_OK;
+    }
+    if (!ok) {
         if (max == GATEWAY_ID_MAX && min == 1) {
-            route_fail(out, 400, "%s must be a positive integer", name);
+            route_fail(out, 400, "%s must be a positive integer (a number or decimal digits)",
+                       name);
         } else {
-            route_fail(out, 400, "%s must be an integer between %lld and %lld", name,
-                       (long long)min, (long long)max);
+            route_fail(out, 400,
+                       "%s must be an integer between %lld and %lld (a number or decimal digits)",
+                       name, (long long)min, (long long)max);
         }
         return false;
     }
@@ -337,13 +380,14 @@ static hb_err_t take_body(const struct route_def *def, const struct gateway_requ
     int64_t value = 0;
     bool ok = false;
     if (def->body == BODY_PRODUCT) {
+        static const int64_t free_item = PRICE_DEFAULT;
         ok = take_name(body, "productName", true, out->data, out) &&
-             take_int(body, "stock", 0, STOCK_MAX, out->data, &value, out) &&
-             take_int(body, "price", 0, PRICE_MAX, out->data, &value, out);
+             take_int(body, "stock", 0, STOCK_MAX, NULL, out->data, &value, out) &&
+             take_int(body, "price", 0, PRICE_MAX, &free_item, out->data, &value, out);
     } else {
-        ok = take_int(body, "productId", 1, GATEWAY_ID_MAX, out->data, &value, out) &&
-             take_int(body, "qty", 1, QTY_MAX, out->data, &value, out) &&
-             take_int(body, "userId", 1, GATEWAY_ID_MAX, out->data, &value, out) &&
+        ok = take_int(body, "productId", 1, GATEWAY_ID_MAX, NULL, out->data, &value, out) &&
+             take_int(body, "qty", 1, QTY_MAX, NULL, out->data, &value, out) &&
+             take_int(body, "userId", 1, GATEWAY_ID_MAX, NULL, out->data, &value, out) &&
              take_name(body, "productName", false, out->data, out);
     }
     cJSON_Delete(body);
