@@ -266,23 +266,17 @@ static bool check_query(const struct route_def *def, const char *query, int64_t 
     return true;
 }
 
-/* Reads text as a decimal integer string in [min, max]: an optional '-', then "0" or
- * digits without a leading zero, nothing else (no space, '+', fraction, exponent, hex), at
- * most 16 digits (more is out of every range here). What httpie's key=value sends. */
+/* Reads text as a decimal integer string in [min, max]: an optional '-', then "0" or a
+ * canonical id's digits (gateway_parse_id: no leading zero, at most GATEWAY_ID_MAX, which
+ * bounds every range here), nothing else (no space, '+', fraction, exponent, hex). What
+ * httpie's key=value sends. */
 static bool int_from_string(const char *text, int64_t min, int64_t max, int64_t *out)
 {
     bool negative = text[0] == '-';
     const char *digits = negative ? text + 1 : text;
-    size_t len = strlen(digits);
-    if (len == 0 || len > 16 || (digits[0] == '0' && len > 1)) {
-        return false;
-    }
     int64_t value = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (digits[i] < '0' || digits[i] > '9') {
-            return false;
-        }
-        value = value * 10 + (digits[i] - '0');
+    if (strcmp(digits, "0") != 0 && !gateway_parse_id(digits, strlen(digits), &value)) {
+        return false;
     }
     value = negative ? -value : value;
     if (value < min || value > max) {
