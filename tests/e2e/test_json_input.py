@@ -82,6 +82,15 @@ class JsonInputMixin:
             b"}" * 901
         status, raw = self.raw_request("POST", "/products", body)
         self.assertEqual(status, 400, raw)
+        # At the limit (the body's object is level 1) the worker parses, deletes and answers.
+        def with_extra(levels):
+            return b'{"productName":"Deep","stock":1,"price":1,"extra":' + deep(levels) + b"}"
+
+        status, raw = self.raw_request("POST", "/products", with_extra(63))
+        self.assertEqual(status, 201, raw)
+        status, raw = self.raw_request("POST", "/products", with_extra(64))
+        self.assertEqual(status, 400, raw)
+        self.assertIn(b"nested deeper than 64 levels", raw)
         self.assert_alive_and_serving()
 
     def test_deep_bus_payloads_are_dead_lettered_and_components_live(self):
