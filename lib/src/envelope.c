@@ -2,22 +2,11 @@
 #include "hausbus/envelope.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-
-static pthread_mutex_t json_parse_lock = PTHREAD_MUTEX_INITIALIZER;
-
-cJSON *hb_json_parse(const char *text, size_t len, const char **end)
-{
-    pthread_mutex_lock(&json_parse_lock);
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, end, false);
-    pthread_mutex_unlock(&json_parse_lock);
-    return root;
-}
 
 void hb_uuid(char out[37])
 {
@@ -97,19 +86,9 @@ hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev
         rc = HB_ERR_TOO_LARGE;
         goto err;
     }
-    const char *end = NULL;
-    cJSON *root = hb_json_parse(payload, len, &end);
+    /* Not JSON, two events or junk after one, too deep, not UTF-8: not one CloudEvent. */
+    cJSON *root = hb_json_parse_document(payload, len, &why);
     if (!root) {
-        why = "payload is not JSON";
-        goto err;
-    }
-    while (end < payload + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) {
-        end++;
-    }
-    if (end != payload + len) {
-        /* Two events, or an event with junk after it: neither is one CloudEvent. */
-        cJSON_Delete(root);
-        why = "bytes after the JSON document";
         goto err;
     }
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(root, "specversion");

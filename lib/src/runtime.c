@@ -88,13 +88,8 @@ static char *printable_copy(const char *payload, size_t len, size_t max)
     }
     size_t i = 0;
     while (i < n) {
-        unsigned char c = (unsigned char)payload[i];
-        size_t seq = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        bool ok = seq > 0 && i + seq <= n && c != 0;
-        for (size_t k = 1; ok && k < seq; k++) {
-            ok = ((unsigned char)payload[i + k] >> 6) == 0x2;
-        }
-        if (!ok) {
+        size_t seq = payload[i] != '\0' ? hb_utf8_sequence(payload + i, n - i) : 0;
+        if (seq == 0) {
             out[i++] = '?';
             continue;
         }

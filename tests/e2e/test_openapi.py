@@ -3,6 +3,7 @@
 # that operation and every JSON answer must match the documented schema.
 import json
 import os
+import re
 import unittest
 
 from board_events import BoardStream
@@ -30,8 +31,19 @@ def resolve(doc, schema):
 def validate(doc, schema, value, where="$"):
     """The OpenAPI 3.0 schema subset the document uses: type, nullable, enum, properties,
     required, additionalProperties (schema form), items, maxItems, minimum, maximum,
-    minLength, maxLength."""
+    minLength, maxLength, pattern, oneOf."""
     schema = resolve(doc, schema)
+    if "oneOf" in schema:
+        fits = 0
+        for choice in schema["oneOf"]:
+            try:
+                validate(doc, choice, value, where)
+                fits += 1
+            except SchemaError:
+                pass
+        if fits != 1:
+            raise SchemaError("%s: %r fits %d of oneOf, not 1" % (where, value, fits))
+        return
     if value is None:
         if schema.get("nullable"):
             return
@@ -54,6 +66,8 @@ def validate(doc, schema, value, where="$"):
             raise SchemaError("%s: too short" % where)
         if "maxLength" in schema and len(value.encode()) > schema["maxLength"]:
             raise SchemaError("%s: too long" % where)
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            raise SchemaError("%s: %r does not match %s" % (where, value, schema["pattern"]))
     if kind == "object":
         for name in schema.get("required", []):
             if name not in value:
@@ -136,15 +150,21 @@ class OpenApiTest(StackTestCase):
             called.add((template, method.lower()))
             return self.check(method, template, path, **kw)
 
-        product_body = self.doc["paths"]["/products"]["post"]["requestBody"]["content"][
-            "application/json"]["example"]
-        _, product = call("POST", "/products", "/products", body=product_body)
+        product_examples = self.request_examples("/products")
+        _, product = call("POST", "/products", "/products", body=product_examples["numbers"])
+        status, free = call("POST", "/products", "/products", body=product_examples["httpie"])
+        self.assertEqual((status, free["stock"], free["price"]), (201, 100, 0))
+        call("POST", "/products", "/products", body={"productName": "x", "stock": "1.5"})
         call("POST", "/products", "/products", body={"productName": ""})
         call("POST", "/products", "/products", raw="{not json")
         call("POST", "/products", "/products", raw="x" * 70000)
         pid = product["id"]
         order_body = {"productId": pid, "qty": 2, "userId": USER}
         _, order = call("POST", "/orders", "/orders", body=order_body)
+        as_httpie = dict(self.request_examples("/orders")["httpie"], productId=str(pid),
+                         userId=str(USER))
+        status, _ = call("POST", "/orders", "/orders", body=as_httpie)
+        self.assertEqual(status, 202)
         call("POST", "/orders", "/orders", body={"productId": pid, "qty": 0, "userId": USER})
         oid = order["id"]
         self.wait_order(oid, "PAID")
@@ -192,6 +212,25 @@ class OpenApiTest(StackTestCase):
         documented = {(path, method) for path, ops in self.doc["paths"].items()
                       for method in ops}
         self.assertEqual(called, documented)
+
+    def request_examples(self, path):
+        """name -> value of the POST request body examples of path."""
+        media = self.doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        return {name: example["value"] for name, example in media["examples"].items()}
+
+    def test_request_examples_match_their_schemas(self):
+        for path in ("/products", "/orders"):
+            schema = self.doc["paths"][path]["post"]["requestBody"]["content"][
+                "application/json"]["schema"]
+            for name, value in self.request_examples(path).items():
+                with self.subTest(path=path, example=name):
+                    validate(self.doc, schema, value)
+        # And what the gateway refuses, the schema refuses too.
+        place = {"$ref": "#/components/schemas/OrderPlace"}
+        for qty in ("1.5", "1e3", "0x10", " 1", "01", 1.5, None):
+            with self.subTest(qty=qty):
+                with self.assertRaises(SchemaError):
+                    validate(self.doc, place, {"productId": 1, "qty": qty, "userId": 1})
 
     def wait_for_delivery(self, order_id):
         return self.stack.wait_for(lambda: self.deliveries(order_id), timeout=10.0,

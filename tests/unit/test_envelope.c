@@ -414,6 +414,137 @@ static void time_now_is_rfc3339_with_milliseconds(void **state)
     assert_int_equal(strlen(small), sizeof(small) - 1);
 }
 
+/* n copies of open, then n of close: JSON nested n levels deep. Caller frees. */
+static char *nested(size_t n, char open, char close)
+{
+    char *text = malloc(2 * n + 1);
+    assert_non_null(text);
+    memset(text, open, n);
+    memset(text + n, close, n);
+    text[2 * n] = '\0';
+    return text;
+}
+
+static void nesting_is_bounded_to_64_levels(void **state)
+{
+    (void)state;
+    char *at_limit = nested(HB_JSON_DEPTH_MAX, '[', ']');
+    assert_null(hb_json_text_check(at_limit, strlen(at_limit)));
+    cJSON *root = hb_json_parse(at_limit, strlen(at_limit), NULL);
+    assert_non_null(root); /* and deleting it recurses 64 levels */
+    cJSON_Delete(root);
+    free(at_limit);
+    /* 900 crashed the gateway's 100 KiB worker stack; cJSON alone allows 1000. */
+    static const size_t too_deep[] = {HB_JSON_DEPTH_MAX + 1, 900, 5000, 100000};
+    for (size_t i = 0; i < sizeof(too_deep) / sizeof(too_deep[0]); i++) {
+        char *text = nested(too_deep[i], i % 2 ? '{' : '[', i % 2 ? '}' : ']');
+        const char *reason = NULL;
+        assert_null(hb_json_parse_document(text, strlen(text), &reason));
+        assert_string_equal(reason, "JSON nested deeper than 64 levels");
+        assert_null(hb_json_parse(text, strlen(text), NULL));
+        free(text);
+    }
+    /* Only nesting counts: brackets in strings and siblings at one level do not. */
+    char quoted[300];
+    int len = snprintf(quoted, sizeof(quoted), "[\"\\\"%.200s\"]",
+                       "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
+    assert_null(hb_json_text_check(quoted, (size_t)len));
+    char wide[4 * 200 + 3];
+    size_t n = 0;
+    wide[n++] = '[';
+    for (int i = 0; i < 200; i++) {
+        n += (size_t)snprintf(wide + n, sizeof(wide) - n, "%s[]", i ? "," : "");
+    }
+    wide[n++] = ']';
+    wide[n] = '\0';
+    cJSON *flat = hb_json_parse_document(wide, n, NULL);
+    assert_non_null(flat);
+    assert_int_equal(cJSON_GetArraySize(flat), 200);
+    cJSON_Delete(flat);
+}
+
+/* Checks that text is refused by the check, the parses and the event decoder with a
+ * reason that says reason_part. */
+static void expect_text_refused(const char *text, size_t len, const char *reason_part)
+{
+    const char *reason = hb_json_text_check(text, len);
+    if (!reason || !strstr(reason, reason_part)) {
+        fail_msg("\"%.*s\": reason %s, expected one with \"%s\"", (int)len, text,
+                 reason ? reason : "NULL", reason_part);
+    }
+    assert_null(hb_json_parse(text, len, NULL));
+    assert_null(hb_json_parse_document(text, len, &reason));
+    assert_non_null(strstr(reason, reason_part));
+}
+
+static void strings_must_decode_to_utf8_without_nul(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *reason;
+    } bad[] = {
+        {"{\"productName\":\"TV\xff\"}", "not valid UTF-8"},
+        {"{\"productName\":\"\xc3\"}", "not valid UTF-8"},         /* cut sequence */
+        {"{\"productName\":\"\xc3\x28\"}", "not valid UTF-8"},     /* bad continuation */
+        {"{\"productName\":\"\xc0\xaf\"}", "not valid UTF-8"},     /* overlong "/" */
+        {"{\"productName\":\"\xe0\x80\xaf\"}", "not valid UTF-8"}, /* overlong, 3 bytes */
+        {"{\"productName\":\"\xf0\x80\x80\xaf\"}", "not valid UTF-8"},
+        {"{\"productName\":\"\xed\xa0\x80\"}", "not valid UTF-8"}, /* encoded U+D800 */
+        {"{\"productName\":\"\xf4\x90\x80\x80\"}", "not valid UTF-8"}, /* over U+10FFFF */
+        {"{\"productName\":\"\x80\"}", "not valid UTF-8"},
+        {"{\"na\xffme\":1}", "not valid UTF-8"}, /* member names are strings too */
+        {"{\"productName\":\"a\\ud800\"}", "lone UTF-16 surrogate"},
+        {"{\"productName\":\"a\\udc00b\"}", "lone UTF-16 surrogate"},
+        {"{\"productName\":\"a\\ud800\\u0041\"}", "lone UTF-16 surrogate"},
+        {"{\"productName\":\"a\\uD800\\n\"}", "lone UTF-16 surrogate"},
+        {"{\"productName\":\"TV\\u0000x\"}", "NUL"},
+        {"{\"productName\":\"T\nV\"}", "control character"},
+        {"{\"productName\":\"T\\x\"}", "not valid JSON"},
+        {"{\"productName\":\"T\\u12\"}", "not valid JSON"},
+        {"{\"productName\":\"TV", "not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect_text_refused(bad[i].text, strlen(bad[i].text), bad[i].reason);
+    }
+    const char raw_nul[] = "{\"productName\":\"T\0V\"}";
+    expect_text_refused(raw_nul, sizeof(raw_nul) - 1, "control character");
+}
+
+static void valid_utf8_and_escapes_are_accepted(void **state)
+{
+    (void)state;
+    const char *text = "{\"productName\":\"Sof\xc3\xa4 \xe6\xa4\x85\xe5\xad\x90 \xf0\x9f\x9b\x8b "
+                       "\\u00e4\\ud83d\\udecb\\\"\\\\\\/\\b\\f\\n\\r\\t\xef\xbf\xbf\"}";
+    assert_null(hb_json_text_check(text, strlen(text)));
+    cJSON *root = hb_json_parse_document(text, strlen(text), NULL);
+    assert_non_null(root);
+    const char *name = NULL;
+    assert_int_equal(hb_json_str(root, "productName", 100, &name), HB_OK);
+    assert_non_null(strstr(name, "\xc3\xa4\xf0\x9f\x9b\x8b\"\\/\b\f\n\r\t"));
+    cJSON_Delete(root);
+}
+
+static void deep_or_invalid_events_are_decode_errors_with_a_reason(void **state)
+{
+    (void)state;
+    char payload[1024];
+    char *deep = nested(100, '[', ']');
+    snprintf(payload, sizeof(payload),
+             "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"/t\",\"type\":\"T\","
+             "\"data\":{\"x\":%s}}",
+             deep);
+    free(deep);
+    struct hb_event ev;
+    const char *reason = NULL;
+    assert_int_equal(hb_envelope_decode(payload, strlen(payload), &ev, &reason), HB_ERR_DECODE);
+    assert_string_equal(reason, "JSON nested deeper than 64 levels");
+    const char bad_name[] = "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"/t\",\"type\":\"T\","
+                            "\"data\":{\"productName\":\"\xff\"}}";
+    assert_int_equal(hb_envelope_decode(bad_name, strlen(bad_name), &ev, &reason), HB_ERR_DECODE);
+    assert_string_equal(reason, "a JSON string is not valid UTF-8");
+}
+
 static cJSON *parse(const char *json)
 {
     cJSON *obj = cJSON_Parse(json);
@@ -569,6 +700,10 @@ int main(void)
         cmocka_unit_test(event_init_refuses_names_that_do_not_fit_and_frees_data),
         cmocka_unit_test(event_clear_accepts_a_cleared_event),
         cmocka_unit_test(time_now_is_rfc3339_with_milliseconds),
+        cmocka_unit_test(nesting_is_bounded_to_64_levels),
+        cmocka_unit_test(strings_must_decode_to_utf8_without_nul),
+        cmocka_unit_test(valid_utf8_and_escapes_are_accepted),
+        cmocka_unit_test(deep_or_invalid_events_are_decode_errors_with_a_reason),
         cmocka_unit_test(json_int_rejects_strings_fractions_and_non_numbers),
         cmocka_unit_test(json_int_rejects_values_out_of_range),
         cmocka_unit_test(json_int_rejects_magnitudes_over_2_pow_53),

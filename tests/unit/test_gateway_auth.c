@@ -391,6 +391,30 @@ static void tokens_without_the_claims_we_need_are_refused(void **state)
     assert_int_equal(claims.uid, 0);
 }
 
+static void deep_or_non_utf8_token_parts_are_refused(void **state)
+{
+    (void)state;
+    /* 700 levels fit in a token and are enough to overflow a 100 KiB worker stack in
+     * cJSON; the shared parse stops at 64. */
+    char payload[1024];
+    int n = snprintf(payload, sizeof(payload),
+                     "{\"sub\":\"a\",\"role\":\"admin\",\"exp\":4102444800,\"x\":");
+    assert_true(n > 0);
+    memset(payload + n, '[', 65);
+    memset(payload + n + 65, ']', 65);
+    snprintf(payload + n + 130, sizeof(payload) - (size_t)n - 130, "}");
+    expect_payload_refused(payload, "token payload is not a base64url JSON object");
+    expect_payload_refused("{\"sub\":\"a\xff\",\"role\":\"admin\",\"exp\":4102444800}",
+                           "token payload is not a base64url JSON object");
+    expect_payload_refused("{\"sub\":\"a\",\"role\":\"admin\\u0000x\",\"exp\":4102444800}",
+                           "token payload is not a base64url JSON object");
+    char token[2048];
+    make_token("{\"alg\":\"HS256\",\"typ\":\"JWT\\ud800\"}",
+               "{\"sub\":\"a\",\"role\":\"admin\",\"exp\":4102444800}", SECRET, token,
+               sizeof(token));
+    expect_refused(token, HB_ERR_DECODE, "token header is not a base64url JSON object");
+}
+
 static void overlong_tokens_are_refused_unread(void **state)
 {
     (void)state;
@@ -936,6 +960,7 @@ int main(void)
         cmocka_unit_test(other_algorithms_are_refused),
         cmocka_unit_test(malformed_tokens_are_refused),
         cmocka_unit_test(tokens_without_the_claims_we_need_are_refused),
+        cmocka_unit_test(deep_or_non_utf8_token_parts_are_refused),
         cmocka_unit_test(overlong_tokens_are_refused_unread),
         cmocka_unit_test(verify_checks_its_arguments),
         cmocka_unit_test(key_length_is_bounded),

@@ -74,6 +74,20 @@ static void amount_within_the_limit_is_approved(void **state)
     assert_int_equal(hbt_out_int(t, 1, "amount"), HBT_PAYMENT_LIMIT);
 }
 
+/* A free item (a product created without a price) is charged 0: approved like any other
+ * amount within the limit, so its saga goes on to PAID, and a cancel refunds 0. */
+static void free_item_is_charged_0_and_approved(void **state)
+{
+    struct hbt *t = *state;
+    stock_reserved(t, 1, 0);
+    assert_string_equal(payment_status(t, 1), "APPROVED");
+    assert_int_equal(hbt_db_int(t, "SELECT amount FROM payments WHERE order_id = 1"), 0);
+    HBT_EXPECT(t, "PaymentApproved");
+    assert_int_equal(hbt_out_int(t, 0, "amount"), 0);
+    order_withdrawn(t, 1);
+    assert_string_equal(payment_status(t, 1), "REFUNDED");
+}
+
 static void amount_over_the_limit_is_declined(void **state)
 {
     struct hbt *t = *state;
@@ -275,6 +289,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(amount_within_the_limit_is_approved),
+        T(free_item_is_charged_0_and_approved),
         T(amount_over_the_limit_is_declined),
         T(amount_beyond_json_integers_is_dead_lettered),
         T(replay_announces_payments_and_voided_orders),

@@ -64,14 +64,41 @@ int64_t hb_now_ms(void);
 /* Wall-clock milliseconds since the epoch, for timestamps stored in databases. */
 int64_t hb_wall_ms(void);
 
-/* Reads an integer member of obj that is a JSON number with no fraction in
- * [min, max]. Returns HB_ERR_DECODE when missing, wrongly typed or out of range. */
-/* cJSON_ParseWithLengthOpts(text, len, end, false) under one process-wide lock: cJSON
- * notes the last parse error in a global, so parses in several threads (the gateway's HTTP
- * workers, the all-in-one's components) would race on it. end may be NULL. Returns the
- * tree (caller deletes it) or NULL when text is not JSON or memory ran out. */
+/* The deepest nesting of arrays and objects any JSON text may have. cJSON parses (and
+ * deletes, prints, duplicates) recursively, about 130 bytes of stack per level, and its
+ * own limit (1000 levels) overflows civetweb's 100 KiB worker stacks; 64 levels take about
+ * 8 KiB, far below the smallest stack that parses (civetweb's; the all-in-one's component
+ * threads have 256 KiB), and our own documents nest at most 10 deep (openapi.json). */
+#define HB_JSON_DEPTH_MAX 64
+
+/* Checks JSON text before any parser sees it, in one pass: nesting at most
+ * HB_JSON_DEPTH_MAX deep, and every string (member names too) well-formed UTF-8 once its
+ * escapes are decoded: no invalid or overlong bytes, no encoded or \u-escaped lone
+ * surrogate, no \u0000 (cJSON would cut the string there), no raw control character.
+ * Returns NULL when the text passes, else a static reason for a dead letter or an HTTP
+ * error ("JSON nested deeper than 64 levels"). Other syntax errors are left to the parser. */
+const char *hb_json_text_check(const char *text, size_t len);
+
+/* Length of the well-formed UTF-8 sequence at text, of which left bytes may be read
+ * (Unicode table 3-7: no overlong form, no surrogate, nothing above U+10FFFF; an ASCII
+ * byte, NUL included, is one). Returns 0 when there is none. Can't fail otherwise. */
+size_t hb_utf8_sequence(const char *text, size_t left);
+
+/* hb_json_text_check, then cJSON_ParseWithLengthOpts(text, len, end, false) under one
+ * process-wide lock: cJSON notes the last parse error in a global, so parses in several
+ * threads (the gateway's HTTP workers, the all-in-one's components) would race on it.
+ * end may be NULL. Returns the tree (caller deletes it) or NULL when text fails the check,
+ * is not JSON or memory ran out. Every JSON text hausbus reads goes through here. */
 cJSON *hb_json_parse(const char *text, size_t len, const char **end);
 
+/* hb_json_parse of a whole document: only whitespace may follow the value. On failure
+ * returns NULL and points *reason (if non-NULL) at a static reason: hb_json_text_check's,
+ * "not valid JSON" (allocation failure reads the same) or "not valid JSON: bytes after the
+ * document". */
+cJSON *hb_json_parse_document(const char *text, size_t len, const char **reason);
+
+/* Reads an integer member of obj that is a JSON number with no fraction in
+ * [min, max]. Returns HB_ERR_DECODE when missing, wrongly typed or out of range. */
 hb_err_t hb_json_int(const cJSON *obj, const char *name, int64_t min, int64_t max,
                      int64_t *out);
 

@@ -1,0 +1,201 @@
+/* The one way JSON text enters hausbus: a bounded, UTF-8-checked cJSON parse. */
+#include "hausbus/envelope.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+static pthread_mutex_t json_parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char REASON_SYNTAX[] = "not valid JSON";
+static const char REASON_TRAILING[] = "not valid JSON: bytes after the document";
+static const char REASON_DEEP[] = "JSON nested deeper than " HB_STR(HB_JSON_DEPTH_MAX) " levels";
+static const char REASON_UTF8[] = "a JSON string is not valid UTF-8";
+static const char REASON_SURROGATE[] = "a JSON string has a lone UTF-16 surrogate (\\ud800-\\udfff)";
+static const char REASON_NUL[] = "a JSON string has a NUL (\\u0000)";
+static const char REASON_CONTROL[] = "a JSON string has an unescaped control character";
+
+/* The value of the 4 hex digits at p, or -1 when they are not hex. */
+static int32_t hex4(const unsigned char *p)
+{
+    int32_t value = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        int digit = (c >= '0' && c <= '9')   ? c - '0'
+                    : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                    : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                             : -1;
+        if (digit < 0) {
+            return -1;
+        }
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
+size_t hb_utf8_sequence(const char *text, size_t left)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    if (left == 0) {
+        return 0;
+    }
+    unsigned char b = p[0];
+    if (b < 0x80) {
+        return 1;
+    }
+    size_t n = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) {
+        n = 2;
+    } else if (b >= 0xe0 && b <= 0xef) {
+        n = 3;
+        lo = b == 0xe0 ? 0xa0 : 0x80; /* below: overlong */
+        hi = b == 0xed ? 0x9f : 0xbf; /* above: a surrogate */
+    } else if (b >= 0xf0 && b <= 0xf4) {
+        n = 4;
+        lo = b == 0xf0 ? 0x90 : 0x80; /* below: overlong */
+        hi = b == 0xf4 ? 0x8f : 0xbf; /* above: over U+10FFFF */
+    } else {
+        return 0; /* a continuation byte, 0xc0/0xc1 (overlong) or 0xf5..0xff */
+    }
+    if (left < n || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+/* Checks the string whose first byte (after the opening quote) is at *pos and moves *pos
+ * past its closing quote. Returns NULL when the string decodes to valid UTF-8 without NUL,
+ * else why not. */
+static const char *check_string(const unsigned char *text, size_t len, size_t *pos)
+{
+    size_t i = *pos;
+    while (i < len) {
+        unsigned char c = text[i];
+        if (c == '"') {
+            *pos = i + 1;
+            return NULL;
+        }
+        if (c < 0x20) {
+            return REASON_CONTROL;
+        }
+        if (c < 0x80 && c != '\\') {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t n = hb_utf8_sequence((const char *)text + i, len - i);
+            if (n == 0) {
+                return REASON_UTF8;
+            }
+            i += n;
+            continue;
+        }
+        if (i + 1 >= len) {
+            return REASON_SYNTAX;
+        }
+        unsigned char escape = text[i + 1];
+        if (escape != 'u') {
+            if (escape != '"' && escape != '\\' && escape != '/' && escape != 'b' &&
+                escape != 'f' && escape != 'n' && escape != 'r' && escape != 't') {
+                return REASON_SYNTAX;
+            }
+            i += 2;
+            continue;
+        }
+        int32_t unit = i + 6 <= len ? hex4(text + i + 2) : -1;
+        if (unit < 0) {
+            return REASON_SYNTAX;
+        }
+        if (unit == 0) {
+            return REASON_NUL; /* cJSON would end the C string there, silently */
+        }
+        if (unit >= 0xdc00 && unit <= 0xdfff) {
+            return REASON_SURROGATE;
+        }
+        if (unit >= 0xd800 && unit <= 0xdbff) {
+            /* A high surrogate counts only with a low one right after it. */
+            int32_t low = i + 12 <= len && text[i + 6] == '\\' && text[i + 7] == 'u'
+                              ? hex4(text + i + 8)
+                              : -1;
+            if (low < 0xdc00 || low > 0xdfff) {
+                return REASON_SURROGATE;
+            }
+            i += 12;
+            continue;
+        }
+        i += 6;
+    }
+    return REASON_SYNTAX; /* no closing quote */
+}
+
+const char *hb_json_text_check(const char *text, size_t len)
+{
+    const unsigned char *bytes = (const unsigned char *)text;
+    size_t depth = 0;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = bytes[i++];
+        if (c == '"') {
+            const char *why = check_string(bytes, len, &i);
+            if (why) {
+                return why;
+            }
+        } else if (c == '[' || c == '{') {
+            if (++depth > HB_JSON_DEPTH_MAX) {
+                return REASON_DEEP;
+            }
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return NULL; /* anything else wrong with the text is cJSON's to find */
+}
+
+/* The shared parse: checks text, then parses its first value under the lock. */
+static cJSON *parse_checked(const char *text, size_t len, const char **end, const char **reason)
+{
+    const char *why = text ? hb_json_text_check(text, len) : REASON_SYNTAX;
+    cJSON *root = NULL;
+    if (!why) {
+        pthread_mutex_lock(&json_parse_lock);
+        root = cJSON_ParseWithLengthOpts(text, len, end, false);
+        pthread_mutex_unlock(&json_parse_lock);
+        why = root ? NULL : REASON_SYNTAX;
+    }
+    if (reason) {
+        *reason = why;
+    }
+    return root;
+}
+
+cJSON *hb_json_parse(const char *text, size_t len, const char **end)
+{
+    return parse_checked(text, len, end, NULL);
+}
+
+cJSON *hb_json_parse_document(const char *text, size_t len, const char **reason)
+{
+    const char *end = NULL;
+    cJSON *root = parse_checked(text, len, &end, reason);
+    if (!root) {
+        return NULL;
+    }
+    /* cJSON stops after the first value; "{} x" or two events are not one document. */
+    for (const char *p = end; p < text + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(root);
+            if (reason) {
+                *reason = REASON_TRAILING;
+            }
+            return NULL;
+        }
+    }
+    return root;
+}
