@@ -490,7 +490,7 @@ static void decimal_integer_strings_are_accepted_and_forwarded_as_numbers(void *
     expect_command("POST", "/orders", NULL,
                    "{\"productId\":\"1\",\"productName\":\"TV\",\"qty\":\"10\",\"userId\":\"1001\"}",
                    "order", "place",
-                   "{\"productId\":1,\"qty\":10,\"userId\":1001,\"productName\":\"TV\"}", 0);
+                   "{\"productId\":1,\"qty\":10,\"userId\":1001}", 0);
     expect_command("POST", "/products", NULL,
                    "{\"productName\":\"x\",\"stock\":\"0\",\"price\":\"1000000000\"}", "product",
                    "create", "{\"productName\":\"x\",\"stock\":0,\"price\":1000000000}", 0);
