@@ -90,10 +90,29 @@ static const char *normalise_method(const char *method)
     return "other";
 }
 
+/* The route label of route (a pattern): the route table's own pattern, or "unmatched"
+ * for anything the table does not have. *stream tells whether the row for method on it
+ * answers with a long-lived stream, which is counted but not timed (one board viewer
+ * would otherwise put a minutes-long sample into the request latency histogram). */
+static const char *route_label(const char *route, const char *method, bool *stream)
+{
+    const char *label = "unmatched";
+    *stream = false;
+    for (size_t i = 0; route && i < gateway_route_count(); i++) {
+        struct gateway_route_info row;
+        if (gateway_route_describe(i, &row) && strcmp(row.pattern, route) == 0) {
+            label = row.pattern;
+            *stream = *stream || (method && strcmp(row.method, method) == 0 && row.stream);
+        }
+    }
+    return label;
+}
+
 void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
                                   const char *method, int status, double seconds)
 {
-    const char *name = route ? route : "unmatched";
+    bool stream = false;
+    const char *name = route_label(route, method, &stream);
     const char *verb = normalise_method(method);
     int code = status >= 100 && status <= 599 ? status : 0;
     pthread_mutex_lock(&m->lock);
@@ -111,12 +130,12 @@ void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
         s->code = code;
     }
     struct route_histogram *h = NULL;
-    for (size_t i = 0; i < m->n_routes && !h; i++) {
+    for (size_t i = 0; i < m->n_routes && !h && !stream; i++) {
         if (strcmp(m->routes[i].route, name) == 0) {
             h = &m->routes[i];
         }
     }
-    if (!h && m->n_routes < GATEWAY_METRICS_ROUTES_MAX) {
+    if (!h && !stream && m->n_routes < GATEWAY_METRICS_ROUTES_MAX) {
         h = &m->routes[m->n_routes++];
         snprintf(h->route, sizeof(h->route), "%s", name);
     }
@@ -131,7 +150,7 @@ void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
         }
         h->count++;
         h->sum += seconds > 0 ? seconds : 0;
-    } else {
+    } else if (!stream) {
         m->dropped++;
     }
     pthread_mutex_unlock(&m->lock);

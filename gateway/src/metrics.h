@@ -27,9 +27,11 @@ hb_err_t gateway_metrics_create(struct gateway_metrics **out);
 /* Accepts NULL. */
 void gateway_metrics_destroy(struct gateway_metrics *m);
 
-/* Counts one answered request: route is the matched pattern ("/orders/{id}") or NULL
- * for "unmatched"; method is normalised to a known verb or "other"; status outside
- * 100..599 counts as 0. A combination beyond the caps is counted as dropped. */
+/* Counts one answered request: route is the matched pattern ("/orders/{id}"); NULL or a
+ * pattern the route table does not have counts as "unmatched"; method is normalised to
+ * a known verb or "other"; status outside 100..599 counts as 0. seconds goes into the
+ * route's latency histogram unless the route table row says the answer is a stream
+ * (GET /board/events). A combination beyond the caps is counted as dropped. */
 void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
                                   const char *method, int status, double seconds);
 

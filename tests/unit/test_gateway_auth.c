@@ -783,6 +783,108 @@ static void a_command_without_a_rule_is_forbidden(void **state)
     assert_int_equal(d.verdict, DENY);
 }
 
+/* --- the route table: every row has a rule, and the rules are what SECURITY.md says -- */
+
+static void every_route_has_a_role_or_is_public(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < gateway_route_count(); i++) {
+        struct gateway_route_info row;
+        assert_true(gateway_route_describe(i, &row));
+        if (row.access == GATEWAY_ACCESS_UNSET || !row.action || row.action[0] == '\0') {
+            fail_msg("%s %s has no role rule", row.method, row.pattern);
+        }
+        /* A public page takes no token, not even in its query. */
+        if (row.access == GATEWAY_ACCESS_PUBLIC) {
+            assert_false(row.query_is_token);
+        }
+    }
+}
+
+/* One expected verdict per role (nobody, customer 7, brand, admin) for one request. */
+struct access_case {
+    const char *method;
+    const char *path;
+    const char *query;
+    const char *body;
+    enum gateway_auth_verdict nobody, customer, brand, admin;
+};
+
+#define PLACE_OWN "{\"productId\":1,\"qty\":1,\"userId\":7}"
+#define PRODUCT "{\"productName\":\"Sofa\",\"stock\":3,\"price\":100}"
+
+/* The role table of docs/SECURITY.md, one row per route at least. */
+static const struct access_case access_cases[] = {
+    {"GET", "/products", NULL, NULL, UNAUTH, ALLOW, ALLOW, ALLOW},
+    {"POST", "/products", NULL, PRODUCT, UNAUTH, DENY, DENY, ALLOW},
+    {"GET", "/products/3", NULL, NULL, UNAUTH, ALLOW, ALLOW, ALLOW},
+    {"GET", "/orders", "userId=7", NULL, UNAUTH, ALLOW, DENY, ALLOW},
+    {"GET", "/orders", "userId=8", NULL, UNAUTH, DENY, DENY, ALLOW},
+    {"GET", "/orders", NULL, NULL, UNAUTH, DENY, DENY, ALLOW},
+    {"POST", "/orders", NULL, PLACE_OWN, UNAUTH, ALLOW, DENY, ALLOW},
+    {"GET", "/orders/42", NULL, NULL, UNAUTH, OWNER, DENY, ALLOW},
+    {"POST", "/orders/42/cancel", NULL, NULL, UNAUTH, OWNER, DENY, ALLOW},
+    {"GET", "/deliveries", "orderId=3", NULL, UNAUTH, DENY, ALLOW, ALLOW},
+    {"GET", "/deliveries/5", NULL, NULL, UNAUTH, DENY, ALLOW, ALLOW},
+    {"POST", "/deliveries/5/confirm", NULL, NULL, UNAUTH, DENY, ALLOW, DENY},
+    {"POST", "/deliveries/5/start", NULL, NULL, UNAUTH, DENY, ALLOW, DENY},
+    {"POST", "/deliveries/5/complete", NULL, NULL, UNAUTH, DENY, ALLOW, DENY},
+    {"GET", "/payments", "orderId=3", NULL, UNAUTH, DENY, DENY, ALLOW},
+    {"GET", "/mypage/7", NULL, NULL, UNAUTH, ALLOW, DENY, ALLOW},
+    {"GET", "/mypage/8", NULL, NULL, UNAUTH, DENY, DENY, ALLOW},
+    {"GET", "/notifications", "userId=7", NULL, UNAUTH, ALLOW, DENY, ALLOW},
+    {"GET", "/healthz", NULL, NULL, ALLOW, ALLOW, ALLOW, ALLOW},
+    {"GET", "/openapi.json", NULL, NULL, ALLOW, ALLOW, ALLOW, ALLOW},
+    {"GET", "/board", NULL, NULL, UNAUTH, DENY, DENY, ALLOW},
+    {"GET", "/board/events", "token=a.b.c", NULL, UNAUTH, DENY, DENY, ALLOW},
+    {"GET", "/metrics", NULL, NULL, UNAUTH, DENY, DENY, ALLOW},
+};
+
+static void every_route_is_decided_as_the_role_table_says(void **state)
+{
+    (void)state;
+    bool covered[64] = {false};
+    assert_true(gateway_route_count() <= sizeof(covered) / sizeof(covered[0]));
+    for (size_t i = 0; i < sizeof(access_cases) / sizeof(access_cases[0]); i++) {
+        const struct access_case *c = &access_cases[i];
+        expect_verdict(c->method, c->path, c->query, c->body, NULL, c->nobody);
+        expect_verdict(c->method, c->path, c->query, c->body, &customer_7, c->customer);
+        expect_verdict(c->method, c->path, c->query, c->body, &brand, c->brand);
+        expect_verdict(c->method, c->path, c->query, c->body, &admin, c->admin);
+        assert_int_equal(gateway_auth_needs_token(c->method, c->path), c->nobody != ALLOW);
+        for (size_t r = 0; r < gateway_route_count(); r++) {
+            struct gateway_route_info row;
+            struct gateway_route_info found;
+            assert_true(gateway_route_describe(r, &row));
+            assert_true(gateway_route_lookup(c->method, c->path, &found));
+            covered[r] = covered[r] || (row.method == found.method && row.pattern == found.pattern);
+        }
+    }
+    /* A route added to the table without a line here fails, so its rule gets reviewed. */
+    for (size_t r = 0; r < gateway_route_count(); r++) {
+        struct gateway_route_info row;
+        assert_true(gateway_route_describe(r, &row));
+        if (!covered[r]) {
+            fail_msg("%s %s has no expected verdicts in access_cases", row.method, row.pattern);
+        }
+    }
+}
+
+static void lookup_finds_the_row_of_a_real_path(void **state)
+{
+    (void)state;
+    struct gateway_route_info row;
+    assert_true(gateway_route_lookup("POST", "/orders/12/cancel", &row));
+    assert_string_equal(row.pattern, "/orders/{id}/cancel");
+    assert_string_equal(row.command, "cancel");
+    assert_int_equal(row.access, GATEWAY_ACCESS_OWN_ORDER);
+    assert_false(gateway_route_lookup("DELETE", "/orders/12", &row));
+    assert_false(gateway_route_lookup("GET", "/orders/012", &row));
+    assert_false(gateway_route_lookup("GET", "/nothing", &row));
+    assert_false(gateway_route_lookup(NULL, "/healthz", &row));
+    assert_false(gateway_route_lookup("GET", "/healthz", NULL));
+}
+
 static void order_owner_is_read_from_the_order_record(void **state)
 {
     (void)state;
@@ -954,6 +1056,9 @@ int main(void)
         cmocka_unit_test(the_live_board_is_for_admin),
         cmocka_unit_test(the_board_alone_takes_a_token_from_the_query),
         cmocka_unit_test(a_command_without_a_rule_is_forbidden),
+        cmocka_unit_test(every_route_has_a_role_or_is_public),
+        cmocka_unit_test(every_route_is_decided_as_the_role_table_says),
+        cmocka_unit_test(lookup_finds_the_row_of_a_real_path),
         cmocka_unit_test(order_owner_is_read_from_the_order_record),
         cmocka_unit_test_setup(without_a_secret_the_gateway_does_not_start_unless_open,
                                clear_auth_environment),

@@ -133,6 +133,36 @@ static void latency_histogram_is_cumulative_with_inf_sum_and_count(void **state)
     free(page);
 }
 
+static void the_board_stream_is_counted_but_not_timed(void **state)
+{
+    struct gateway_metrics *m = *state;
+    gateway_metrics_observe_http(m, "/board/events", "GET", 200, 181.0);
+    gateway_metrics_observe_http(m, "/board", "GET", 200, 0.0004);
+    char *page = render(m);
+    assert_int_equal(sample(page, "hausbus_http_requests_total{route=\"/board/events\","
+                                  "method=\"GET\",code=\"200\"}"), 1);
+    assert_false(has_line(page, "hausbus_http_request_duration_seconds_count{route=\"/board/events\"}"));
+    assert_int_equal(sample(page, "hausbus_http_request_duration_seconds_count{route=\"/board\"}"),
+                     1);
+    /* Sub-millisecond answers still add up: the sum is not rounded to milliseconds. */
+    double sum = sample(page, "hausbus_http_request_duration_seconds_sum{route=\"/board\"}");
+    assert_true(sum > 0.00039 && sum < 0.00041);
+    assert_int_equal(sample(page, "hausbus_metrics_dropped_total"), 0);
+    free(page);
+}
+
+static void route_labels_come_from_the_route_table(void **state)
+{
+    struct gateway_metrics *m = *state;
+    gateway_metrics_observe_http(m, "/orders/7", "GET", 200, 0.001); /* a path, not a pattern */
+    gateway_metrics_observe_http(m, "/no/such/route", "GET", 200, 0.001);
+    char *page = render(m);
+    assert_int_equal(sample(page, "hausbus_http_requests_total{route=\"unmatched\","
+                                  "method=\"GET\",code=\"200\"}"), 2);
+    assert_false(has_line(page, "hausbus_http_requests_total{route=\"/orders/7\""));
+    free(page);
+}
+
 static void http_series_beyond_the_cap_are_dropped_and_counted(void **state)
 {
     struct gateway_metrics *m = *state;
@@ -258,6 +288,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(label_values_are_escaped),
         T(http_requests_are_counted_by_route_method_and_code),
+        T(the_board_stream_is_counted_but_not_timed),
+        T(route_labels_come_from_the_route_table),
         T(latency_histogram_is_cumulative_with_inf_sum_and_count),
         T(http_series_beyond_the_cap_are_dropped_and_counted),
         T(snapshots_become_saga_and_component_metrics),
