@@ -412,6 +412,11 @@ static int run_health(struct gateway *gw, struct mg_connection *conn)
 static int run_metrics(struct gateway *gw, struct mg_connection *conn)
 {
     size_t len = 0;
+    struct gateway_process_stats stats;
+    if (gw->metrics) {
+        bool read = gateway_process_stats_read(&stats) == HB_OK;
+        gateway_metrics_set_process(gw->metrics, read ? &stats : NULL);
+    }
     char *text = gw->metrics ? gateway_metrics_render(gw->metrics, &len) : NULL;
     if (!text) {
         return send_error(conn, 500, "out of memory", NULL);

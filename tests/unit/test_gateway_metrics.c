@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "metrics.h"
 
@@ -163,6 +164,50 @@ static void route_labels_come_from_the_route_table(void **state)
     free(page);
 }
 
+static void build_info_and_the_process_family_are_rendered(void **state)
+{
+    struct gateway_metrics *m = *state;
+    char *page = render(m);
+    assert_true(has_line(page, "# TYPE hausbus_build_info gauge"));
+    assert_true(has_line(page, "hausbus_build_info{version=\"" HAUSBUS_VERSION "\",revision=\""));
+    assert_false(has_line(page, "process_cpu_seconds_total")); /* not read: left out */
+    free(page);
+    struct gateway_process_stats stats;
+    assert_int_equal(gateway_process_stats_read(&stats), HB_OK);
+    gateway_metrics_set_process(m, &stats);
+    page = render(m);
+    assert_true(has_line(page, "# TYPE process_cpu_seconds_total counter"));
+    assert_true(sample(page, "process_resident_memory_bytes") > 1e5);
+    assert_true(sample(page, "process_virtual_memory_bytes") >=
+                sample(page, "process_resident_memory_bytes"));
+    assert_true(sample(page, "process_open_fds") >= 3);
+    assert_true(sample(page, "process_max_fds") >= sample(page, "process_open_fds"));
+    free(page);
+    gateway_metrics_set_process(m, NULL);
+    page = render(m);
+    assert_false(has_line(page, "process_open_fds"));
+    free(page);
+}
+
+static void process_stats_are_this_process(void **state)
+{
+    (void)state;
+    struct gateway_process_stats stats;
+    assert_int_equal(gateway_process_stats_read(&stats), HB_OK);
+    time_t now = time(NULL);
+    /* This test process started moments ago (the clock ticks allow 10 ms of slack). */
+    assert_true(stats.start_time_seconds <= (double)now + 1);
+    assert_true(stats.start_time_seconds > (double)now - 600);
+    assert_true(stats.cpu_seconds >= 0 && stats.cpu_seconds < 600);
+    FILE *f = fopen("/proc/self/status", "r"); /* one more descriptor is seen */
+    assert_non_null(f);
+    struct gateway_process_stats more;
+    assert_int_equal(gateway_process_stats_read(&more), HB_OK);
+    assert_true(more.open_fds == stats.open_fds + 1);
+    fclose(f);
+    assert_int_equal(gateway_process_stats_read(NULL), HB_ERR_INVAL);
+}
+
 static void http_series_beyond_the_cap_are_dropped_and_counted(void **state)
 {
     struct gateway_metrics *m = *state;
@@ -289,6 +334,8 @@ int main(void)
         cmocka_unit_test(label_values_are_escaped),
         T(http_requests_are_counted_by_route_method_and_code),
         T(the_board_stream_is_counted_but_not_timed),
+        T(build_info_and_the_process_family_are_rendered),
+        cmocka_unit_test(process_stats_are_this_process),
         T(route_labels_come_from_the_route_table),
         T(latency_histogram_is_cumulative_with_inf_sum_and_count),
         T(http_series_beyond_the_cap_are_dropped_and_counted),
