@@ -7,8 +7,9 @@ HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmos
 # What only the test suite needs: memcheck, the clang fuzzers, systemd-analyze (package
 # systemd) for the unit files, unzip for the helm binary
 # (npm fetches it; npm itself comes with the machine's Node.js, or Debian's npm package),
-# and headless Chromium for the live board's browser test (tests/browser).
-HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip systemd chromium)
+# headless Chromium for the live board's browser test (tests/browser), and promtool
+# (Debian package prometheus) for the check of GET /metrics (tests/e2e/test_metrics.py).
+HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip systemd chromium prometheus)
 command -v npm >/dev/null 2>&1 || HB_TEST_PACKAGES+=(npm)
 # The pod test's image build (scripts/build-image.sh) installs podman, runc, debootstrap
 # and catatonit itself, and configures podman for this machine.

@@ -2,8 +2,11 @@
 import http.client
 import json
 import re
+import shutil
 import signal
+import subprocess
 import time
+import unittest
 import uuid
 
 from board_events import BoardStream
@@ -214,6 +217,20 @@ class MetricsTest(StackTestCase):
             self.assertGreaterEqual(value(samples, name), minimum, name)
         self.assertLessEqual(value(samples, "process_start_time_seconds"), time.time() + 1)
         self.assertGreater(value(samples, "process_start_time_seconds"), time.time() - 3600)
+
+    @unittest.skipUnless(shutil.which("promtool"), "promtool (Debian package prometheus)")
+    def test_the_page_passes_promtool(self):
+        self.wait_metrics(self.expected_saga, "the saga counters of 4 orders")
+        conn = http.client.HTTPConnection("127.0.0.1", self.stack.http_port, timeout=15)
+        try:
+            conn.request("GET", "/metrics")
+            page = conn.getresponse().read()
+        finally:
+            conn.close()
+        checked = subprocess.run(["promtool", "check", "metrics"], input=page,
+                                 capture_output=True, timeout=60)
+        # Exit 0: no errors; lint findings (naming advice) would be printed and fail too.
+        self.assertEqual((checked.returncode, checked.stdout + checked.stderr), (0, b""))
 
     def test_component_metrics_and_retained_snapshots(self):
         def all_reported(samples):
