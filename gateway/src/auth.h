@@ -88,10 +88,10 @@ hb_err_t gateway_auth_verify(const struct gateway_auth_key *key, const char *tok
 bool gateway_auth_bearer(const char *header, const char **token, size_t *len);
 
 /* For the routes whose row takes a query token only (GET /board and GET /board/events:
- * a browser opens them, and EventSource cannot send headers): finds the value of the "token" parameter in query (the raw
- * query string without '?'). Returns false (and touches nothing) for another request,
- * a NULL query or one without a token parameter. The token is checked like a bearer
- * token by gateway_auth_verify. */
+ * a browser opens them, and EventSource cannot send headers): finds the value of the
+ * "token" parameter in query (the raw query string without '?'). Returns false (and
+ * touches nothing) for another request, a NULL query or one without a token parameter.
+ * The token is checked like a bearer token by gateway_auth_verify. */
 bool gateway_auth_query_token(const char *method, const char *path, const char *query,
                               const char **token, size_t *len);
 

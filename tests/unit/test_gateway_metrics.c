@@ -142,7 +142,8 @@ static void the_board_stream_is_counted_but_not_timed(void **state)
     char *page = render(m);
     assert_int_equal(sample(page, "hausbus_http_requests_total{route=\"/board/events\","
                                   "method=\"GET\",code=\"200\"}"), 1);
-    assert_false(has_line(page, "hausbus_http_request_duration_seconds_count{route=\"/board/events\"}"));
+    assert_false(
+        has_line(page, "hausbus_http_request_duration_seconds_count{route=\"/board/events\"}"));
     assert_int_equal(sample(page, "hausbus_http_request_duration_seconds_count{route=\"/board\"}"),
                      1);
     /* Sub-millisecond answers still add up: the sum is not rounded to milliseconds. */
