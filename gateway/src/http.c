@@ -412,6 +412,11 @@ static int run_health(struct gateway *gw, struct mg_connection *conn)
 static int run_metrics(struct gateway *gw, struct mg_connection *conn)
 {
     size_t len = 0;
+    struct gateway_process_stats stats;
+    if (gw->metrics) {
+        bool read = gateway_process_stats_read(&stats) == HB_OK;
+        gateway_metrics_set_process(gw->metrics, read ? &stats : NULL);
+    }
     char *text = gw->metrics ? gateway_metrics_render(gw->metrics, &len) : NULL;
     if (!text) {
         return send_error(conn, 500, "out of memory", NULL);
@@ -483,7 +488,7 @@ static int run_local_authorised(struct gateway *gw, struct mg_connection *conn,
  * (401 without a token) are matched here without their body, for the pattern only. */
 static void observe_request(struct gateway *gw, const struct mg_request_info *ri,
                             const char *path, const struct gateway_route *route, int status,
-                            int64_t started_ms)
+                            int64_t started_us)
 {
     if (!gw->metrics) {
         return;
@@ -498,7 +503,7 @@ static void observe_request(struct gateway *gw, const struct mg_request_info *ri
         }
     }
     gateway_metrics_observe_http(gw->metrics, pattern, ri->request_method, status,
-                                 (double)(hb_now_ms() - started_ms) / 1000.0);
+                                 (double)(hb_now_us() - started_us) / 1e6);
     gateway_route_clear(&headless);
 }
 
@@ -512,7 +517,7 @@ void gateway_init(struct gateway *gw)
 static int handle_request(struct gateway *gw, struct mg_connection *conn,
                           const struct mg_request_info *ri)
 {
-    int64_t started_ms = hb_now_ms();
+    int64_t started_us = hb_now_us(); /* microseconds: a fast answer must not sum to 0 */
     const char *path = ri->local_uri ? ri->local_uri : "";
     struct answer answer = {0};
     struct gateway_route route;
@@ -588,8 +593,8 @@ done:
     }
     hb_log(answer.status >= 500 ? HB_LOG_INFO : HB_LOG_DEBUG, answer.order_id,
            "%.16s %.200s%s%.200s -> %d in %" PRId64 " ms", ri->request_method, path,
-           query ? "?" : "", query ? query : "", answer.status, hb_now_ms() - started_ms);
-    observe_request(gw, ri, path, &route, answer.status, started_ms);
+           query ? "?" : "", query ? query : "", answer.status, (hb_now_us() - started_us) / 1000);
+    observe_request(gw, ri, path, &route, answer.status, started_us);
     gateway_route_clear(&route);
     free(body.data);
     return answer.status;

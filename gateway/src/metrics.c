@@ -50,6 +50,8 @@ struct gateway_metrics {
     struct route_histogram routes[GATEWAY_METRICS_ROUTES_MAX];
     size_t n_routes;
     struct component components[GATEWAY_METRICS_COMPONENTS_MAX];
+    struct gateway_process_stats process; /* valid when has_process */
+    bool has_process;
     uint64_t dropped; /* observations and snapshots left out because of a cap */
     uint64_t omitted; /* series the last render left out because of a cap */
 };
@@ -90,10 +92,29 @@ static const char *normalise_method(const char *method)
     return "other";
 }
 
+/* The route label of route (a pattern): the route table's own pattern, or "unmatched"
+ * for anything the table does not have. *stream tells whether the row for method on it
+ * answers with a long-lived stream, which is counted but not timed (one board viewer
+ * would otherwise put a minutes-long sample into the request latency histogram). */
+static const char *route_label(const char *route, const char *method, bool *stream)
+{
+    const char *label = "unmatched";
+    *stream = false;
+    for (size_t i = 0; route && i < gateway_route_count(); i++) {
+        struct gateway_route_info row;
+        if (gateway_route_describe(i, &row) && strcmp(row.pattern, route) == 0) {
+            label = row.pattern;
+            *stream = *stream || (method && strcmp(row.method, method) == 0 && row.stream);
+        }
+    }
+    return label;
+}
+
 void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
                                   const char *method, int status, double seconds)
 {
-    const char *name = route ? route : "unmatched";
+    bool stream = false;
+    const char *name = route_label(route, method, &stream);
     const char *verb = normalise_method(method);
     int code = status >= 100 && status <= 599 ? status : 0;
     pthread_mutex_lock(&m->lock);
@@ -111,12 +132,12 @@ void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
         s->code = code;
     }
     struct route_histogram *h = NULL;
-    for (size_t i = 0; i < m->n_routes && !h; i++) {
+    for (size_t i = 0; i < m->n_routes && !h && !stream; i++) {
         if (strcmp(m->routes[i].route, name) == 0) {
             h = &m->routes[i];
         }
     }
-    if (!h && m->n_routes < GATEWAY_METRICS_ROUTES_MAX) {
+    if (!h && !stream && m->n_routes < GATEWAY_METRICS_ROUTES_MAX) {
         h = &m->routes[m->n_routes++];
         snprintf(h->route, sizeof(h->route), "%s", name);
     }
@@ -131,7 +152,7 @@ void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
         }
         h->count++;
         h->sum += seconds > 0 ? seconds : 0;
-    } else {
+    } else if (!stream) {
         m->dropped++;
     }
     pthread_mutex_unlock(&m->lock);
@@ -504,11 +525,61 @@ static void render_components(struct page *p, struct gateway_metrics *m)
     }
 }
 
+void gateway_metrics_set_process(struct gateway_metrics *m,
+                                 const struct gateway_process_stats *stats)
+{
+    pthread_mutex_lock(&m->lock);
+    m->has_process = stats != NULL;
+    if (stats) {
+        m->process = *stats;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* hausbus_build_info and, when known, the standard process_* family of the gateway. */
+static void render_process(struct page *p, const struct gateway_metrics *m)
+{
+    char version[GATEWAY_METRICS_LABEL_MAX], revision[GATEWAY_METRICS_LABEL_MAX];
+    gateway_metrics_escape(HAUSBUS_VERSION, version, sizeof(version));
+    gateway_metrics_escape(HAUSBUS_REVISION, revision, sizeof(revision));
+    family(p, "hausbus_build_info", "gauge",
+           "Always 1; the labels say which build of the gateway answers.");
+    put(p, "hausbus_build_info{version=\"%s\",revision=\"%s\"}", version, revision);
+    put_value(p, 1);
+    if (!m->has_process) {
+        return;
+    }
+    const struct {
+        const char *name;
+        const char *type;
+        const char *help;
+        double value;
+    } rows[] = {
+        {"process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+         m->process.cpu_seconds},
+        {"process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+         m->process.resident_bytes},
+        {"process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+         m->process.virtual_bytes},
+        {"process_start_time_seconds", "gauge",
+         "Start time of the process since unix epoch in seconds.", m->process.start_time_seconds},
+        {"process_open_fds", "gauge", "Number of open file descriptors.", m->process.open_fds},
+        {"process_max_fds", "gauge", "Maximum number of open file descriptors.",
+         m->process.max_fds},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        family(p, rows[i].name, rows[i].type, rows[i].help);
+        put(p, "%s", rows[i].name);
+        put_value(p, rows[i].value);
+    }
+}
+
 char *gateway_metrics_render(struct gateway_metrics *m, size_t *len)
 {
     struct page p = {.text = NULL};
     pthread_mutex_lock(&m->lock);
     m->omitted = 0;
+    render_process(&p, m);
     render_http(&p, m);
     render_saga(&p, m);
     render_components(&p, m);

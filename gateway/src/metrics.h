@@ -9,6 +9,15 @@
 #include <stddef.h>
 
 #include "hausbus/err.h"
+#include "process_stats.h"
+
+/* Set by the build (CMake project version, git describe); see gateway/CMakeLists.txt. */
+#ifndef HAUSBUS_VERSION
+#define HAUSBUS_VERSION "unknown"
+#endif
+#ifndef HAUSBUS_REVISION
+#define HAUSBUS_REVISION "unknown"
+#endif
 
 #define GATEWAY_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define GATEWAY_METRICS_HTTP_SERIES_MAX 256 /* route x method x code combinations */
@@ -27,9 +36,11 @@ hb_err_t gateway_metrics_create(struct gateway_metrics **out);
 /* Accepts NULL. */
 void gateway_metrics_destroy(struct gateway_metrics *m);
 
-/* Counts one answered request: route is the matched pattern ("/orders/{id}") or NULL
- * for "unmatched"; method is normalised to a known verb or "other"; status outside
- * 100..599 counts as 0. A combination beyond the caps is counted as dropped. */
+/* Counts one answered request: route is the matched pattern ("/orders/{id}"); NULL or a
+ * pattern the route table does not have counts as "unmatched"; method is normalised to
+ * a known verb or "other"; status outside 100..599 counts as 0. seconds goes into the
+ * route's latency histogram unless the route table row says the answer is a stream
+ * (GET /board/events). A combination beyond the caps is counted as dropped. */
 void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
                                   const char *method, int status, double seconds);
 
@@ -45,6 +56,11 @@ bool gateway_metrics_on_snapshot(struct gateway_metrics *m, const char *topic,
  * an empty payload forgets the name. Returns false for anything else. */
 bool gateway_metrics_on_status(struct gateway_metrics *m, const char *topic,
                                const char *payload, size_t len);
+
+/* Keeps stats (the gateway process's own, read by the caller) for the process_* family
+ * of the next render; NULL forgets them, and the family is left out. Can't fail. */
+void gateway_metrics_set_process(struct gateway_metrics *m,
+                                 const struct gateway_process_stats *stats);
 
 /* Renders everything in the text exposition format. Returns a malloc'd NUL-terminated
  * string (length in *len when len is non-NULL), NULL on allocation failure. */

@@ -30,37 +30,76 @@ struct route_def {
     const char *pattern;     /* literal path; "{id}" matches one path id */
     const char *component;   /* NULL: answered by the gateway itself */
     const char *command;
+    enum gateway_access access; /* who may have it answered (auth.c reads only this) */
+    const char *action;      /* for 403 texts: "<action> is for the admin role only" */
     const char *id_field;    /* data member the path id goes to; NULL when there is none */
     const char *query_field; /* the one optional query parameter; NULL when none is accepted */
     enum body_kind body;
     bool id_is_order;        /* the path id names an order, so it is the event subject */
     enum gateway_local local; /* with component NULL: what the gateway answers itself */
+    bool stream;             /* the answer is a long-lived stream */
 };
 
-/* Order matters only for the Allow header, which lists methods in table order. */
+#define COMMAND(m, p, comp, cmd, acc, act) \
+    .method = (m), .pattern = (p), .component = (comp), .command = (cmd), .access = (acc), \
+    .action = (act)
+#define LOCAL(m, p, what, acc) \
+    .method = (m), .pattern = (p), .local = (what), .access = (acc), .action = (p)
+
+/* One row per route: method, path, command, who may call it and what it takes. Order
+ * matters only for the Allow header, which lists methods in table order. */
 static const struct route_def route_table[] = {
-    {"GET", "/products", "product", "list", NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"POST", "/products", "product", "create", NULL, NULL, BODY_PRODUCT, false, GATEWAY_LOCAL_NONE},
-    {"GET", "/products/{id}", "product", "get", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"GET", "/orders", "order", "list", NULL, "userId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"POST", "/orders", "order", "place", NULL, NULL, BODY_ORDER, false, GATEWAY_LOCAL_NONE},
-    {"GET", "/orders/{id}", "order", "get", "id", NULL, BODY_IGNORED, true, GATEWAY_LOCAL_NONE},
-    {"POST", "/orders/{id}/cancel", "order", "cancel", "id", NULL, BODY_IGNORED, true, GATEWAY_LOCAL_NONE},
-    {"GET", "/deliveries", "delivery", "list", NULL, "orderId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"GET", "/deliveries/{id}", "delivery", "get", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"POST", "/deliveries/{id}/confirm", "delivery", "confirm", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"POST", "/deliveries/{id}/start", "delivery", "start", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"POST", "/deliveries/{id}/complete", "delivery", "complete", "id", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"GET", "/payments", "payment", "list", NULL, "orderId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"GET", "/mypage/{id}", "view", "mypage", "userId", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"GET", "/notifications", "notification", "list", NULL, "userId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
-    {"GET", "/healthz", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_HEALTH},
-    {"GET", "/openapi.json", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_OPENAPI},
-    {"GET", "/board", NULL, NULL, NULL, QUERY_TOKEN, BODY_IGNORED, false, GATEWAY_LOCAL_BOARD},
-    {"GET", "/board/events", NULL, NULL, NULL, QUERY_TOKEN, BODY_IGNORED, false,
-     GATEWAY_LOCAL_BOARD_EVENTS},
-    {"GET", "/metrics", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_METRICS},
+    {COMMAND("GET", "/products", "product", "list", GATEWAY_ACCESS_ANY_ROLE, "listing products")},
+    {COMMAND("POST", "/products", "product", "create", GATEWAY_ACCESS_ADMIN, "creating products"),
+     .body = BODY_PRODUCT},
+    {COMMAND("GET", "/products/{id}", "product", "get", GATEWAY_ACCESS_ANY_ROLE,
+             "reading a product"),
+     .id_field = "id"},
+    {COMMAND("GET", "/orders", "order", "list", GATEWAY_ACCESS_OWN_USER, "listing orders"),
+     .query_field = "userId"},
+    {COMMAND("POST", "/orders", "order", "place", GATEWAY_ACCESS_OWN_USER, "placing an order"),
+     .body = BODY_ORDER},
+    {COMMAND("GET", "/orders/{id}", "order", "get", GATEWAY_ACCESS_OWN_ORDER, "reading an order"),
+     .id_field = "id", .id_is_order = true},
+    {COMMAND("POST", "/orders/{id}/cancel", "order", "cancel", GATEWAY_ACCESS_OWN_ORDER,
+             "cancelling an order"),
+     .id_field = "id", .id_is_order = true},
+    {COMMAND("GET", "/deliveries", "delivery", "list", GATEWAY_ACCESS_STAFF,
+             "listing deliveries"),
+     .query_field = "orderId"},
+    {COMMAND("GET", "/deliveries/{id}", "delivery", "get", GATEWAY_ACCESS_STAFF,
+             "reading a delivery"),
+     .id_field = "id"},
+    {COMMAND("POST", "/deliveries/{id}/confirm", "delivery", "confirm", GATEWAY_ACCESS_BRAND,
+             "confirming a delivery"),
+     .id_field = "id"},
+    {COMMAND("POST", "/deliveries/{id}/start", "delivery", "start", GATEWAY_ACCESS_BRAND,
+             "starting a delivery"),
+     .id_field = "id"},
+    {COMMAND("POST", "/deliveries/{id}/complete", "delivery", "complete", GATEWAY_ACCESS_BRAND,
+             "completing a delivery"),
+     .id_field = "id"},
+    {COMMAND("GET", "/payments", "payment", "list", GATEWAY_ACCESS_ADMIN, "listing payments"),
+     .query_field = "orderId"},
+    {COMMAND("GET", "/mypage/{id}", "view", "mypage", GATEWAY_ACCESS_OWN_USER,
+             "reading a mypage"),
+     .id_field = "userId"},
+    {COMMAND("GET", "/notifications", "notification", "list", GATEWAY_ACCESS_OWN_USER,
+             "listing notifications"),
+     .query_field = "userId"},
+    /* Public: what a load balancer and an API client need before they hold a token. */
+    {LOCAL("GET", "/healthz", GATEWAY_LOCAL_HEALTH, GATEWAY_ACCESS_PUBLIC)},
+    {LOCAL("GET", "/openapi.json", GATEWAY_LOCAL_OPENAPI, GATEWAY_ACCESS_PUBLIC)},
+    /* Every other page the gateway serves itself (every order and process) is for
+     * operators. A browser opens the board itself, so its token may come in the query. */
+    {LOCAL("GET", "/board", GATEWAY_LOCAL_BOARD, GATEWAY_ACCESS_ADMIN), .query_field = QUERY_TOKEN},
+    {LOCAL("GET", "/board/events", GATEWAY_LOCAL_BOARD_EVENTS, GATEWAY_ACCESS_ADMIN),
+     .query_field = QUERY_TOKEN, .stream = true},
+    {LOCAL("GET", "/metrics", GATEWAY_LOCAL_METRICS, GATEWAY_ACCESS_ADMIN)},
 };
+
+#undef COMMAND
+#undef LOCAL
 
 #define ROUTE_COUNT (sizeof(route_table) / sizeof(route_table[0]))
 
@@ -441,6 +480,9 @@ hb_err_t gateway_route_request(const struct gateway_request *req, struct gateway
     }
     out->allow[0] = '\0';
     out->pattern = def->pattern;
+    out->access = def->access;
+    out->action = def->action;
+    out->stream = def->stream;
     if (req->body_len > GATEWAY_BODY_MAX) {
         return route_fail(out, 413, "body is over %d bytes", GATEWAY_BODY_MAX);
     }
@@ -509,6 +551,12 @@ bool gateway_route_describe(size_t i, struct gateway_route_info *out)
     *out = (struct gateway_route_info){
         .method = def->method,
         .pattern = def->pattern,
+        .component = def->component,
+        .command = def->command,
+        .local_answer = def->local,
+        .access = def->access,
+        .action = def->action,
+        .stream = def->stream,
         .id_field = def->id_field,
         .query_field = def->query_field,
         .query_is_token = query_is_token(def),
@@ -516,6 +564,21 @@ bool gateway_route_describe(size_t i, struct gateway_route_info *out)
         .local = def->component == NULL,
     };
     return true;
+}
+
+bool gateway_route_lookup(const char *method, const char *path, struct gateway_route_info *out)
+{
+    if (!method || !path || !out) {
+        return false;
+    }
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        int64_t id = 0;
+        if (strcmp(route_table[i].method, method) == 0 &&
+            match_pattern(route_table[i].pattern, path, &id)) {
+            return gateway_route_describe(i, out);
+        }
+    }
+    return false;
 }
 
 void gateway_route_clear(struct gateway_route *route)

@@ -39,6 +39,19 @@ enum gateway_local {
     GATEWAY_LOCAL_METRICS,      /* GET /metrics (Prometheus text) */
 };
 
+/* Who may have a route answered (docs/SECURITY.md reads this list). Every row of the
+ * route table names one; auth.c decides from it and nothing else. */
+enum gateway_access {
+    GATEWAY_ACCESS_UNSET = 0,  /* a row nobody gave a rule: refused (a unit test fails) */
+    GATEWAY_ACCESS_PUBLIC,     /* anybody, without a token */
+    GATEWAY_ACCESS_ANY_ROLE,   /* every valid token */
+    GATEWAY_ACCESS_ADMIN,      /* admin only */
+    GATEWAY_ACCESS_BRAND,      /* brand only, not even admin ("the brand role alone") */
+    GATEWAY_ACCESS_STAFF,      /* brand or admin */
+    GATEWAY_ACCESS_OWN_USER,   /* a customer for the request's own userId, or admin */
+    GATEWAY_ACCESS_OWN_ORDER,  /* the customer whose order the path id names, or admin */
+};
+
 struct gateway_route {
     enum gateway_route_kind kind;
     int status;            /* ERROR: the HTTP status (400, 404, 405, 413) */
@@ -47,6 +60,11 @@ struct gateway_route {
     enum gateway_local local; /* LOCAL: which answer */
     const char *pattern;   /* the matched route's pattern ("/orders/{id}"), static; NULL
                             * when no route matched (404) */
+    /* From the matched row (also for its 413 and 400 answers); UNSET, NULL and false
+     * when no route matched: */
+    enum gateway_access access;
+    const char *action;    /* what the route does, for 403 texts ("reading an order") */
+    bool stream;           /* the answer is a long-lived stream, not one timed reply */
     const char *component; /* COMMAND: "order", ...; static string */
     const char *command;   /* COMMAND: "place", ...; static string */
     int64_t order_id;      /* COMMAND: the order it is about (event subject), 0 if none */
@@ -62,10 +80,17 @@ struct gateway_route {
  * gateway_route_clear. */
 hb_err_t gateway_route_request(const struct gateway_request *req, struct gateway_route *out);
 
-/* One entry of the route table, for checks of the API document against it. */
+/* One row of the route table: the one place a route's method, path, command, role and
+ * token need are written. Auth, the OpenAPI check and the metrics labels read it. */
 struct gateway_route_info {
     const char *method;      /* "GET", "POST" */
     const char *pattern;     /* "/orders/{id}": "{id}" stands for one positive id */
+    const char *component;   /* COMMAND routes: "order", ...; NULL for LOCAL ones */
+    const char *command;     /* COMMAND routes: "get", ...; NULL for LOCAL ones */
+    enum gateway_local local_answer; /* LOCAL routes: what the gateway answers with */
+    enum gateway_access access; /* who may have it answered; PUBLIC needs no token */
+    const char *action;      /* for 403 texts: "<action> is for ..." */
+    bool stream;             /* a long-lived stream (kept out of the latency histogram) */
     const char *id_field;    /* what the path id is ("id", "userId"); NULL without one */
     const char *query_field; /* the one optional query parameter; NULL when none */
     bool query_is_token;     /* query_field is a bearer token, not a positive id */
@@ -78,6 +103,10 @@ size_t gateway_route_count(void);
 
 /* Describes route i (< gateway_route_count()) into *out; false when i is out of range. */
 bool gateway_route_describe(size_t i, struct gateway_route_info *out);
+
+/* Describes the row that answers method on path (a real path: "/orders/7") into *out.
+ * Returns false (out untouched) when no row does, for NULL arguments too. */
+bool gateway_route_lookup(const char *method, const char *path, struct gateway_route_info *out);
 
 /* Frees route->data and zeroes route. Accepts a cleared route. */
 void gateway_route_clear(struct gateway_route *route);

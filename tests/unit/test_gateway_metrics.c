@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "metrics.h"
 
@@ -131,6 +132,81 @@ static void latency_histogram_is_cumulative_with_inf_sum_and_count(void **state)
     double sum = sample(page, "hausbus_http_request_duration_seconds_sum{route=\"/orders\"}");
     assert_true(sum > 60.308 && sum < 60.310);
     free(page);
+}
+
+static void the_board_stream_is_counted_but_not_timed(void **state)
+{
+    struct gateway_metrics *m = *state;
+    gateway_metrics_observe_http(m, "/board/events", "GET", 200, 181.0);
+    gateway_metrics_observe_http(m, "/board", "GET", 200, 0.0004);
+    char *page = render(m);
+    assert_int_equal(sample(page, "hausbus_http_requests_total{route=\"/board/events\","
+                                  "method=\"GET\",code=\"200\"}"), 1);
+    assert_false(
+        has_line(page, "hausbus_http_request_duration_seconds_count{route=\"/board/events\"}"));
+    assert_int_equal(sample(page, "hausbus_http_request_duration_seconds_count{route=\"/board\"}"),
+                     1);
+    /* Sub-millisecond answers still add up: the sum is not rounded to milliseconds. */
+    double sum = sample(page, "hausbus_http_request_duration_seconds_sum{route=\"/board\"}");
+    assert_true(sum > 0.00039 && sum < 0.00041);
+    assert_int_equal(sample(page, "hausbus_metrics_dropped_total"), 0);
+    free(page);
+}
+
+static void route_labels_come_from_the_route_table(void **state)
+{
+    struct gateway_metrics *m = *state;
+    gateway_metrics_observe_http(m, "/orders/7", "GET", 200, 0.001); /* a path, not a pattern */
+    gateway_metrics_observe_http(m, "/no/such/route", "GET", 200, 0.001);
+    char *page = render(m);
+    assert_int_equal(sample(page, "hausbus_http_requests_total{route=\"unmatched\","
+                                  "method=\"GET\",code=\"200\"}"), 2);
+    assert_false(has_line(page, "hausbus_http_requests_total{route=\"/orders/7\""));
+    free(page);
+}
+
+static void build_info_and_the_process_family_are_rendered(void **state)
+{
+    struct gateway_metrics *m = *state;
+    char *page = render(m);
+    assert_true(has_line(page, "# TYPE hausbus_build_info gauge"));
+    assert_true(has_line(page, "hausbus_build_info{version=\"" HAUSBUS_VERSION "\",revision=\""));
+    assert_false(has_line(page, "process_cpu_seconds_total")); /* not read: left out */
+    free(page);
+    struct gateway_process_stats stats;
+    assert_int_equal(gateway_process_stats_read(&stats), HB_OK);
+    gateway_metrics_set_process(m, &stats);
+    page = render(m);
+    assert_true(has_line(page, "# TYPE process_cpu_seconds_total counter"));
+    assert_true(sample(page, "process_resident_memory_bytes") > 1e5);
+    assert_true(sample(page, "process_virtual_memory_bytes") >=
+                sample(page, "process_resident_memory_bytes"));
+    assert_true(sample(page, "process_open_fds") >= 3);
+    assert_true(sample(page, "process_max_fds") >= sample(page, "process_open_fds"));
+    free(page);
+    gateway_metrics_set_process(m, NULL);
+    page = render(m);
+    assert_false(has_line(page, "process_open_fds"));
+    free(page);
+}
+
+static void process_stats_are_this_process(void **state)
+{
+    (void)state;
+    struct gateway_process_stats stats;
+    assert_int_equal(gateway_process_stats_read(&stats), HB_OK);
+    time_t now = time(NULL);
+    /* This test process started moments ago (the clock ticks allow 10 ms of slack). */
+    assert_true(stats.start_time_seconds <= (double)now + 1);
+    assert_true(stats.start_time_seconds > (double)now - 600);
+    assert_true(stats.cpu_seconds >= 0 && stats.cpu_seconds < 600);
+    FILE *f = fopen("/proc/self/status", "r"); /* one more descriptor is seen */
+    assert_non_null(f);
+    struct gateway_process_stats more;
+    assert_int_equal(gateway_process_stats_read(&more), HB_OK);
+    assert_true(more.open_fds == stats.open_fds + 1);
+    fclose(f);
+    assert_int_equal(gateway_process_stats_read(NULL), HB_ERR_INVAL);
 }
 
 static void http_series_beyond_the_cap_are_dropped_and_counted(void **state)
@@ -258,6 +334,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(label_values_are_escaped),
         T(http_requests_are_counted_by_route_method_and_code),
+        T(the_board_stream_is_counted_but_not_timed),
+        T(build_info_and_the_process_family_are_rendered),
+        cmocka_unit_test(process_stats_are_this_process),
+        T(route_labels_come_from_the_route_table),
         T(latency_histogram_is_cumulative_with_inf_sum_and_count),
         T(http_series_beyond_the_cap_are_dropped_and_counted),
         T(snapshots_become_saga_and_component_metrics),

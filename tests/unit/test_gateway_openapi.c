@@ -11,6 +11,7 @@
 
 #include "documents.h"
 #include "auth.h"
+#include "metrics.h"
 #include "routes.h"
 
 static cJSON *load_document(void)
@@ -125,7 +126,7 @@ static void every_route_is_documented_with_its_parameters(void **state)
         /* Security: public exactly where the gateway asks for no token. */
         const cJSON *security = cJSON_GetObjectItemCaseSensitive(op, "security");
         bool public = cJSON_IsArray(security) && cJSON_GetArraySize(security) == 0;
-        assert_int_equal(public, !gateway_auth_needs_token(info.method, info.pattern));
+        assert_int_equal(public, info.access == GATEWAY_ACCESS_PUBLIC);
         if (!public) {
             assert_true(has_response(op, "401"));
             assert_true(has_response(op, "403"));
@@ -161,6 +162,45 @@ static void nothing_is_documented_that_is_not_served(void **state)
     cJSON_Delete(doc);
 }
 
+/* Schema-driven testers (dredd) fill path parameters from their example. */
+static void every_path_parameter_has_an_example(void **state)
+{
+    (void)state;
+    cJSON *doc = load_document();
+    for (size_t i = 0; i < gateway_route_count(); i++) {
+        struct gateway_route_info info;
+        assert_true(gateway_route_describe(i, &info));
+        const cJSON *param;
+        cJSON_ArrayForEach(param, cJSON_GetObjectItemCaseSensitive(operation(doc, &info),
+                                                                   "parameters"))
+        {
+            const cJSON *in = cJSON_GetObjectItemCaseSensitive(param, "in");
+            const cJSON *example = cJSON_GetObjectItemCaseSensitive(param, "example");
+            if (cJSON_IsString(in) && strcmp(in->valuestring, "path") == 0 &&
+                !(cJSON_IsNumber(example) && example->valuedouble >= 1)) {
+                fail_msg("%s %s: path parameter without a positive example", info.method,
+                         info.pattern);
+            }
+        }
+    }
+    cJSON_Delete(doc);
+}
+
+/* The media type documented for GET /metrics is the Content-Type the gateway sends. */
+static void metrics_media_type_is_the_one_sent(void **state)
+{
+    (void)state;
+    cJSON *doc = load_document();
+    struct gateway_route_info info;
+    assert_true(gateway_route_lookup("GET", "/metrics", &info));
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(operation(doc, &info), "responses"), "200");
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(ok, "content");
+    assert_int_equal(cJSON_GetArraySize(content), 1);
+    assert_string_equal(content->child->string, GATEWAY_METRICS_CONTENT_TYPE);
+    cJSON_Delete(doc);
+}
+
 static void describe_refuses_an_index_out_of_range(void **state)
 {
     (void)state;
@@ -175,6 +215,8 @@ int main(void)
         cmocka_unit_test(document_is_openapi_3),
         cmocka_unit_test(every_route_is_documented_with_its_parameters),
         cmocka_unit_test(nothing_is_documented_that_is_not_served),
+        cmocka_unit_test(every_path_parameter_has_an_example),
+        cmocka_unit_test(metrics_media_type_is_the_one_sent),
         cmocka_unit_test(describe_refuses_an_index_out_of_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -543,7 +543,7 @@ static void saga_metrics_count_each_order_once(void **state)
     assert_int_equal(hbt_json_int(to_paid, "count"), 1);
     assert_int_equal(hbt_json_int(to_paid, "sum"), 40);
     const cJSON *counts = cJSON_GetObjectItemCaseSensitive(to_paid, "counts");
-    assert_int_equal(cJSON_GetArraySize(counts), 11);
+    assert_int_equal(cJSON_GetArraySize(counts), 23);
     assert_int_equal((int)cJSON_GetArrayItem(counts, 2)->valuedouble, 0); /* le 25 */
     assert_int_equal((int)cJSON_GetArrayItem(counts, 3)->valuedouble, 1); /* le 50 */
     assert_int_equal((int)cJSON_GetArrayItem(counts, 10)->valuedouble, 1); /* cumulative */
@@ -572,6 +572,126 @@ static void saga_latency_buckets_match_their_bounds(void **state)
     assert_int_equal((int)cJSON_GetArrayItem(counts, 10)->valuedouble, 2); /* le 10000 */
     assert_int_equal(hbt_json_int(h, "count"), 3);
     assert_int_equal(hbt_json_int(h, "sum"), 10012);
+    cJSON_Delete(extra);
+}
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+/* The cumulative count of bucket i of h. */
+static int64_t bucket_count(const cJSON *h, int i)
+{
+    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(h, "counts");
+    const cJSON *count = cJSON_GetArrayItem(counts, i);
+    assert_non_null(count);
+    return (int64_t)count->valuedouble;
+}
+
+static void saga_latency_sql_buckets_match_every_bound(void **state)
+{
+    struct hbt *t = *state;
+    cJSON *extra = saga_metrics(t);
+    const cJSON *le = cJSON_GetObjectItemCaseSensitive(saga_latency(extra, "placed_to_paid"),
+                                                       "le");
+    int n = cJSON_GetArraySize(le);
+    assert_true(n >= 20);
+    /* One placed_to_paid exactly on each bound, and one just over the last. */
+    int64_t last = 0;
+    for (int i = 0; i <= n; i++) {
+        int64_t latency = i < n ? (int64_t)cJSON_GetArrayItem(le, i)->valuedouble : last + 1;
+        int64_t id = place(t, USER_ID);
+        t->ctx.now_ms += latency;
+        payment_approved(t, id);
+        (void)hbt_take(t);
+        last = latency;
+    }
+    cJSON_Delete(extra);
+    extra = saga_metrics(t);
+    const cJSON *h = saga_latency(extra, "placed_to_paid");
+    for (int i = 0; i < n; i++) {
+        if (bucket_count(h, i) != i + 1) {
+            fail_msg("bucket %d (le %.0f ms) counts %lld, expected %d", i,
+                     cJSON_GetArrayItem(le, i)->valuedouble, (long long)bucket_count(h, i),
+                     i + 1);
+        }
+    }
+    assert_int_equal(hbt_json_int(h, "count"), n + 1);
+    cJSON_Delete(extra);
+}
+
+/* The steps that wait on people take days: a 3-day paid_to_preparing is in a finite
+ * bucket, not only in +Inf. */
+static void a_step_of_days_lands_in_a_finite_bucket(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = order_at(t, "PAID");
+    t->ctx.now_ms += 3 * DAY_MS;
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryConfirmed"), id, "PREPARING", 2),
+                     HB_OK);
+    cJSON *extra = saga_metrics(t);
+    const cJSON *h = saga_latency(extra, "paid_to_preparing");
+    int last = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "le")) - 1;
+    assert_int_equal(bucket_count(h, last), 1);
+    assert_int_equal(hbt_json_int(h, "sum"), 3 * DAY_MS);
+    cJSON_Delete(extra);
+}
+
+/* The trigger of the buckets that stopped at 10 s, as the schema before the day-long
+ * buckets created it (a fixture: an order database made by that version has it). */
+static const char ten_second_trigger[] =
+    "CREATE TRIGGER order_step_latency_on_step AFTER INSERT ON order_steps"
+    "  WHEN NEW.at IS NOT NULL AND NEW.step IN ('PAID', 'PREPARING', 'SHIPPING', 'DELIVERED')"
+    "  BEGIN INSERT INTO order_step_latency(name, bucket, n, sum_ms)"
+    "  SELECT lower(prev.step) || '_to_' || lower(NEW.step),"
+    "    CASE WHEN d <= 5 THEN 0 WHEN d <= 10 THEN 1 WHEN d <= 25 THEN 2 WHEN d <= 50 THEN 3"
+    "    WHEN d <= 100 THEN 4 WHEN d <= 250 THEN 5 WHEN d <= 500 THEN 6 WHEN d <= 1000 THEN 7"
+    "    WHEN d <= 2500 THEN 8 WHEN d <= 5000 THEN 9 WHEN d <= 10000 THEN 10 ELSE 11 END, 1, d"
+    "  FROM (SELECT step, max(NEW.at - at, 0) AS d FROM order_steps"
+    "    WHERE order_id = NEW.order_id AND at IS NOT NULL AND step = CASE NEW.step"
+    "    WHEN 'PAID' THEN 'PLACED' WHEN 'PREPARING' THEN 'PAID' WHEN 'SHIPPING' THEN 'PREPARING'"
+    "    ELSE 'SHIPPING' END) AS prev WHERE true"
+    "  ON CONFLICT(name, bucket) DO UPDATE SET n = n + 1, sum_ms = sum_ms + excluded.sum_ms;"
+    "  END;";
+
+static void a_database_with_ten_second_buckets_is_rebuilt_in_day_buckets(void **state)
+{
+    struct hbt *t = *state;
+    /* An order database as the 10 s version left it: its trigger, and a 3-day
+     * paid_to_preparing counted in bucket 11 ("over 10 s"). */
+    assert_int_equal(hb_store_exec(t->store, "DROP TRIGGER order_step_latency_on_step_v2;"),
+                     HB_OK);
+    assert_int_equal(hb_store_exec(t->store, ten_second_trigger), HB_OK);
+    int64_t id = order_at(t, "PAID");
+    t->ctx.now_ms += 3 * DAY_MS;
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryConfirmed"), id, "PREPARING", 2),
+                     HB_OK);
+    (void)hbt_take(t);
+    assert_int_equal(hbt_db_int(t, "SELECT bucket FROM order_step_latency"
+                                   " WHERE name = 'paid_to_preparing'"), 11);
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM order_step_latency"
+                                   " WHERE name = 'placed_to_paid'"), 1);
+    /* The new version starts on it, twice (a restart). */
+    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
+    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
+    assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+                                   " AND name LIKE 'order_step_latency%%'"), 1);
+    cJSON *extra = saga_metrics(t);
+    const cJSON *h = saga_latency(extra, "paid_to_preparing");
+    int last = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "le")) - 1;
+    assert_int_equal(bucket_count(h, last), 1);
+    assert_int_equal(bucket_count(h, last - 2), 0); /* le 2 days */
+    assert_int_equal(hbt_json_int(h, "count"), 1);
+    assert_int_equal(hbt_json_int(h, "sum"), 3 * DAY_MS);
+    assert_int_equal(hbt_json_int(saga_latency(extra, "placed_to_paid"), "count"), 1);
+    cJSON_Delete(extra);
+    /* Steps after the migration are counted once, by the new trigger alone. */
+    int64_t next = order_at(t, "PAID");
+    t->ctx.now_ms += 2 * 3600 * 1000;
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryConfirmed"), next, "PREPARING", 2),
+                     HB_OK);
+    extra = saga_metrics(t);
+    h = saga_latency(extra, "paid_to_preparing");
+    assert_int_equal(hbt_json_int(h, "count"), 2);
+    assert_int_equal(hbt_json_int(saga_latency(extra, "placed_to_paid"), "count"), 2);
     cJSON_Delete(extra);
 }
 
@@ -1013,6 +1133,9 @@ int main(void)
         T(saga_metrics_count_each_order_once),
         T(saga_metrics_count_delivered_and_payment_declined),
         T(saga_metrics_backfill_a_database_from_before_order_steps),
+        T(saga_latency_sql_buckets_match_every_bound),
+        T(a_step_of_days_lands_in_a_finite_bucket),
+        T(a_database_with_ten_second_buckets_is_rebuilt_in_day_buckets),
         T(saga_latency_buckets_match_their_bounds),
     };
 #undef T

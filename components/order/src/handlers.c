@@ -12,6 +12,25 @@
 #define REDRIVE_BATCH 100
 #define REDRIVE_BACKOFF_MAX_SHIFT 6
 
+/* The bucket of a step latency d (ms): the index of the first bound of
+ * saga_latency_le_ms that d is not over, 23 when it is over them all. The people steps
+ * (paid_to_preparing, shipping_to_delivered) take hours or days, so the bounds reach a
+ * week. Keep in step with saga_latency_le_ms (a unit test checks every bound). */
+#define LATENCY_BUCKET_SQL                                                                     \
+    "CASE WHEN d <= 5 THEN 0 WHEN d <= 10 THEN 1 WHEN d <= 25 THEN 2 WHEN d <= 50 THEN 3"      \
+    " WHEN d <= 100 THEN 4 WHEN d <= 250 THEN 5 WHEN d <= 500 THEN 6 WHEN d <= 1000 THEN 7"    \
+    " WHEN d <= 2500 THEN 8 WHEN d <= 5000 THEN 9 WHEN d <= 10000 THEN 10"                     \
+    " WHEN d <= 30000 THEN 11 WHEN d <= 60000 THEN 12 WHEN d <= 300000 THEN 13"                \
+    " WHEN d <= 900000 THEN 14 WHEN d <= 3600000 THEN 15 WHEN d <= 10800000 THEN 16"           \
+    " WHEN d <= 21600000 THEN 17 WHEN d <= 43200000 THEN 18 WHEN d <= 86400000 THEN 19"        \
+    " WHEN d <= 172800000 THEN 20 WHEN d <= 345600000 THEN 21 WHEN d <= 604800000 THEN 22"     \
+    " ELSE 23 END"
+
+/* The saga step before step (an SQL expression): the pairs whose latency is measured. */
+#define PREVIOUS_STEP_SQL(step)                                                                \
+    "CASE " step " WHEN 'PAID' THEN 'PLACED' WHEN 'PREPARING' THEN 'PAID'"                     \
+    " WHEN 'SHIPPING' THEN 'PREPARING' ELSE 'SHIPPING' END"
+
 static const char order_schema[] =
     "CREATE TABLE IF NOT EXISTS orders("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -36,23 +55,35 @@ static const char order_schema[] =
     "CREATE INDEX IF NOT EXISTS order_steps_by_step ON order_steps(step, order_id);"
     /* Step latencies, aggregated as the steps happen so a snapshot costs the same with a
      * million orders as with ten: per "<from>_to_<to>" and bucket (index into
-     * saga_latency_le_ms, 11 = over the last bound), how many and their sum (ms). */
+     * saga_latency_le_ms, 23 = over the last bound), how many and their sum (ms). */
     "CREATE TABLE IF NOT EXISTS order_step_latency("
     "  name TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, sum_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(name, bucket)) WITHOUT ROWID;"
-    "CREATE TRIGGER IF NOT EXISTS order_step_latency_on_step AFTER INSERT ON order_steps"
+    /* A database from before the buckets reached days has the first trigger, whose
+     * bucket 11 meant "over 10 s": forget that aggregate and the trigger; the rebuild
+     * below counts it again, exactly, from order_steps, which keeps every step's time. */
+    "DELETE FROM order_step_latency WHERE EXISTS (SELECT 1 FROM sqlite_master"
+    "  WHERE type = 'trigger' AND name = 'order_step_latency_on_step');"
+    "DROP TRIGGER IF EXISTS order_step_latency_on_step;"
+    "CREATE TRIGGER IF NOT EXISTS order_step_latency_on_step_v2 AFTER INSERT ON order_steps"
     "  WHEN NEW.at IS NOT NULL AND NEW.step IN ('PAID', 'PREPARING', 'SHIPPING', 'DELIVERED')"
     "  BEGIN INSERT INTO order_step_latency(name, bucket, n, sum_ms)"
-    "  SELECT lower(prev.step) || '_to_' || lower(NEW.step),"
-    "    CASE WHEN d <= 5 THEN 0 WHEN d <= 10 THEN 1 WHEN d <= 25 THEN 2 WHEN d <= 50 THEN 3"
-    "    WHEN d <= 100 THEN 4 WHEN d <= 250 THEN 5 WHEN d <= 500 THEN 6 WHEN d <= 1000 THEN 7"
-    "    WHEN d <= 2500 THEN 8 WHEN d <= 5000 THEN 9 WHEN d <= 10000 THEN 10 ELSE 11 END, 1, d"
+    "  SELECT lower(prev.step) || '_to_' || lower(NEW.step), " LATENCY_BUCKET_SQL ", 1, d"
     "  FROM (SELECT step, max(NEW.at - at, 0) AS d FROM order_steps"
-    "    WHERE order_id = NEW.order_id AND at IS NOT NULL AND step = CASE NEW.step"
-    "    WHEN 'PAID' THEN 'PLACED' WHEN 'PREPARING' THEN 'PAID' WHEN 'SHIPPING' THEN 'PREPARING'"
-    "    ELSE 'SHIPPING' END) AS prev WHERE true"
+    "    WHERE order_id = NEW.order_id AND at IS NOT NULL"
+    "    AND step = " PREVIOUS_STEP_SQL("NEW.step") ") AS prev WHERE true"
     "  ON CONFLICT(name, bucket) DO UPDATE SET n = n + 1, sum_ms = sum_ms + excluded.sum_ms;"
     "  END;"
+    /* An empty aggregate is rebuilt from the steps (a no-op on a new database). */
+    "INSERT INTO order_step_latency(name, bucket, n, sum_ms)"
+    "  SELECT name, " LATENCY_BUCKET_SQL ", count(*), sum(d) FROM ("
+    "    SELECT lower(prev.step) || '_to_' || lower(cur.step) AS name,"
+    "      max(cur.at - prev.at, 0) AS d"
+    "    FROM order_steps AS cur JOIN order_steps AS prev ON prev.order_id = cur.order_id"
+    "      AND prev.step = " PREVIOUS_STEP_SQL("cur.step")
+    "    WHERE cur.step IN ('PAID', 'PREPARING', 'SHIPPING', 'DELIVERED')"
+    "      AND cur.at IS NOT NULL AND prev.at IS NOT NULL)"
+    "  WHERE NOT EXISTS (SELECT 1 FROM order_step_latency) GROUP BY 1, 2;"
     "CREATE TRIGGER IF NOT EXISTS order_steps_on_insert AFTER INSERT ON orders BEGIN"
     "  INSERT OR IGNORE INTO order_steps VALUES(NEW.id, NEW.status, NEW.updated_at); END;"
     "CREATE TRIGGER IF NOT EXISTS order_steps_on_update AFTER UPDATE OF status ON orders"
@@ -565,8 +596,15 @@ static const struct {
     {"shipping_to_delivered", "SHIPPING", "DELIVERED"},
 };
 
-/* The bounds of order_step_latency's buckets: keep in step with the CASE in order_schema. */
-static const double saga_latency_le_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+/* The bounds of order_step_latency's buckets (ms): 5 ms .. 10 s for the machine steps, on
+ * to 7 days for the steps that wait on people. Keep in step with LATENCY_BUCKET_SQL. */
+static const double saga_latency_le_ms[] = {
+    5,       10,      25,       50,       100,      250,      500,       1000,
+    2500,    5000,    10000,    30000,    60000,    300000,   900000,    3600000,
+    10800000, 21600000, 43200000, 86400000, 172800000, 345600000, 604800000};
+_Static_assert(sizeof(saga_latency_le_ms) / sizeof(saga_latency_le_ms[0]) <=
+                   HB_HISTOGRAM_BUCKETS_MAX,
+               "saga latency bounds fit one hb_histogram");
 
 #define SAGA_REASONS_MAX 32 /* rejection reasons reported; they come from our own code */
 

@@ -61,6 +61,9 @@ void hb_time_now(char *out, size_t len);
 /* Milliseconds on a monotonic clock, for timeouts. */
 int64_t hb_now_ms(void);
 
+/* Microseconds on the same clock, for latencies shorter than a millisecond. */
+int64_t hb_now_us(void);
+
 /* Wall-clock milliseconds since the epoch, for timestamps stored in databases. */
 int64_t hb_wall_ms(void);
 

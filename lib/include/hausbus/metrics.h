@@ -12,7 +12,7 @@
 
 #define HB_METRICS_TOPICS_MAX 64     /* topics counted per direction; more go to overflow */
 #define HB_METRICS_TOPIC_LEN 128     /* bytes with the NUL; longer topics go to overflow */
-#define HB_HISTOGRAM_BUCKETS_MAX 16
+#define HB_HISTOGRAM_BUCKETS_MAX 32 /* bounds per histogram; the saga steps use 23 */
 
 /* Message counts per exact topic, in a fixed table: a component's topics are a small
  * known set, and the cap keeps a stray publisher from growing the snapshot. */
