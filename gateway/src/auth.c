@@ -458,7 +458,8 @@ bool gateway_auth_needs_token(const char *method, const char *path)
 {
     /* Public: what a load balancer and an API client need before they hold a token. */
     return !(method && path && strcmp(method, "GET") == 0 &&
-             (strcmp(path, "/healthz") == 0 || strcmp(path, "/openapi.json") == 0));
+             (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
+              strcmp(path, "/openapi.json") == 0));
 }
 
 enum rule {

@@ -95,7 +95,8 @@ bool gateway_auth_bearer(const char *header, const char **token, size_t *len);
 bool gateway_auth_query_token(const char *method, const char *path, const char *query,
                               const char **token, size_t *len);
 
-/* False only for GET /healthz and GET /openapi.json, which anybody may fetch. Can't fail. */
+/* False only for GET /healthz, GET /readyz and GET /openapi.json, which anybody may
+ * fetch. Can't fail. */
 bool gateway_auth_needs_token(const char *method, const char *path);
 
 /* Decides whether the bearer of claims (NULL: no valid token) may have route answered

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "board_http.h"
 #include "documents.h"
+#include "health.h"
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
 #include "reply.h"
@@ -39,11 +40,9 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
         return;
     }
     if (strncmp(msg->topic, HB_TOPIC_PREFIX "status/", strlen(HB_TOPIC_PREFIX "status/")) == 0) {
-        if (gw->metrics) {
-            gateway_metrics_on_status(gw->metrics, msg->topic, msg->payload, msg->len);
-        }
-        if (!gateway_health_on_status(gw->health, msg->topic, msg->payload, msg->len)) {
+        if (!gateway_status_on_message(gw->status, msg->topic, msg->payload, msg->len)) {
             HB_LOGW(0, "ignored status message on %.100s (%zu bytes)", msg->topic, msg->len);
+            return;
         }
         gateway_board_on_message(gw->board, msg->topic, msg->payload, msg->len);
         return;
@@ -69,7 +68,8 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
 
 /* Sends one complete response. json may be NULL for none (204, 304 never carry one,
  * and a HEAD answer gets the headers only); location, allow and authenticate add the
- * Location, Allow and WWW-Authenticate headers when non-NULL and non-empty. Write errors
+ * Location, Allow and WWW-Authenticate headers when non-NULL and non-empty; every 503
+ * carries Retry-After. Write errors
  * are not reported: they mean the client is gone, and civetweb closes the connection. */
 static void send_response(struct mg_connection *conn, int status, const char *json, size_t len,
                           const char *location, const char *allow, const char *authenticate)
@@ -93,6 +93,11 @@ static void send_response(struct mg_connection *conn, int status, const char *js
     }
     if (authenticate && authenticate[0] != '\0') {
         mg_response_header_add(conn, "WWW-Authenticate", authenticate, -1);
+    }
+    if (status == 503) {
+        char seconds[16];
+        snprintf(seconds, sizeof(seconds), "%d", GATEWAY_RETRY_AFTER_S);
+        mg_response_header_add(conn, "Retry-After", seconds, -1);
     }
     mg_response_header_send(conn);
     if (send_body) {
@@ -212,6 +217,15 @@ static int ask_component(struct gateway *gw, struct mg_connection *conn, const c
         /* Nothing could answer; say so now rather than after the full timeout. */
         cJSON_Delete(data);
         return send_error(conn, 503, "message bus unavailable", NULL);
+    }
+    enum gateway_process_state state = gateway_status_of(gw->status, component);
+    if (state != GATEWAY_PROCESS_ONLINE) {
+        /* Its retained status (or its will) says it is gone, or it never came online
+         * since we started: a command would only wait out the request timeout. */
+        cJSON_Delete(data);
+        snprintf(message, sizeof(message), "%s component is %s, try again later", component,
+                 state == GATEWAY_PROCESS_OFFLINE ? "offline" : "not online yet");
+        return send_error(conn, 503, message, NULL);
     }
     struct gateway_ticket ticket;
     if (gateway_pending_open(gw->pending, &ticket) != HB_OK) {
@@ -395,11 +409,13 @@ static bool authenticate(const struct gateway *gw, struct mg_connection *conn,
     return gateway_auth_verify(key, token, len, hb_wall_ms() / 1000, claims, why) == HB_OK;
 }
 
-/* Answers GET /healthz from the gateway's own view of the bus. */
-static int run_health(struct gateway *gw, struct mg_connection *conn)
+/* Answers GET /healthz or GET /readyz from the gateway's own view of the bus. */
+static int run_health(struct gateway *gw, struct mg_connection *conn, enum gateway_probe probe)
 {
     int status = 503;
-    char *text = gateway_health_render(gw->health, hb_bus_connected(gw->bus), &status);
+    const char *auth_mode = gw->auth && gw->auth->mode == GATEWAY_AUTH_MODE_OPEN ? "open" : "on";
+    char *text = gateway_health_render(gw->status, probe, gw->auth ? auth_mode : NULL,
+                                       hb_bus_connected(gw->bus), &status);
     if (!text) {
         return send_error(conn, 500, "out of memory", NULL);
     }
@@ -437,7 +453,9 @@ static int run_local(struct gateway *gw, struct mg_connection *conn,
 {
     switch (route->local) {
     case GATEWAY_LOCAL_HEALTH:
-        return run_health(gw, conn);
+        return run_health(gw, conn, GATEWAY_PROBE_LIVE);
+    case GATEWAY_LOCAL_READY:
+        return run_health(gw, conn, GATEWAY_PROBE_READY);
     case GATEWAY_LOCAL_OPENAPI:
         send_response(conn, 200, gateway_openapi_json, gateway_openapi_json_len, NULL, NULL,
                       NULL);

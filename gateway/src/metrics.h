@@ -20,6 +20,7 @@
 #define GATEWAY_METRICS_LABEL_MAX 160       /* bytes of an escaped label value with the NUL */
 
 struct gateway_metrics;
+struct gateway_status;
 
 /* Returns HB_ERR_NOMEM; *out is set only on success. */
 hb_err_t gateway_metrics_create(struct gateway_metrics **out);
@@ -41,10 +42,9 @@ void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
 bool gateway_metrics_on_snapshot(struct gateway_metrics *m, const char *topic,
                                  const char *payload, size_t len);
 
-/* Records "online"/"offline" on "hausbus/v1/status/<name>" for hausbus_component_up;
- * an empty payload forgets the name. Returns false for anything else. */
-bool gateway_metrics_on_status(struct gateway_metrics *m, const char *topic,
-                               const char *payload, size_t len);
+/* Makes render read hausbus_component_up from status (the gateway's one status table,
+ * which must outlive m); NULL: no such series. Thread-safe. */
+void gateway_metrics_use_status(struct gateway_metrics *m, struct gateway_status *status);
 
 /* Renders everything in the text exposition format. Returns a malloc'd NUL-terminated
  * string (length in *len when len is non-NULL), NULL on allocation failure. */

@@ -54,6 +54,7 @@ static const struct route_def route_table[] = {
     {"GET", "/mypage/{id}", "view", "mypage", "userId", NULL, BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
     {"GET", "/notifications", "notification", "list", NULL, "userId", BODY_IGNORED, false, GATEWAY_LOCAL_NONE},
     {"GET", "/healthz", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_HEALTH},
+    {"GET", "/readyz", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_READY},
     {"GET", "/openapi.json", NULL, NULL, NULL, NULL, BODY_IGNORED, false, GATEWAY_LOCAL_OPENAPI},
     {"GET", "/board", NULL, NULL, NULL, QUERY_TOKEN, BODY_IGNORED, false, GATEWAY_LOCAL_BOARD},
     {"GET", "/board/events", NULL, NULL, NULL, QUERY_TOKEN, BODY_IGNORED, false,

@@ -216,14 +216,14 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
         goto err;
     }
     if (gateway_pending_create(GATEWAY_PENDING_SLOTS, &gw->pending) != HB_OK ||
-        gateway_health_create(&gw->health) != HB_OK ||
+        gateway_status_create(&gw->status) != HB_OK ||
         gateway_metrics_create(&gw->metrics) != HB_OK ||
-        gateway_board_create(board_clients, &gw->board) != HB_OK) {
+        gateway_board_create(board_clients, gw->status, &gw->board) != HB_OK) {
         HB_LOGE(0, "out of memory");
         rc = HB_ERR_NOMEM;
         goto err;
     }
-    gateway_health_set_auth(gw->health, srv->auth.mode == GATEWAY_AUTH_MODE_OPEN ? "open" : "on");
+    gateway_metrics_use_status(gw->metrics, gw->status);
 
     srv->subscriptions[0] = gw->reply_topic;
     srv->subscriptions[1] = HB_TOPIC_PREFIX "status/+";
@@ -290,9 +290,9 @@ void gateway_server_stop(struct gateway_server *srv)
     }
     hb_bus_destroy(srv->gw.bus);
     gateway_pending_destroy(srv->gw.pending);
-    gateway_health_destroy(srv->gw.health);
     gateway_metrics_destroy(srv->gw.metrics);
     gateway_board_destroy(srv->gw.board);
+    gateway_status_destroy(srv->gw.status); /* last: metrics and the board read it */
     if (srv->civetweb_ready) {
         mg_exit_library();
     }
