@@ -159,27 +159,34 @@ struct body {
     bool incomplete; /* bytes of this request are left unread on the connection */
 };
 
-/* Reads the request body with a bound: a Content-Length over GATEWAY_BODY_MAX is not
- * read at all, a chunked body at most up to GATEWAY_BODY_MAX + 1 bytes. Returns
- * HB_ERR_NOMEM; HB_ERR_IO when the client stopped sending before the declared length or
- * the read failed; else HB_OK with *out filled. Release out->data with free in every case. */
+/* Reads the request body with a bound on size and time: a Content-Length over
+ * GATEWAY_BODY_MAX is not read at all, and the whole body must arrive within
+ * receive_timeout_ms. Returns HB_ERR_NOMEM; HB_ERR_INVAL for a chunked body (its length
+ * is unknown up front, and civetweb reads each chunk-size line byte by byte with a
+ * fresh timeout, so it could not be bounded); HB_ERR_TIMEOUT when the body was not in
+ * within receive_timeout_ms; HB_ERR_IO when the client stopped sending before the
+ * declared length or the read failed; else HB_OK with *out filled. Release out->data
+ * with free in every case. */
 static hb_err_t read_body(struct mg_connection *conn, const struct mg_request_info *ri,
-                          struct body *out)
+                          int receive_timeout_ms, struct body *out)
 {
     memset(out, 0, sizeof(*out));
     const char *encoding = mg_get_header(conn, "Transfer-Encoding");
-    bool chunked = encoding && strcasecmp(encoding, "chunked") == 0;
+    if (encoding) {
+        out->incomplete = true;
+        return HB_ERR_INVAL;
+    }
     long long declared = ri->content_length;
-    if (!chunked && declared > GATEWAY_BODY_MAX) {
+    if (declared > GATEWAY_BODY_MAX) {
         /* Refused on the header alone; the client gets its 413 without uploading. */
         out->len = GATEWAY_BODY_MAX + 1;
         out->incomplete = true;
         return HB_OK;
     }
-    if (!chunked && declared <= 0) {
+    if (declared <= 0) {
         return HB_OK;
     }
-    size_t cap = chunked ? GATEWAY_BODY_MAX + 1 : (size_t)declared;
+    size_t cap = (size_t)declared;
     out->data = malloc(cap + 1);
     if (!out->data) {
         return HB_ERR_NOMEM;
@@ -190,17 +197,20 @@ static hb_err_t read_body(struct mg_connection *conn, const struct mg_request_in
     if (expect && strcasecmp(expect, "100-continue") == 0) {
         mg_printf(conn, "%s", "HTTP/1.1 100 Continue\r\n\r\n");
     }
+    /* One byte per read: civetweb's mg_read returns only when it has every byte asked
+     * for (or after a silence of receive_timeout_ms), so a client that trickles a byte
+     * now and then would keep a larger read going for ever. A body that came with the
+     * headers is copied from civetweb's buffer, without a system call. */
+    int64_t deadline_ms = hb_now_ms() + receive_timeout_ms;
     int n = 0;
-    while (out->len < cap && (n = mg_read(conn, out->data + out->len, cap - out->len)) > 0) {
+    while (out->len < cap && hb_now_ms() < deadline_ms &&
+           (n = mg_read(conn, out->data + out->len, 1)) > 0) {
         out->len += (size_t)n;
     }
     out->data[out->len] = '\0';
-    if (chunked && out->len > GATEWAY_BODY_MAX) {
-        out->incomplete = true; /* further chunks may follow; they are not read */
-    }
-    if ((!chunked && out->len < cap) || n < 0) {
+    if (out->len < cap) {
         out->incomplete = true;
-        return HB_ERR_IO;
+        return n > 0 || hb_now_ms() >= deadline_ms ? HB_ERR_TIMEOUT : HB_ERR_IO;
     }
     return HB_OK;
 }
@@ -555,10 +565,21 @@ static int handle_request(struct gateway *gw, struct mg_connection *conn,
         caller = &claims;
     }
 
-    hb_err_t rc = read_body(conn, ri, &body);
+    hb_err_t rc = read_body(conn, ri, gw->receive_timeout_ms, &body);
     if (body.incomplete) {
         /* Unread request bytes would be parsed as the next request; close instead. */
         mg_disable_keep_alive(conn);
+    }
+    if (rc == HB_ERR_INVAL) {
+        answer.status = send_error(conn, 411, "a request body needs a Content-Length "
+                                              "(chunked bodies are not accepted)", NULL);
+        goto done;
+    }
+    if (rc == HB_ERR_TIMEOUT) {
+        HB_LOGI(0, "%.16s %.200s: body not in within %d ms; connection closed",
+                ri->request_method, path, gw->receive_timeout_ms);
+        answer.status = send_error(conn, 408, "request body not received in time", NULL);
+        goto done;
     }
     if (rc == HB_ERR_IO) {
         answer.status = send_error(conn, 400, "request body could not be read in full", NULL);

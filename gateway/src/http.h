@@ -33,6 +33,7 @@ struct gateway {
     struct gateway_board *board; /* the live board (GET /board/events) */
     char client_id[GATEWAY_CLIENT_ID_MAX];     /* "hausbus-gateway-<hex>", unique per process */
     char reply_topic[GATEWAY_CLIENT_ID_MAX + 32]; /* hausbus/v1/reply/<client_id> */
+    int receive_timeout_ms; /* HAUSBUS_HTTP_RECEIVE_TIMEOUT_MS: for a request body */
     atomic_bool stopping;  /* set by gateway_http_drain: new requests get 503 */
     atomic_int active;     /* requests being handled right now */
 };
