@@ -285,8 +285,10 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
     if (rc != HB_OK) {
         goto err;
     }
-    HB_LOGI(0, "listening on %s (client id %s, %s threads, request timeout %d ms, auth %s)",
-            srv->http.url, gw->client_id, srv->http.threads, srv->cfg.request_timeout_ms,
+    HB_LOGI(0, "listening on %s (client id %s, %s threads, receive timeout %d ms, request "
+               "timeout %d ms, auth %s)",
+            srv->http.url, gw->client_id, srv->http.threads, srv->http.receive_timeout_ms,
+            srv->cfg.request_timeout_ms,
             srv->auth.mode == GATEWAY_AUTH_MODE_OPEN ? "OPEN" : "bearer tokens");
     *out = srv;
     hb_log_set_thread_component(NULL);

@@ -1,10 +1,12 @@
 # End-to-end: idle and slow HTTP clients cannot starve the gateway (default settings).
 import http.client
+import os
 import socket
+import subprocess
 import time
 import unittest
 
-from hausbus_harness import VALGRIND, StackTestCase, TIMEOUT_SCALE
+from hausbus_harness import LAUNCHER, VALGRIND, StackTestCase, TIMEOUT_SCALE, bin_dir, free_port
 
 IDLE_CONNECTIONS = 200
 # The gateway's default HAUSBUS_HTTP_RECEIVE_TIMEOUT_MS: the time a client gets to send
@@ -135,6 +137,21 @@ class SlowlorisTest(StackTestCase):
                 time.sleep(0.1)
         finally:
             conn.close()
+
+
+
+class BadHttpSettingsTest(unittest.TestCase):
+    def test_bad_thread_count_or_receive_timeout_exits_2_with_a_reason(self):
+        for name, value in (("HAUSBUS_HTTP_RECEIVE_TIMEOUT_MS", "50"),
+                            ("HAUSBUS_HTTP_RECEIVE_TIMEOUT_MS", "5s"),
+                            ("HAUSBUS_HTTP_THREADS", "0")):
+            env = dict(os.environ, HAUSBUS_AUTH="open", HAUSBUS_HTTP_PORT=str(free_port()),
+                       HAUSBUS_MQTT_PORT=str(free_port()), **{name: value})
+            done = subprocess.run(LAUNCHER + [os.path.join(bin_dir(), "hausbus-gateway")],
+                                  env=env, capture_output=True, text=True,
+                                  timeout=30 * TIMEOUT_SCALE, stdin=subprocess.DEVNULL)
+            self.assertEqual(done.returncode, 2, done.stderr)
+            self.assertIn("%s must be an integer between" % name, done.stderr)
 
 
 if __name__ == "__main__":
