@@ -13,7 +13,7 @@
 #define GATEWAY_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define GATEWAY_METRICS_HTTP_SERIES_MAX 256 /* route x method x code combinations */
 #define GATEWAY_METRICS_ROUTES_MAX 64       /* latency histograms, one per route */
-#define GATEWAY_METRICS_COMPONENTS_MAX 32   /* snapshots and statuses kept */
+#define GATEWAY_METRICS_COMPONENTS_MAX 32   /* snapshots kept */
 #define GATEWAY_METRICS_TOPICS_MAX 64       /* topics rendered per component and direction */
 #define GATEWAY_METRICS_REASONS_MAX 32      /* rejection reasons rendered */
 #define GATEWAY_METRICS_SNAPSHOT_MAX 65536  /* bytes; a larger snapshot is ignored */
