@@ -96,7 +96,7 @@ bool gateway_auth_query_token(const char *method, const char *path, const char *
                               const char **token, size_t *len);
 
 /* False only for the routes whose row is GATEWAY_ACCESS_PUBLIC (GET /healthz, GET
- * /openapi.json), which anybody may fetch. Can't fail. */
+ * /readyz, GET /openapi.json), which anybody may fetch. Can't fail. */
 bool gateway_auth_needs_token(const char *method, const char *path);
 
 /* Decides whether the bearer of claims (NULL: no valid token) may have route answered,

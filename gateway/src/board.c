@@ -11,8 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "hausbus/bus.h"
-#include "health.h"
 #include "routes.h"
+#include "status.h"
 
 #define STATUS_PREFIX HB_TOPIC_PREFIX "status/"
 #define ORDER_PREFIX HB_TOPIC_PREFIX "evt/order/"
@@ -21,11 +21,6 @@
 #define CMD_PREFIX HB_TOPIC_PREFIX "cmd/"
 #define TEXT_MAX 40 /* status, reason, event type, time: longer values are cut */
 
-/* The processes every board shows, even before they have said anything. */
-static const char *const known_names[] = {"gateway", "order",        "product", "payment",
-                                          "delivery", "notification", "view"};
-#define KNOWN_COUNT (sizeof(known_names) / sizeof(known_names[0]))
-
 struct counter {
     char topic[GATEWAY_BOARD_TOPIC_MAX];
     double count;
@@ -33,8 +28,6 @@ struct counter {
 
 struct component {
     char name[GATEWAY_BOARD_NAME_MAX];
-    char status[16];  /* "online", "offline", "unknown" */
-    bool known;       /* one of known_names: never forgotten */
     bool has_metrics; /* the fields below hold the last snapshot */
     char started[TEXT_MAX];
     int64_t time_ms;
@@ -65,8 +58,9 @@ struct gateway_board {
     uint64_t wakes;   /* bumped by gateway_board_wake */
     int clients;
     int max_clients;
+    struct gateway_status *status; /* the gateway's status table: names and states */
     size_t n_components;
-    struct component components[GATEWAY_BOARD_COMPONENTS]; /* known ones first */
+    struct component components[GATEWAY_BOARD_COMPONENTS]; /* metrics snapshots */
     size_t n_orders;
     struct order_row orders[GATEWAY_BOARD_ORDERS]; /* by order id, highest first */
     size_t n_edges;
@@ -89,9 +83,10 @@ hb_err_t gateway_board_clients_parse(const char *text, int *out)
     return HB_OK;
 }
 
-hb_err_t gateway_board_create(int max_clients, struct gateway_board **out)
+hb_err_t gateway_board_create(int max_clients, struct gateway_status *status,
+                              struct gateway_board **out)
 {
-    if (!out || max_clients < 0 || max_clients > GATEWAY_BOARD_CLIENTS_MAX) {
+    if (!out || !status || max_clients < 0 || max_clients > GATEWAY_BOARD_CLIENTS_MAX) {
         return HB_ERR_INVAL;
     }
     struct gateway_board *board = calloc(1, sizeof(*board));
@@ -117,13 +112,7 @@ hb_err_t gateway_board_create(int max_clients, struct gateway_board **out)
         return HB_ERR_NOMEM;
     }
     board->max_clients = max_clients;
-    for (size_t i = 0; i < KNOWN_COUNT; i++) {
-        struct component *c = &board->components[i];
-        snprintf(c->name, sizeof(c->name), "%s", known_names[i]);
-        snprintf(c->status, sizeof(c->status), "unknown");
-        c->known = true;
-    }
-    board->n_components = KNOWN_COUNT;
+    board->status = status;
     *out = board;
     return HB_OK;
 }
@@ -154,7 +143,6 @@ static struct component *find_component(struct gateway_board *board, const char 
     struct component *c = &board->components[board->n_components++];
     memset(c, 0, sizeof(*c));
     snprintf(c->name, sizeof(c->name), "%s", name);
-    snprintf(c->status, sizeof(c->status), "unknown");
     return c;
 }
 
@@ -169,32 +157,16 @@ static void bump(struct gateway_board *board, unsigned part)
     pthread_cond_broadcast(&board->changed);
 }
 
-static bool on_status(struct gateway_board *board, const char *name, const char *payload,
-                      size_t len)
+/* A status message: the status table has taken it; the streams must show it. */
+static bool on_status(struct gateway_board *board, const char *name)
 {
-    bool forget = len == 0;
-    bool online = len == 6 && memcmp(payload, "online", 6) == 0;
-    bool offline = len == 7 && memcmp(payload, "offline", 7) == 0;
-    if ((!forget && !online && !offline) ||
-        !gateway_process_name_valid(name, strlen(name), GATEWAY_BOARD_NAME_MAX)) {
+    if (!gateway_process_name_valid(name, strlen(name), GATEWAY_STATUS_NAME_MAX)) {
         return false;
     }
     pthread_mutex_lock(&board->lock);
-    struct component *c = find_component(board, name, !forget);
-    bool done = c != NULL || forget;
-    if (c && forget && !c->known) {
-        size_t at = (size_t)(c - board->components);
-        memmove(c, c + 1, (board->n_components - at - 1) * sizeof(*c));
-        board->n_components--;
-    } else if (c) {
-        const char *status = forget ? "unknown" : online ? "online" : "offline";
-        snprintf(c->status, sizeof(c->status), "%s", status);
-    }
-    if (c) {
-        bump(board, GATEWAY_BOARD_COMPONENTS_PART);
-    }
+    bump(board, GATEWAY_BOARD_COMPONENTS_PART);
     pthread_mutex_unlock(&board->lock);
-    return done;
+    return true;
 }
 
 /* Copies the string member name of obj into out (cap bytes; cut to fit); "" when it is
@@ -437,7 +409,7 @@ bool gateway_board_on_message(struct gateway_board *board, const char *topic,
         return false;
     }
     if (strncmp(topic, STATUS_PREFIX, strlen(STATUS_PREFIX)) == 0) {
-        return on_status(board, topic + strlen(STATUS_PREFIX), payload, len);
+        return on_status(board, topic + strlen(STATUS_PREFIX));
     }
     bool order = strncmp(topic, ORDER_PREFIX, strlen(ORDER_PREFIX)) == 0;
     bool metrics = strncmp(topic, METRICS_PREFIX, strlen(METRICS_PREFIX)) == 0;
@@ -465,12 +437,15 @@ static cJSON *add_rate(cJSON *obj, const char *name, double rate)
 static bool render_parts(const struct gateway_board *board, unsigned mask, cJSON *root)
 {
     if (mask & GATEWAY_BOARD_COMPONENTS_PART) {
+        struct gateway_process_status rows[GATEWAY_STATUS_MAX];
+        size_t n = gateway_status_list(board->status, rows, GATEWAY_STATUS_MAX);
         cJSON *list = cJSON_AddArrayToObject(root, "components");
-        for (size_t i = 0; list && i < board->n_components; i++) {
+        for (size_t i = 0; list && i < n; i++) {
+            const char *state = gateway_process_state_name(rows[i].state);
             cJSON *item = cJSON_CreateObject();
             if (!item || !cJSON_AddItemToArray(list, item) ||
-                !cJSON_AddStringToObject(item, "name", board->components[i].name) ||
-                !cJSON_AddStringToObject(item, "status", board->components[i].status)) {
+                !cJSON_AddStringToObject(item, "name", rows[i].name) ||
+                !cJSON_AddStringToObject(item, "status", state)) {
                 return false;
             }
         }

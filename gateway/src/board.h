@@ -9,7 +9,7 @@
 #include "hausbus/err.h"
 
 #define GATEWAY_BOARD_ORDERS 20          /* latest orders kept, newest first */
-#define GATEWAY_BOARD_COMPONENTS 16      /* processes tracked; further names are ignored */
+#define GATEWAY_BOARD_COMPONENTS 16      /* metrics snapshots kept; further names are ignored */
 #define GATEWAY_BOARD_TOPICS 64          /* handled topics remembered per component */
 #define GATEWAY_BOARD_EDGES 64           /* "A -> B" pairs drawn */
 #define GATEWAY_BOARD_NAME_MAX 32        /* bytes with the NUL */
@@ -32,13 +32,15 @@ struct gateway_board_cursor {
 };
 
 struct gateway_board;
+struct gateway_status;
 
-/* Creates an empty board that knows the seven processes of hausbus (status "unknown"
- * until their retained status arrives) and admits at most max_clients streams (0: the
+/* Creates an empty board that shows the processes of status (the gateway's status
+ * table, which must outlive the board) and admits at most max_clients streams (0: the
  * board is off and admits none). Returns HB_ERR_INVAL for max_clients outside
- * 0..GATEWAY_BOARD_CLIENTS_MAX, HB_ERR_NOMEM;
+ * 0..GATEWAY_BOARD_CLIENTS_MAX or a NULL status, HB_ERR_NOMEM;
  * *out is set only on success. */
-hb_err_t gateway_board_create(int max_clients, struct gateway_board **out);
+hb_err_t gateway_board_create(int max_clients, struct gateway_status *status,
+                              struct gateway_board **out);
 
 /* Accepts NULL. No stream may be waiting on it any more. */
 void gateway_board_destroy(struct gateway_board *board);
@@ -47,8 +49,8 @@ void gateway_board_destroy(struct gateway_board *board);
  * HB_ERR_INVAL for anything but an integer 0..GATEWAY_BOARD_CLIENTS_MAX (0: board off). */
 hb_err_t gateway_board_clients_parse(const char *text, int *out);
 
-/* Folds one bus message into the board, by topic: hausbus/v1/status/<name> ("online",
- * "offline", or empty: forgotten unless one of the seven), hausbus/v1/evt/order/<Type>
+/* Folds one bus message into the board, by topic: hausbus/v1/status/<name> (the status
+ * table has already taken it: only wakes the streams), hausbus/v1/evt/order/<Type>
  * (a CloudEvent whose data has orderId and status; reason optional) and
  * hausbus/v1/metrics/<name> (docs/METRICS: "time", "startedAt", "handled"). The rate of
  * an edge is the increase of its handled counters over the seconds between two metrics

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "board_http.h"
 #include "documents.h"
+#include "health.h"
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
 #include "reply.h"
@@ -39,11 +40,9 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
         return;
     }
     if (strncmp(msg->topic, HB_TOPIC_PREFIX "status/", strlen(HB_TOPIC_PREFIX "status/")) == 0) {
-        if (gw->metrics) {
-            gateway_metrics_on_status(gw->metrics, msg->topic, msg->payload, msg->len);
-        }
-        if (!gateway_health_on_status(gw->health, msg->topic, msg->payload, msg->len)) {
+        if (!gateway_status_on_message(gw->status, msg->topic, msg->payload, msg->len)) {
             HB_LOGW(0, "ignored status message on %.100s (%zu bytes)", msg->topic, msg->len);
+            return;
         }
         gateway_board_on_message(gw->board, msg->topic, msg->payload, msg->len);
         return;
@@ -69,7 +68,8 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
 
 /* Sends one complete response. json may be NULL for none (204, 304 never carry one,
  * and a HEAD answer gets the headers only); location, allow and authenticate add the
- * Location, Allow and WWW-Authenticate headers when non-NULL and non-empty. Write errors
+ * Location, Allow and WWW-Authenticate headers when non-NULL and non-empty; every 503
+ * carries Retry-After. Write errors
  * are not reported: they mean the client is gone, and civetweb closes the connection. */
 static void send_response(struct mg_connection *conn, int status, const char *json, size_t len,
                           const char *location, const char *allow, const char *authenticate)
@@ -93,6 +93,11 @@ static void send_response(struct mg_connection *conn, int status, const char *js
     }
     if (authenticate && authenticate[0] != '\0') {
         mg_response_header_add(conn, "WWW-Authenticate", authenticate, -1);
+    }
+    if (status == 503) {
+        char seconds[16];
+        snprintf(seconds, sizeof(seconds), "%d", GATEWAY_RETRY_AFTER_S);
+        mg_response_header_add(conn, "Retry-After", seconds, -1);
     }
     mg_response_header_send(conn);
     if (send_body) {
@@ -154,27 +159,34 @@ struct body {
     bool incomplete; /* bytes of this request are left unread on the connection */
 };
 
-/* Reads the request body with a bound: a Content-Length over GATEWAY_BODY_MAX is not
- * read at all, a chunked body at most up to GATEWAY_BODY_MAX + 1 bytes. Returns
- * HB_ERR_NOMEM; HB_ERR_IO when the client stopped sending before the declared length or
- * the read failed; else HB_OK with *out filled. Release out->data with free in every case. */
+/* Reads the request body with a bound on size and time: a Content-Length over
+ * GATEWAY_BODY_MAX is not read at all, and the whole body must arrive within
+ * receive_timeout_ms. Returns HB_ERR_NOMEM; HB_ERR_INVAL for a chunked body (its length
+ * is unknown up front, and civetweb reads each chunk-size line byte by byte with a
+ * fresh timeout, so it could not be bounded); HB_ERR_TIMEOUT when the body was not in
+ * within receive_timeout_ms; HB_ERR_IO when the client stopped sending before the
+ * declared length or the read failed; else HB_OK with *out filled. Release out->data
+ * with free in every case. */
 static hb_err_t read_body(struct mg_connection *conn, const struct mg_request_info *ri,
-                          struct body *out)
+                          int receive_timeout_ms, struct body *out)
 {
     memset(out, 0, sizeof(*out));
     const char *encoding = mg_get_header(conn, "Transfer-Encoding");
-    bool chunked = encoding && strcasecmp(encoding, "chunked") == 0;
+    if (encoding) {
+        out->incomplete = true;
+        return HB_ERR_INVAL;
+    }
     long long declared = ri->content_length;
-    if (!chunked && declared > GATEWAY_BODY_MAX) {
+    if (declared > GATEWAY_BODY_MAX) {
         /* Refused on the header alone; the client gets its 413 without uploading. */
         out->len = GATEWAY_BODY_MAX + 1;
         out->incomplete = true;
         return HB_OK;
     }
-    if (!chunked && declared <= 0) {
+    if (declared <= 0) {
         return HB_OK;
     }
-    size_t cap = chunked ? GATEWAY_BODY_MAX + 1 : (size_t)declared;
+    size_t cap = (size_t)declared;
     out->data = malloc(cap + 1);
     if (!out->data) {
         return HB_ERR_NOMEM;
@@ -185,17 +197,20 @@ static hb_err_t read_body(struct mg_connection *conn, const struct mg_request_in
     if (expect && strcasecmp(expect, "100-continue") == 0) {
         mg_printf(conn, "%s", "HTTP/1.1 100 Continue\r\n\r\n");
     }
+    /* One byte per read: civetweb's mg_read returns only when it has every byte asked
+     * for (or after a silence of receive_timeout_ms), so a client that trickles a byte
+     * now and then would keep a larger read going for ever. A body that came with the
+     * headers is copied from civetweb's buffer, without a system call. */
+    int64_t deadline_ms = hb_now_ms() + receive_timeout_ms;
     int n = 0;
-    while (out->len < cap && (n = mg_read(conn, out->data + out->len, cap - out->len)) > 0) {
+    while (out->len < cap && hb_now_ms() < deadline_ms &&
+           (n = mg_read(conn, out->data + out->len, 1)) > 0) {
         out->len += (size_t)n;
     }
     out->data[out->len] = '\0';
-    if (chunked && out->len > GATEWAY_BODY_MAX) {
-        out->incomplete = true; /* further chunks may follow; they are not read */
-    }
-    if ((!chunked && out->len < cap) || n < 0) {
+    if (out->len < cap) {
         out->incomplete = true;
-        return HB_ERR_IO;
+        return n > 0 || hb_now_ms() >= deadline_ms ? HB_ERR_TIMEOUT : HB_ERR_IO;
     }
     return HB_OK;
 }
@@ -212,6 +227,15 @@ static int ask_component(struct gateway *gw, struct mg_connection *conn, const c
         /* Nothing could answer; say so now rather than after the full timeout. */
         cJSON_Delete(data);
         return send_error(conn, 503, "message bus unavailable", NULL);
+    }
+    enum gateway_process_state state = gateway_status_of(gw->status, component);
+    if (state != GATEWAY_PROCESS_ONLINE) {
+        /* Its retained status (or its will) says it is gone, or it never came online
+         * since we started: a command would only wait out the request timeout. */
+        cJSON_Delete(data);
+        snprintf(message, sizeof(message), "%s component is %s, try again later", component,
+                 state == GATEWAY_PROCESS_OFFLINE ? "offline" : "not online yet");
+        return send_error(conn, 503, message, NULL);
     }
     struct gateway_ticket ticket;
     if (gateway_pending_open(gw->pending, &ticket) != HB_OK) {
@@ -395,11 +419,13 @@ static bool authenticate(const struct gateway *gw, struct mg_connection *conn,
     return gateway_auth_verify(key, token, len, hb_wall_ms() / 1000, claims, why) == HB_OK;
 }
 
-/* Answers GET /healthz from the gateway's own view of the bus. */
-static int run_health(struct gateway *gw, struct mg_connection *conn)
+/* Answers GET /healthz or GET /readyz from the gateway's own view of the bus. */
+static int run_health(struct gateway *gw, struct mg_connection *conn, enum gateway_probe probe)
 {
     int status = 503;
-    char *text = gateway_health_render(gw->health, hb_bus_connected(gw->bus), &status);
+    const char *auth_mode = gw->auth && gw->auth->mode == GATEWAY_AUTH_MODE_OPEN ? "open" : "on";
+    char *text = gateway_health_render(gw->status, probe, gw->auth ? auth_mode : NULL,
+                                       hb_bus_connected(gw->bus), &status);
     if (!text) {
         return send_error(conn, 500, "out of memory", NULL);
     }
@@ -442,7 +468,9 @@ static int run_local(struct gateway *gw, struct mg_connection *conn,
 {
     switch (route->local) {
     case GATEWAY_LOCAL_HEALTH:
-        return run_health(gw, conn);
+        return run_health(gw, conn, GATEWAY_PROBE_LIVE);
+    case GATEWAY_LOCAL_READY:
+        return run_health(gw, conn, GATEWAY_PROBE_READY);
     case GATEWAY_LOCAL_OPENAPI:
         send_response(conn, 200, gateway_openapi_json, gateway_openapi_json_len, NULL, NULL,
                       NULL);
@@ -542,10 +570,21 @@ static int handle_request(struct gateway *gw, struct mg_connection *conn,
         caller = &claims;
     }
 
-    hb_err_t rc = read_body(conn, ri, &body);
+    hb_err_t rc = read_body(conn, ri, gw->receive_timeout_ms, &body);
     if (body.incomplete) {
         /* Unread request bytes would be parsed as the next request; close instead. */
         mg_disable_keep_alive(conn);
+    }
+    if (rc == HB_ERR_INVAL) {
+        answer.status = send_error(conn, 411, "a request body needs a Content-Length "
+                                              "(chunked bodies are not accepted)", NULL);
+        goto done;
+    }
+    if (rc == HB_ERR_TIMEOUT) {
+        HB_LOGI(0, "%.16s %.200s: body not in within %d ms; connection closed",
+                ri->request_method, path, gw->receive_timeout_ms);
+        answer.status = send_error(conn, 408, "request body not received in time", NULL);
+        goto done;
     }
     if (rc == HB_ERR_IO) {
         answer.status = send_error(conn, 400, "request body could not be read in full", NULL);

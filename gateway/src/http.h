@@ -11,11 +11,14 @@
 #include "board.h"
 #include "hausbus/bus.h"
 #include "hausbus/config.h"
-#include "health.h"
 #include "metrics.h"
 #include "pending.h"
+#include "status.h"
 
 #define GATEWAY_CLIENT_ID_MAX 64
+/* Seconds a 503 asks the client to wait (Retry-After): about what a component takes to
+ * restart and say "online" again. */
+#define GATEWAY_RETRY_AFTER_S 5
 
 /* Everything the request handler and the bus callback share. Set up completely in
  * main before the bus thread and the HTTP server start; read-only afterwards (the
@@ -25,11 +28,12 @@ struct gateway {
     const struct gateway_auth_settings *auth; /* open mode, or the key tokens are checked with */
     struct hb_bus *bus;
     struct gateway_pending *pending;
-    struct gateway_health *health;
+    struct gateway_status *status; /* every process's retained status, kept once */
     struct gateway_metrics *metrics; /* GET /metrics; NULL leaves the counting out */
     struct gateway_board *board; /* the live board (GET /board/events) */
     char client_id[GATEWAY_CLIENT_ID_MAX];     /* "hausbus-gateway-<hex>", unique per process */
     char reply_topic[GATEWAY_CLIENT_ID_MAX + 32]; /* hausbus/v1/reply/<client_id> */
+    int receive_timeout_ms; /* HAUSBUS_HTTP_RECEIVE_TIMEOUT_MS: for a request body */
     atomic_bool stopping;  /* set by gateway_http_drain: new requests get 503 */
     atomic_int active;     /* requests being handled right now */
 };
@@ -38,7 +42,7 @@ struct gateway {
 void gateway_init(struct gateway *gw);
 
 /* The hb_bus on_message callback (ctx is the struct gateway): replies go to the pending
- * table, status messages to the health table and the board, order events and metrics to
+ * table, status messages to the status table (and a nudge to the board), order events and metrics to
  * the board, anything else is logged and dropped. */
 void gateway_on_message(void *ctx, const struct hb_message *msg);
 

@@ -12,6 +12,7 @@
 
 #include "hausbus/bus.h"
 #include "routes.h"
+#include "status.h"
 
 #define NAME_MAX_BYTES 32 /* component name with the NUL */
 #define RENDER_MAX (4 * 1024 * 1024) /* a bound on the page; the caps keep it far below */
@@ -40,7 +41,6 @@ struct route_histogram {
 struct component {
     char name[NAME_MAX_BYTES];
     cJSON *snapshot; /* NULL until one arrives */
-    int up;          /* 1 online, 0 offline, -1 no status seen */
 };
 
 struct gateway_metrics {
@@ -52,6 +52,7 @@ struct gateway_metrics {
     struct component components[GATEWAY_METRICS_COMPONENTS_MAX];
     struct gateway_process_stats process; /* valid when has_process */
     bool has_process;
+    struct gateway_status *status; /* hausbus_component_up; NULL leaves it empty */
     uint64_t dropped; /* observations and snapshots left out because of a cap */
     uint64_t omitted; /* series the last render left out because of a cap */
 };
@@ -188,14 +189,13 @@ static struct component *component_for(struct gateway_metrics *m, const char *na
         return NULL;
     }
     snprintf(free_slot->name, sizeof(free_slot->name), "%s", name);
-    free_slot->up = -1;
     return free_slot;
 }
 
-/* Frees a slot that holds neither a snapshot nor a status any more. Lock held. */
+/* Frees a slot that holds no snapshot any more. Lock held. */
 static void component_release_if_empty(struct component *c)
 {
-    if (c && !c->snapshot && c->up < 0) {
+    if (c && !c->snapshot) {
         memset(c, 0, sizeof(*c));
     }
 }
@@ -231,29 +231,11 @@ bool gateway_metrics_on_snapshot(struct gateway_metrics *m, const char *topic,
     return kept;
 }
 
-bool gateway_metrics_on_status(struct gateway_metrics *m, const char *topic,
-                               const char *payload, size_t len)
+void gateway_metrics_use_status(struct gateway_metrics *m, struct gateway_status *status)
 {
-    const char *name = topic_name(topic, HB_TOPIC_PREFIX "status/");
-    int up = -1;
-    if (!name || (len > 0 && !payload)) {
-        return false;
-    }
-    if (len == 6 && memcmp(payload, "online", 6) == 0) {
-        up = 1;
-    } else if (len == 7 && memcmp(payload, "offline", 7) == 0) {
-        up = 0;
-    } else if (len != 0) {
-        return false;
-    }
     pthread_mutex_lock(&m->lock);
-    struct component *c = component_for(m, name, up >= 0);
-    if (c) {
-        c->up = up;
-        component_release_if_empty(c);
-    }
+    m->status = status;
     pthread_mutex_unlock(&m->lock);
-    return c != NULL || up < 0;
 }
 
 bool gateway_metrics_escape(const char *in, char *out, size_t cap)
@@ -515,12 +497,13 @@ static void render_components(struct page *p, struct gateway_metrics *m)
     char name[GATEWAY_METRICS_LABEL_MAX];
     family(p, "hausbus_component_up", "gauge",
            "1 while a component's retained status is online, 0 when offline.");
-    for (size_t i = 0; i < GATEWAY_METRICS_COMPONENTS_MAX; i++) {
-        const struct component *c = &m->components[i];
-        if (c->name[0] != '\0' && c->up >= 0) {
-            gateway_metrics_escape(c->name, name, sizeof(name));
+    struct gateway_process_status rows[GATEWAY_STATUS_MAX];
+    size_t n = m->status ? gateway_status_list(m->status, rows, GATEWAY_STATUS_MAX) : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].state != GATEWAY_PROCESS_UNKNOWN) {
+            gateway_metrics_escape(rows[i].name, name, sizeof(name));
             put(p, "hausbus_component_up{component=\"%s\"}", name);
-            put_value(p, c->up);
+            put_value(p, rows[i].state == GATEWAY_PROCESS_ONLINE);
         }
     }
 }

@@ -22,13 +22,14 @@
 #define GATEWAY_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define GATEWAY_METRICS_HTTP_SERIES_MAX 256 /* route x method x code combinations */
 #define GATEWAY_METRICS_ROUTES_MAX 64       /* latency histograms, one per route */
-#define GATEWAY_METRICS_COMPONENTS_MAX 32   /* snapshots and statuses kept */
+#define GATEWAY_METRICS_COMPONENTS_MAX 32   /* snapshots kept */
 #define GATEWAY_METRICS_TOPICS_MAX 64       /* topics rendered per component and direction */
 #define GATEWAY_METRICS_REASONS_MAX 32      /* rejection reasons rendered */
 #define GATEWAY_METRICS_SNAPSHOT_MAX 65536  /* bytes; a larger snapshot is ignored */
 #define GATEWAY_METRICS_LABEL_MAX 160       /* bytes of an escaped label value with the NUL */
 
 struct gateway_metrics;
+struct gateway_status;
 
 /* Returns HB_ERR_NOMEM; *out is set only on success. */
 hb_err_t gateway_metrics_create(struct gateway_metrics **out);
@@ -52,10 +53,9 @@ void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
 bool gateway_metrics_on_snapshot(struct gateway_metrics *m, const char *topic,
                                  const char *payload, size_t len);
 
-/* Records "online"/"offline" on "hausbus/v1/status/<name>" for hausbus_component_up;
- * an empty payload forgets the name. Returns false for anything else. */
-bool gateway_metrics_on_status(struct gateway_metrics *m, const char *topic,
-                               const char *payload, size_t len);
+/* Makes render read hausbus_component_up from status (the gateway's one status table,
+ * which must outlive m); NULL: no such series. Thread-safe. */
+void gateway_metrics_use_status(struct gateway_metrics *m, struct gateway_status *status);
 
 /* Keeps stats (the gateway process's own, read by the caller) for the process_* family
  * of the next render; NULL forgets them, and the family is left out. Can't fail. */

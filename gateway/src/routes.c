@@ -89,6 +89,7 @@ static const struct route_def route_table[] = {
      .query_field = "userId"},
     /* Public: what a load balancer and an API client need before they hold a token. */
     {LOCAL("GET", "/healthz", GATEWAY_LOCAL_HEALTH, GATEWAY_ACCESS_PUBLIC)},
+    {LOCAL("GET", "/readyz", GATEWAY_LOCAL_READY, GATEWAY_ACCESS_PUBLIC)},
     {LOCAL("GET", "/openapi.json", GATEWAY_LOCAL_OPENAPI, GATEWAY_ACCESS_PUBLIC)},
     /* Every other page the gateway serves itself (every order and process) is for
      * operators. A browser opens the board itself, so its token may come in the query. */

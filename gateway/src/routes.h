@@ -33,6 +33,7 @@ enum gateway_route_kind {
 enum gateway_local {
     GATEWAY_LOCAL_NONE,
     GATEWAY_LOCAL_HEALTH,       /* GET /healthz */
+    GATEWAY_LOCAL_READY,        /* GET /readyz */
     GATEWAY_LOCAL_OPENAPI,      /* GET /openapi.json */
     GATEWAY_LOCAL_BOARD,        /* GET /board: the live board page */
     GATEWAY_LOCAL_BOARD_EVENTS, /* GET /board/events: its server-sent events */

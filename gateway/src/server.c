@@ -18,21 +18,49 @@
 #include "http.h"
 
 #define GATEWAY_PENDING_SLOTS 256 /* requests in flight at once; more are answered 503 */
-#define HTTP_THREADS_DEFAULT 16
+/* A worker per open connection (civetweb 1.15): enough that 200 clients that never
+ * finish their headers leave workers for everybody else (docs/OPERATIONS.md). A worker
+ * costs about 15 KiB of RSS (a 100 KiB stack, mostly untouched). */
+#define HTTP_THREADS_DEFAULT 256
 #define HTTP_THREADS_MAX 1024
-#define HTTP_REQUEST_TIMEOUT_MS "10000"
+#define HTTP_RECEIVE_TIMEOUT_DEFAULT_MS 5000
+#define HTTP_RECEIVE_TIMEOUT_MIN_MS 100
+#define HTTP_RECEIVE_TIMEOUT_MAX_MS 60000
 
 /* HTTP settings that only the gateway has, so they are not in struct hb_config. */
 struct http_settings {
     char listen[80]; /* civetweb listening_ports value, e.g. "127.0.0.1:8080" */
     char url[96];    /* for the start-up log line */
     char threads[8];
+    int receive_timeout_ms;
+    char receive_timeout[16]; /* the same, for civetweb's request_timeout_ms */
     char tls_cert[512]; /* PEM with certificate chain and key; "" for plain HTTP */
 };
 
+/* Parses the integer setting name (unset or empty: fallback) within min..max into *out.
+ * Returns HB_ERR_INVAL with a logged reason. */
+static hb_err_t int_setting(const char *name, long fallback, long min, long max, long *out)
+{
+    *out = fallback;
+    const char *text = getenv(name);
+    if (!text || text[0] == '\0') {
+        return HB_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    *out = strtol(text, &end, 10);
+    if (errno != 0 || *end != '\0' || *out < min || *out > max) {
+        HB_LOGE(0, "%s must be an integer between %ld and %ld, got \"%.32s\"", name, min, max,
+                text);
+        return HB_ERR_INVAL;
+    }
+    return HB_OK;
+}
+
 /* Reads HAUSBUS_HTTP_BIND (an IPv4 or IPv6 address, default 127.0.0.1),
- * HAUSBUS_HTTP_THREADS (1..1024, default 16) and HAUSBUS_HTTP_TLS_CERT (a readable PEM
- * file: the listener speaks HTTPS only). Returns HB_ERR_INVAL with a logged reason. */
+ * HAUSBUS_HTTP_THREADS (1..1024, default 256), HAUSBUS_HTTP_RECEIVE_TIMEOUT_MS (100..60000,
+ * default 5000) and HAUSBUS_HTTP_TLS_CERT (a readable PEM file: the listener speaks HTTPS
+ * only). Returns HB_ERR_INVAL with a logged reason. */
 static hb_err_t http_settings_load(int port, struct http_settings *out)
 {
     const char *bind = getenv("HAUSBUS_HTTP_BIND");
@@ -65,19 +93,18 @@ static hb_err_t http_settings_load(int port, struct http_settings *out)
         return HB_ERR_INVAL;
     }
 
-    long threads = HTTP_THREADS_DEFAULT;
-    const char *text = getenv("HAUSBUS_HTTP_THREADS");
-    if (text && text[0] != '\0') {
-        char *end = NULL;
-        errno = 0;
-        threads = strtol(text, &end, 10);
-        if (errno != 0 || *end != '\0' || threads < 1 || threads > HTTP_THREADS_MAX) {
-            HB_LOGE(0, "HAUSBUS_HTTP_THREADS must be an integer between 1 and %d, got \"%.32s\"",
-                    HTTP_THREADS_MAX, text);
-            return HB_ERR_INVAL;
-        }
+    long threads = 0;
+    long receive_ms = 0;
+    if (int_setting("HAUSBUS_HTTP_THREADS", HTTP_THREADS_DEFAULT, 1, HTTP_THREADS_MAX,
+                    &threads) != HB_OK ||
+        int_setting("HAUSBUS_HTTP_RECEIVE_TIMEOUT_MS", HTTP_RECEIVE_TIMEOUT_DEFAULT_MS,
+                    HTTP_RECEIVE_TIMEOUT_MIN_MS, HTTP_RECEIVE_TIMEOUT_MAX_MS,
+                    &receive_ms) != HB_OK) {
+        return HB_ERR_INVAL;
     }
     snprintf(out->threads, sizeof(out->threads), "%ld", threads);
+    out->receive_timeout_ms = (int)receive_ms;
+    snprintf(out->receive_timeout, sizeof(out->receive_timeout), "%ld", receive_ms);
     return HB_OK;
 }
 
@@ -149,7 +176,10 @@ static hb_err_t start_http(struct gateway_server *srv)
         /* civetweb writes status line, headers and body separately: without this, Nagle
          * holds each keep-alive response ~40 ms for the client's delayed ACK. */
         "tcp_nodelay", "1",
-        "request_timeout_ms", HTTP_REQUEST_TIMEOUT_MS,
+        /* civetweb 1.15 gives a new connection this long, from its first wait, for the
+         * whole request line and headers (a slow client is cut, not only a silent one),
+         * and each later read or write as long; the body's total is bounded in http.c. */
+        "request_timeout_ms", srv->http.receive_timeout,
         /* HTTPS only when HAUSBUS_HTTP_TLS_CERT is set: the list ends at the first NULL
          * name, so plain HTTP stops here. TLS 1.2 is the oldest accepted. */
         srv->http.tls_cert[0] ? "ssl_certificate" : NULL, srv->http.tls_cert,
@@ -207,6 +237,7 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
     gateway_init(gw);
     gw->cfg = &srv->cfg;
     gw->auth = &srv->auth;
+    gw->receive_timeout_ms = srv->http.receive_timeout_ms;
     make_client_id(gw);
     int board_clients = 0;
     if (gateway_board_clients_parse(getenv("HAUSBUS_BOARD_CLIENTS"), &board_clients) != HB_OK) {
@@ -216,14 +247,14 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
         goto err;
     }
     if (gateway_pending_create(GATEWAY_PENDING_SLOTS, &gw->pending) != HB_OK ||
-        gateway_health_create(&gw->health) != HB_OK ||
+        gateway_status_create(&gw->status) != HB_OK ||
         gateway_metrics_create(&gw->metrics) != HB_OK ||
-        gateway_board_create(board_clients, &gw->board) != HB_OK) {
+        gateway_board_create(board_clients, gw->status, &gw->board) != HB_OK) {
         HB_LOGE(0, "out of memory");
         rc = HB_ERR_NOMEM;
         goto err;
     }
-    gateway_health_set_auth(gw->health, srv->auth.mode == GATEWAY_AUTH_MODE_OPEN ? "open" : "on");
+    gateway_metrics_use_status(gw->metrics, gw->status);
 
     srv->subscriptions[0] = gw->reply_topic;
     srv->subscriptions[1] = HB_TOPIC_PREFIX "status/+";
@@ -255,8 +286,10 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
     if (rc != HB_OK) {
         goto err;
     }
-    HB_LOGI(0, "listening on %s (client id %s, %s threads, request timeout %d ms, auth %s)",
-            srv->http.url, gw->client_id, srv->http.threads, srv->cfg.request_timeout_ms,
+    HB_LOGI(0, "listening on %s (client id %s, %s threads, receive timeout %d ms, request "
+               "timeout %d ms, auth %s)",
+            srv->http.url, gw->client_id, srv->http.threads, srv->http.receive_timeout_ms,
+            srv->cfg.request_timeout_ms,
             srv->auth.mode == GATEWAY_AUTH_MODE_OPEN ? "OPEN" : "bearer tokens");
     *out = srv;
     hb_log_set_thread_component(NULL);
@@ -291,9 +324,9 @@ void gateway_server_stop(struct gateway_server *srv)
     }
     hb_bus_destroy(srv->gw.bus);
     gateway_pending_destroy(srv->gw.pending);
-    gateway_health_destroy(srv->gw.health);
     gateway_metrics_destroy(srv->gw.metrics);
     gateway_board_destroy(srv->gw.board);
+    gateway_status_destroy(srv->gw.status); /* last: metrics and the board read it */
     if (srv->civetweb_ready) {
         mg_exit_library();
     }

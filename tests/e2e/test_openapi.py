@@ -179,6 +179,7 @@ class OpenApiTest(StackTestCase):
                                ("/mypage/{userId}", "/mypage/0"),
                                ("/notifications", "/notifications?userId=%d" % USER),
                                ("/healthz", "/healthz"),
+                               ("/readyz", "/readyz"),
                                ("/openapi.json", "/openapi.json"),
                                ("/board", "/board"),
                                ("/board", "/board?userId=1"),

@@ -84,6 +84,7 @@ static void check_route(const struct gateway_request *req, struct gateway_route 
         CHECK(route->status == 200 && route->data == NULL);
         CHECK(strcmp(req->method, "GET") == 0);
         CHECK((route->local == GATEWAY_LOCAL_HEALTH && strcmp(req->path, "/healthz") == 0) ||
+              (route->local == GATEWAY_LOCAL_READY && strcmp(req->path, "/readyz") == 0) ||
               (route->local == GATEWAY_LOCAL_OPENAPI && strcmp(req->path, "/openapi.json") == 0) ||
               (route->local == GATEWAY_LOCAL_METRICS && strcmp(req->path, "/metrics") == 0));
         break;

@@ -70,8 +70,8 @@ class PodmanValues(unittest.TestCase):
     def test_probes_use_port_numbers_on_the_host_network(self):
         gateway = self.pod_spec("gateway")["containers"][0]
         broker = self.pod_spec("mosquitto")["containers"][0]
-        for kind in ("livenessProbe", "readinessProbe"):
-            self.assertEqual(gateway[kind]["httpGet"], {"path": "/healthz", "port": 8080})
+        for kind, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            self.assertEqual(gateway[kind]["httpGet"], {"path": path, "port": 8080})
             self.assertEqual(broker[kind]["tcpSocket"], {"port": 1883})
 
     def test_everything_meets_on_loopback(self):

@@ -16,11 +16,12 @@ class Pods(unittest.TestCase):
                 self.assertIn("livenessProbe", c, w["metadata"]["name"])
                 self.assertIn("readinessProbe", c, w["metadata"]["name"])
 
-    def test_gateway_probes_healthz_on_its_named_port(self):
+    def test_gateway_probes_healthz_and_readyz_on_its_named_port(self):
+        # Alive while it has its broker; ready only when every component is online.
         c = helmlib.one(self.default, "Deployment", "gateway")["spec"]["template"]["spec"][
             "containers"][0]
-        for probe in ("livenessProbe", "readinessProbe"):
-            self.assertEqual(c[probe]["httpGet"], {"path": "/healthz", "port": "http-gateway"})
+        self.assertEqual(c["livenessProbe"]["httpGet"], {"path": "/healthz", "port": "http-gateway"})
+        self.assertEqual(c["readinessProbe"]["httpGet"], {"path": "/readyz", "port": "http-gateway"})
 
     def test_components_probe_with_their_own_binary(self):
         for name in helmlib.COMPONENTS:

@@ -13,17 +13,46 @@
 #include <cjson/cJSON.h>
 
 #include "board.h"
+#include "status.h"
+
+/* The status table the board shows, as the gateway keeps it: one per test. */
+static struct gateway_status *status_table;
+
+static int make_status(void **state)
+{
+    (void)state;
+    return gateway_status_create(&status_table) == HB_OK ? 0 : -1;
+}
+
+static int drop_status(void **state)
+{
+    (void)state;
+    gateway_status_destroy(status_table);
+    status_table = NULL;
+    return 0;
+}
 
 static struct gateway_board *make_board(void)
 {
     struct gateway_board *board = NULL;
-    assert_int_equal(gateway_board_create(4, &board), HB_OK);
+    assert_int_equal(gateway_board_create(4, status_table, &board), HB_OK);
     return board;
+}
+
+/* Delivers a message as the gateway does: a status goes into the status table first. */
+static bool feed_len(struct gateway_board *board, const char *topic, const char *payload,
+                     size_t len)
+{
+    if (strncmp(topic, "hausbus/v1/status/", 18) == 0 &&
+        !gateway_status_on_message(status_table, topic, payload, len)) {
+        return false;
+    }
+    return gateway_board_on_message(board, topic, payload, len);
 }
 
 static bool feed(struct gateway_board *board, const char *topic, const char *payload)
 {
-    return gateway_board_on_message(board, topic, payload, strlen(payload));
+    return feed_len(board, topic, payload, strlen(payload));
 }
 
 /* The rendered parts in mask as a cJSON tree (the caller deletes it). */
@@ -116,11 +145,11 @@ static void status_messages_set_online_and_offline(void **state)
     assert_true(feed(board, "hausbus/v1/status/order", "offline"));
     assert_string_equal(component_status(board, "order"), "offline");
     /* A cleared retained status: one of ours is unknown again, another one is gone. */
-    assert_true(gateway_board_on_message(board, "hausbus/v1/status/order", "", 0));
+    assert_true(feed_len(board, "hausbus/v1/status/order", "", 0));
     assert_string_equal(component_status(board, "order"), "unknown");
     assert_true(feed(board, "hausbus/v1/status/extra-1", "online"));
     assert_string_equal(component_status(board, "extra-1"), "online");
-    assert_true(gateway_board_on_message(board, "hausbus/v1/status/extra-1", "", 0));
+    assert_true(feed_len(board, "hausbus/v1/status/extra-1", "", 0));
     assert_string_equal(component_status(board, "extra-1"), "absent");
     assert_false(feed(board, "hausbus/v1/status/order", "maybe"));
     assert_false(feed(board, "hausbus/v1/status/Bad\"Name", "online"));
@@ -133,7 +162,7 @@ static void components_beyond_the_bound_are_ignored(void **state)
     (void)state;
     struct gateway_board *board = make_board();
     char topic[64];
-    for (int i = 0; i < GATEWAY_BOARD_COMPONENTS - 7; i++) {
+    for (int i = 0; i < GATEWAY_STATUS_MAX - 7; i++) {
         snprintf(topic, sizeof(topic), "hausbus/v1/status/extra%d", i);
         assert_true(feed(board, topic, "online"));
     }
@@ -314,18 +343,18 @@ static void streams_are_capped(void **state)
 {
     (void)state;
     struct gateway_board *board = NULL;
-    assert_int_equal(gateway_board_create(2, &board), HB_OK);
+    assert_int_equal(gateway_board_create(2, status_table, &board), HB_OK);
     assert_true(gateway_board_join(board));
     assert_true(gateway_board_join(board));
     assert_false(gateway_board_join(board));
     gateway_board_leave(board);
     assert_true(gateway_board_join(board));
     gateway_board_destroy(board);
-    assert_int_equal(gateway_board_create(0, &board), HB_OK); /* the board is off */
+    assert_int_equal(gateway_board_create(0, status_table, &board), HB_OK); /* the board is off */
     assert_false(gateway_board_join(board));
     gateway_board_destroy(board);
-    assert_int_equal(gateway_board_create(-1, &board), HB_ERR_INVAL);
-    assert_int_equal(gateway_board_create(GATEWAY_BOARD_CLIENTS_MAX + 1, &board), HB_ERR_INVAL);
+    assert_int_equal(gateway_board_create(-1, status_table, &board), HB_ERR_INVAL);
+    assert_int_equal(gateway_board_create(GATEWAY_BOARD_CLIENTS_MAX + 1, status_table, &board), HB_ERR_INVAL);
 }
 
 static void clients_setting_is_parsed(void **state)
@@ -348,18 +377,18 @@ static void clients_setting_is_parsed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(the_seven_processes_are_shown_before_any_status),
-        cmocka_unit_test(status_messages_set_online_and_offline),
-        cmocka_unit_test(components_beyond_the_bound_are_ignored),
-        cmocka_unit_test(orders_follow_their_events_newest_first),
-        cmocka_unit_test(only_the_latest_orders_are_kept),
-        cmocka_unit_test(malformed_order_events_are_refused),
-        cmocka_unit_test(edges_come_from_handled_topics_with_rates),
-        cmocka_unit_test(a_restarted_process_has_no_rate_until_its_next_snapshot),
-        cmocka_unit_test(malformed_metrics_are_refused),
-        cmocka_unit_test(a_change_wakes_a_waiting_stream_with_its_part),
-        cmocka_unit_test(streams_are_capped),
-        cmocka_unit_test(clients_setting_is_parsed),
+        cmocka_unit_test_setup_teardown(the_seven_processes_are_shown_before_any_status, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(status_messages_set_online_and_offline, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(components_beyond_the_bound_are_ignored, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(orders_follow_their_events_newest_first, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(only_the_latest_orders_are_kept, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(malformed_order_events_are_refused, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(edges_come_from_handled_topics_with_rates, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(a_restarted_process_has_no_rate_until_its_next_snapshot, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(malformed_metrics_are_refused, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(a_change_wakes_a_waiting_stream_with_its_part, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(streams_are_capped, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(clients_setting_is_parsed, make_status, drop_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* Unit tests of the gateway's /healthz status table (gateway/src/health.c), no broker. */
+/* Unit tests of GET /healthz and GET /readyz (gateway/src/health.c), no broker. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,113 +12,103 @@
 
 #include "health.h"
 
-static bool status(struct gateway_health *health, const char *topic, const char *payload)
+#define EVERY_UNKNOWN                                                                         \
+    "\"components\":{\"gateway\":\"unknown\",\"order\":\"unknown\",\"product\":\"unknown\","  \
+    "\"payment\":\"unknown\",\"delivery\":\"unknown\",\"notification\":\"unknown\","         \
+    "\"view\":\"unknown\"}"
+#define EVERY_MISSING                                                                          \
+    "\"missing\":[\"order\",\"product\",\"payment\",\"delivery\",\"notification\",\"view\"]"
+
+static const char *const components[] = {"order",    "product",      "payment",
+                                         "delivery", "notification", "view"};
+
+static void set(struct gateway_status *status, const char *name, const char *payload)
 {
-    return gateway_health_on_status(health, topic, payload, strlen(payload));
+    char topic[64];
+    snprintf(topic, sizeof(topic), "hausbus/v1/status/%s", name);
+    assert_true(gateway_status_on_message(status, topic, payload, strlen(payload)));
 }
 
-static void expect_render(struct gateway_health *health, bool connected, int code,
-                          const char *json)
+static void expect_render(struct gateway_status *status, enum gateway_probe probe,
+                          const char *auth, bool connected, int code, const char *json)
 {
     int got_code = 0;
-    char *text = gateway_health_render(health, connected, &got_code);
+    char *text = gateway_health_render(status, probe, auth, connected, &got_code);
     assert_non_null(text);
-    assert_int_equal(got_code, code);
     assert_string_equal(text, json);
+    assert_int_equal(got_code, code);
     free(text);
 }
 
-static void status_messages_are_reported_by_name(void **state)
+static struct gateway_status *all_online(void)
 {
-    (void)state;
-    struct gateway_health *health = NULL;
-    assert_int_equal(gateway_health_create(&health), HB_OK);
-    expect_render(health, true, 200,
-                  "{\"status\":\"ok\",\"broker\":\"connected\",\"components\":{}}");
-    assert_true(status(health, "hausbus/v1/status/product", "online"));
-    assert_true(status(health, "hausbus/v1/status/order", "online"));
-    assert_true(status(health, "hausbus/v1/status/payment", "offline"));
-    expect_render(health, true, 200,
-                  "{\"status\":\"ok\",\"broker\":\"connected\",\"components\":{"
-                  "\"order\":\"online\",\"payment\":\"offline\",\"product\":\"online\"}}");
-    assert_true(status(health, "hausbus/v1/status/payment", "online"));
-    assert_true(status(health, "hausbus/v1/status/order", "")); /* retained status cleared */
-    expect_render(health, true, 200,
-                  "{\"status\":\"ok\",\"broker\":\"connected\",\"components\":{"
-                  "\"payment\":\"online\",\"product\":\"online\"}}");
-    gateway_health_destroy(health);
-}
-
-static void disconnected_broker_is_503_degraded(void **state)
-{
-    (void)state;
-    struct gateway_health *health = NULL;
-    assert_int_equal(gateway_health_create(&health), HB_OK);
-    assert_true(status(health, "hausbus/v1/status/view", "online"));
-    expect_render(health, false, 503,
-                  "{\"status\":\"degraded\",\"broker\":\"disconnected\",\"components\":{"
-                  "\"view\":\"online\"}}");
-    gateway_health_destroy(health);
-}
-
-static void foreign_topics_and_payloads_are_ignored(void **state)
-{
-    (void)state;
-    struct gateway_health *health = NULL;
-    assert_int_equal(gateway_health_create(&health), HB_OK);
-    assert_false(status(health, "hausbus/v1/evt/order/OrderPlaced", "online"));
-    assert_false(status(health, "hausbus/v1/status/", "online"));
-    assert_false(status(health, "hausbus/v1/status/Order", "online"));
-    assert_false(status(health, "hausbus/v1/status/a/b", "online"));
-    assert_false(status(health, "hausbus/v1/status/x\"y", "online"));
-    assert_false(status(health, "hausbus/v1/status/order", "ONLINE"));
-    assert_false(status(health, "hausbus/v1/status/order", "online\n"));
-    assert_false(gateway_health_on_status(health, NULL, "online", 6));
-    expect_render(health, true, 200,
-                  "{\"status\":\"ok\",\"broker\":\"connected\",\"components\":{}}");
-    gateway_health_destroy(health);
-}
-
-static void table_is_bounded(void **state)
-{
-    (void)state;
-    struct gateway_health *health = NULL;
-    assert_int_equal(gateway_health_create(&health), HB_OK);
-    char topic[64];
-    for (int i = 0; i < GATEWAY_HEALTH_MAX_COMPONENTS; i++) {
-        snprintf(topic, sizeof(topic), "hausbus/v1/status/c%02d", i);
-        assert_true(status(health, topic, "online"));
+    struct gateway_status *status = NULL;
+    assert_int_equal(gateway_status_create(&status), HB_OK);
+    for (size_t i = 0; i < sizeof(components) / sizeof(components[0]); i++) {
+        set(status, components[i], "online");
     }
-    assert_false(status(health, "hausbus/v1/status/one-too-many", "online"));
-    assert_true(status(health, "hausbus/v1/status/c00", "offline")); /* known names update */
-    gateway_health_destroy(health);
-    gateway_health_destroy(NULL);
+    return status;
 }
 
-static void auth_mode_is_reported_once_set(void **state)
+static void healthz_is_200_and_lists_what_is_missing(void **state)
 {
     (void)state;
-    struct gateway_health *health = NULL;
-    assert_int_equal(gateway_health_create(&health), HB_OK);
-    gateway_health_set_auth(health, "open");
-    expect_render(health, true, 200,
-                  "{\"status\":\"ok\",\"broker\":\"connected\",\"auth\":\"open\","
-                  "\"components\":{}}");
-    gateway_health_set_auth(health, "on");
-    expect_render(health, false, 503,
-                  "{\"status\":\"degraded\",\"broker\":\"disconnected\",\"auth\":\"on\","
-                  "\"components\":{}}");
-    gateway_health_destroy(health);
+    struct gateway_status *status = NULL;
+    assert_int_equal(gateway_status_create(&status), HB_OK);
+    expect_render(status, GATEWAY_PROBE_LIVE, "on", true, 200,
+                  "{\"status\":\"ok\",\"broker\":\"connected\",\"auth\":\"on\"," EVERY_UNKNOWN
+                  "," EVERY_MISSING "}");
+    gateway_status_destroy(status);
+    status = all_online();
+    set(status, "payment", "offline");
+    set(status, "gateway", "online");
+    expect_render(status, GATEWAY_PROBE_LIVE, NULL, true, 200,
+                  "{\"status\":\"ok\",\"broker\":\"connected\",\"components\":{"
+                  "\"gateway\":\"online\",\"order\":\"online\",\"product\":\"online\","
+                  "\"payment\":\"offline\",\"delivery\":\"online\",\"notification\":\"online\","
+                  "\"view\":\"online\"},\"missing\":[\"payment\"]}");
+    gateway_status_destroy(status);
+}
+
+static void healthz_is_503_degraded_without_the_broker(void **state)
+{
+    (void)state;
+    struct gateway_status *status = NULL;
+    assert_int_equal(gateway_status_create(&status), HB_OK);
+    expect_render(status, GATEWAY_PROBE_LIVE, "open", false, 503,
+                  "{\"status\":\"degraded\",\"broker\":\"disconnected\",\"auth\":\"open\","
+                  EVERY_UNKNOWN "," EVERY_MISSING "}");
+    gateway_status_destroy(status);
+}
+
+static void readyz_is_200_only_when_every_component_is_online(void **state)
+{
+    (void)state;
+    struct gateway_status *status = all_online();
+    /* The gateway's retained status is not needed: that is any replica's. */
+    expect_render(status, GATEWAY_PROBE_READY, "on", true, 200,
+                  "{\"status\":\"ready\",\"broker\":\"connected\",\"missing\":[]}");
+    expect_render(status, GATEWAY_PROBE_READY, "on", false, 503,
+                  "{\"status\":\"not ready\",\"broker\":\"disconnected\",\"missing\":[]}");
+    set(status, "view", "offline");
+    expect_render(status, GATEWAY_PROBE_READY, "on", true, 503,
+                  "{\"status\":\"not ready\",\"broker\":\"connected\",\"missing\":[\"view\"]}");
+    set(status, "view", "");
+    expect_render(status, GATEWAY_PROBE_READY, "on", true, 503,
+                  "{\"status\":\"not ready\",\"broker\":\"connected\",\"missing\":[\"view\"]}");
+    set(status, "view", "online");
+    set(status, "extra", "offline"); /* not one of ours: not waited for */
+    expect_render(status, GATEWAY_PROBE_READY, "on", true, 200,
+                  "{\"status\":\"ready\",\"broker\":\"connected\",\"missing\":[]}");
+    gateway_status_destroy(status);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(status_messages_are_reported_by_name),
-        cmocka_unit_test(disconnected_broker_is_503_degraded),
-        cmocka_unit_test(foreign_topics_and_payloads_are_ignored),
-        cmocka_unit_test(table_is_bounded),
-        cmocka_unit_test(auth_mode_is_reported_once_set),
+        cmocka_unit_test(healthz_is_200_and_lists_what_is_missing),
+        cmocka_unit_test(healthz_is_503_degraded_without_the_broker),
+        cmocka_unit_test(readyz_is_200_only_when_every_component_is_online),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
