@@ -558,11 +558,13 @@ static void bearer_header_is_parsed_strictly(void **state)
     assert_false(gateway_auth_bearer(NULL, &token, &len));
 }
 
-static void only_get_healthz_and_openapi_go_without_a_token(void **state)
+static void only_get_healthz_readyz_and_openapi_go_without_a_token(void **state)
 {
     (void)state;
     assert_false(gateway_auth_needs_token("GET", "/healthz"));
     assert_false(gateway_auth_needs_token("GET", "/openapi.json"));
+    assert_false(gateway_auth_needs_token("GET", "/readyz"));
+    assert_true(gateway_auth_needs_token("POST", "/readyz"));
     assert_true(gateway_auth_needs_token("POST", "/openapi.json"));
     assert_true(gateway_auth_needs_token("POST", "/healthz"));
     assert_true(gateway_auth_needs_token("HEAD", "/healthz"));
@@ -812,6 +814,7 @@ static const struct access_case access_cases[] = {
     {"GET", "/notifications", "userId=8", NULL, UNAUTH, DENY, DENY, ALLOW},
     {"GET", "/notifications", NULL, NULL, UNAUTH, DENY, DENY, ALLOW},
     {"GET", "/healthz", NULL, NULL, ALLOW, ALLOW, ALLOW, ALLOW},
+    {"GET", "/readyz", NULL, NULL, ALLOW, ALLOW, ALLOW, ALLOW},
     {"GET", "/openapi.json", NULL, NULL, ALLOW, ALLOW, ALLOW, ALLOW},
     {"GET", "/board", NULL, NULL, UNAUTH, DENY, DENY, ALLOW},
     {"GET", "/board", "token=a.b.c", NULL, UNAUTH, DENY, DENY, ALLOW},
@@ -1023,7 +1026,7 @@ int main(void)
         cmocka_unit_test(key_length_is_bounded),
         cmocka_unit_test(sign_refuses_claims_it_could_not_verify),
         cmocka_unit_test(bearer_header_is_parsed_strictly),
-        cmocka_unit_test(only_get_healthz_and_openapi_go_without_a_token),
+        cmocka_unit_test(only_get_healthz_readyz_and_openapi_go_without_a_token),
         cmocka_unit_test(healthz_needs_nothing_and_everything_else_needs_a_token),
         cmocka_unit_test(metrics_are_for_admins_only),
         cmocka_unit_test(creating_products_is_refused_naming_the_admin_role),
