@@ -58,15 +58,14 @@ def route_topics(component):
 
 def gateway_route_commands():
     """hausbus/v1/cmd/<component>/<command> of every route in gateway/src/routes.c's
-    route_table that is sent to a component (local routes name neither)."""
+    route_table that is sent to a component (its COMMAND rows; LOCAL rows name neither)."""
     with open(os.path.join(REPO, "gateway", "src", "routes.c")) as f:
         source = f.read()
     block = re.search(r"route_table\[\] = \{(.*?)\n\};", source, re.S)
     assert block, "no route_table in gateway/src/routes.c"
-    entries = re.findall(r'\{"[A-Z]+",\s*"[^"]*",\s*(NULL|"\w+"),\s*(NULL|"\w+"),', block.group(1))
+    entries = re.findall(r'COMMAND\("[A-Z]+",\s*"[^"]*",\s*"(\w+)",\s*"(\w+)",', block.group(1))
     assert len(entries) > 10, "cannot read the gateway's route table"
-    return {"%scmd/%s/%s" % (PREFIX, component.strip('"'), command.strip('"'))
-            for component, command in entries if component != "NULL"}
+    return {"%scmd/%s/%s" % (PREFIX, component, command) for component, command in entries}
 
 
 def topic_matches(pattern, topic):
