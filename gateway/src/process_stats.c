@@ -70,13 +70,21 @@ hb_err_t gateway_process_stats_read(struct gateway_process_stats *out)
         return HB_ERR_IO;
     }
     /* The command name (field 2) may hold spaces and parentheses: fields 3.. follow the
-     * last ')'. utime, stime are fields 14, 15; starttime 22; vsize 23; rss 24 (pages). */
+     * last ')'. utime, stime are fields 14, 15; starttime 22. */
     const char *rest = strrchr(stat, ')');
-    unsigned long long utime = 0, stime = 0, start_ticks = 0, vsize = 0, rss_pages = 0;
+    unsigned long long utime = 0, stime = 0, start_ticks = 0;
     if (!rest || sscanf(rest + 1,
                         " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d"
-                        " %*d %*d %llu %llu %llu",
-                        &utime, &stime, &start_ticks, &vsize, &rss_pages) != 5) {
+                        " %*d %*d %llu",
+                        &utime, &stime, &start_ticks) != 3) {
+        return HB_ERR_IO;
+    }
+    /* Sizes from statm (the same counters as stat's vsize and rss, in pages): qemu-user,
+     * which runs the board builds in tests, fakes stat's sizes as 0 but passes statm on. */
+    char statm[256];
+    unsigned long long vsize_pages = 0, rss_pages = 0;
+    if (!read_small_file("/proc/self/statm", statm, sizeof(statm)) ||
+        sscanf(statm, "%llu %llu", &vsize_pages, &rss_pages) != 2) {
         return HB_ERR_IO;
     }
     long ticks = sysconf(_SC_CLK_TCK);
@@ -90,7 +98,7 @@ hb_err_t gateway_process_stats_read(struct gateway_process_stats *out)
     }
     out->cpu_seconds = (double)(utime + stime) / (double)ticks;
     out->resident_bytes = (double)rss_pages * (double)page;
-    out->virtual_bytes = (double)vsize;
+    out->virtual_bytes = (double)vsize_pages * (double)page;
     out->start_time_seconds = (double)btime + (double)start_ticks / (double)ticks;
     out->open_fds = fds;
     out->max_fds = (double)limit.rlim_cur; /* RLIM_INFINITY too, as the client libraries do */
