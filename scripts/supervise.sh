@@ -46,12 +46,17 @@ hb_supervise() {
     local name=$1
     shift
     local stopping=0 child status started_ms up_ms delay_ms=$HB_RESTART_MIN_MS timer ended
-    trap 'stopping=1' TERM
+    # The trap also stops the child: a TERM that lands between the start and the wait
+    # below runs its trap before the wait begins, and that wait would never end (the
+    # child is in its own session, nobody else signals it).
+    child=
+    trap 'stopping=1; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM
     trap '' INT
     while [ "$stopping" = 0 ]; do
         started_ms=$(hb_now_ms)
         setsid "$@" </dev/null &
         child=$!
+        [ "$stopping" = 0 ] || break # TERM while starting, before child was known
         status=0
         wait "$child" || status=$?
         [ "$stopping" = 0 ] || break # the TERM interrupted the wait: the child may run
