@@ -113,13 +113,34 @@ class SecureDefaults(unittest.TestCase):
         self.assertEqual(rule["from"], [{"namespaceSelector": {"matchLabels": {
             "kubernetes.io/metadata.name": "ingress-nginx"}}}])
         custom = helmlib.one(helmlib.render([helmlib.CUSTOM_VALUES]), "NetworkPolicy",
-                             "gateway")["spec"]["ingress"][0]["from"]
-        self.assertEqual(len(custom), 2)
-        self.assertEqual(custom[1]["namespaceSelector"]["matchLabels"],
-                         {"kubernetes.io/metadata.name": "monitoring"})
+                             "gateway")["spec"]["ingress"]
+        self.assertEqual(len(custom[0]["from"]), 1)
+        self.assertEqual(custom[0]["from"][0]["podSelector"]["matchLabels"],
+                         {"app.kubernetes.io/name": "ingress-nginx"})
         closed = helmlib.one(helmlib.render(sets=["networkPolicy.gatewayFrom=null"]),
                              "NetworkPolicy", "gateway")["spec"]
         self.assertEqual(closed.get("ingress", []), [])
+
+    def test_prometheus_reaches_the_gateway_while_the_service_monitor_is_on(self):
+        """Without its own rule a default NetworkPolicy would block the ServiceMonitor's
+        scrapes: metricsFrom is admitted to the gateway's port only while it is on."""
+        def gateway_rules(values=(), sets=()):
+            return helmlib.one(helmlib.render(list(values), sets=list(sets)), "NetworkPolicy",
+                               "gateway")["spec"]["ingress"]
+
+        def namespaces(rule):
+            return [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                    for peer in rule["from"]]
+
+        self.assertEqual([namespaces(r) for r in gateway_rules()], [["ingress-nginx"]])
+        on = gateway_rules(sets=["serviceMonitor.enabled=true", "gateway.auth.mode=open"])
+        self.assertEqual([namespaces(r) for r in on], [["ingress-nginx"], ["monitoring"]])
+        self.assertEqual(on[1]["ports"], [{"port": 8080, "protocol": "TCP"}])
+        custom = gateway_rules([helmlib.CUSTOM_VALUES])
+        self.assertEqual(namespaces(custom[1]), ["observability"])
+        only_metrics = gateway_rules(sets=["serviceMonitor.enabled=true", "gateway.auth.mode=open",
+                                           "networkPolicy.gatewayFrom=null"])
+        self.assertEqual([namespaces(r) for r in only_metrics], [["monitoring"]])
 
     def test_the_gateway_has_a_disruption_budget(self):
         pdb = helmlib.one(self.objs, "PodDisruptionBudget", "gateway")["spec"]
