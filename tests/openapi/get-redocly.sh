@@ -14,22 +14,12 @@ if [ -f "$cli" ]; then
     echo "$cli"
     exit 0
 fi
-for tool in npm node tar timeout; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "get-redocly.sh: $tool is missing (apt-get install npm)" >&2
-        exit 1
-    fi
-done
-mkdir -p "$cache"
-work=$(mktemp -d "$cache/fetch.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
-# npm pack only downloads the tarball: no install scripts run. The package bundles its
-# dependencies, so unpacking it is the whole install.
-(cd "$work" && timeout 240 npm pack --silent "$pkg" >pack.out 2>pack.err) || {
-    echo "get-redocly.sh: npm pack $pkg failed:" >&2
-    cat "$work/pack.err" >&2
-    exit 1
-}
+. "$(dirname "$0")/../npm-fetch.sh"
+hb_npm_need get-redocly.sh npm node tar timeout
+hb_npm_workdir "$cache"
+# pack only downloads the tarball; the package bundles its dependencies, so unpacking it
+# is the whole install.
+hb_npm_run get-redocly.sh pack "$pkg"
 tar -xzf "$work"/*.tgz -C "$work"
 node "$work/package/bin/cli.js" --version >/dev/null
 # -T refuses to nest into a directory a concurrent run has just installed: then use that one.
