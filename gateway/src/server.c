@@ -16,6 +16,7 @@
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
 #include "http.h"
+#include "worker_stack.h"
 
 #define GATEWAY_PENDING_SLOTS 256 /* requests in flight at once; more are answered 503 */
 /* A worker per open connection (civetweb 1.15): enough that 200 clients that never
@@ -121,9 +122,18 @@ static int log_civetweb(const struct mg_connection *conn, const char *message)
 static void *name_civetweb_thread(const struct mg_context *ctx, int thread_type)
 {
     (void)ctx;
-    (void)thread_type;
     hb_log_set_thread_component("gateway");
+    if (thread_type == 1) { /* a worker: connections run on it */
+        gateway_worker_stack_note();
+    }
     return NULL;
+}
+
+/* A worker's connection ended: its stack pages go back until the next one (see there). */
+static void trim_worker_stack(const struct mg_connection *conn)
+{
+    (void)conn;
+    gateway_worker_stack_trim();
 }
 
 /* Builds a client id no other gateway process will have: replies are addressed by it. */
@@ -193,6 +203,7 @@ static hb_err_t start_http(struct gateway_server *srv)
     callbacks.begin_request = gateway_http_handle;
     callbacks.log_message = log_civetweb;
     callbacks.init_thread = name_civetweb_thread;
+    callbacks.connection_close = trim_worker_stack;
     char start_error[256] = "";
     struct mg_init_data init = {
         .callbacks = &callbacks,

@@ -52,7 +52,10 @@ BARRIER_USER = 990001  # settle()'s orders; tests use other user ids
 
 
 def bin_dir():
-    return os.environ.get("HAUSBUS_BIN_DIR", "/work/main/build/bin")
+    """Where the programs are: HAUSBUS_BIN_DIR (ctest sets it), else this checkout's build/."""
+    return os.environ.get("HAUSBUS_BIN_DIR") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        "build", "bin")
 
 
 def mint_token(secret, role, uid=None, ttl=3600, sub=None):
