@@ -57,6 +57,21 @@ const char *hb_content_type(const char *topic)
     return HB_CONTENT_TYPE_JSON;
 }
 
+bool hb_message_is_batch(const struct hb_message *msg)
+{
+    static const char batch_type[] = "application/cloudevents-batch+json";
+    if (msg->content_type) {
+        return strncmp(msg->content_type, batch_type, sizeof(batch_type) - 1) == 0;
+    }
+    for (size_t i = 0; i < msg->len; i++) {
+        char c = msg->payload[i];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+            return c == '[';
+        }
+    }
+    return false;
+}
+
 /* Properties holding just the content type of topic; NULL when out of memory (the message
  * then goes out unlabelled rather than not at all). */
 static mosquitto_property *content_type_props(const char *topic)
@@ -156,9 +171,11 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     struct hb_bus *bus = obj;
     name_thread(bus);
     char *response_topic = NULL;
+    char *content_type = NULL;
     void *correlation = NULL;
     uint16_t correlation_len = 0;
     mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
+    mosquitto_property_read_string(props, MQTT_PROP_CONTENT_TYPE, &content_type, false);
     mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation,
                                    &correlation_len, false);
     struct hb_message msg = {
@@ -168,10 +185,12 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         .response_topic = response_topic,
         .correlation = correlation,
         .correlation_len = correlation_len,
+        .content_type = content_type,
     };
     if (bus->opt.on_message) {
         bus->opt.on_message(bus->opt.ctx, &msg);
     }
+    free(content_type);
     free(response_topic);
     free(correlation);
 }

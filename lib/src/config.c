@@ -92,6 +92,10 @@ hb_err_t hb_config_load(struct hb_config *cfg)
     int64_t commit_batch;
     HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_COMMIT_BATCH", 1, 1, HB_COMMIT_BATCH_MAX, &commit_batch));
     cfg->commit_batch = (int)commit_batch;
+    int64_t bus_batch;
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_BUS_BATCH", HB_BUS_BATCH_MAX, 1, HB_BUS_BATCH_MAX,
+                                &bus_batch));
+    cfg->bus_batch = (int)bus_batch;
     int64_t cache_kb;
     HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_SQLITE_CACHE_KB", 256, 16, 65536, &cache_kb));
     cfg->sqlite_cache_kb = (int)cache_kb;

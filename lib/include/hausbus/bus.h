@@ -16,6 +16,9 @@
 #define HB_CONTENT_TYPE_CE "application/cloudevents+json; charset=utf-8"
 #define HB_CONTENT_TYPE_JSON "application/json"
 #define HB_CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
+/* A batch: a JSON array of structured CloudEvents in one message (docs/PROTOCOL.md,
+ * "Batches"). A single event still goes alone with HB_CONTENT_TYPE_CE. */
+#define HB_CONTENT_TYPE_CE_BATCH "application/cloudevents-batch+json; charset=utf-8"
 /* A client takes packets up to its largest payload plus this: the fixed header, topic and
  * properties, and room to still receive (and dead-letter) a payload a little too big. The
  * broker configs we ship set max_packet_size to HB_REPLY_MAX plus this (1064960), the
@@ -36,7 +39,12 @@ struct hb_message {
     const char *response_topic; /* NULL when absent */
     const void *correlation;    /* NULL when absent */
     size_t correlation_len;
+    const char *content_type;   /* MQTT v5 content type, NULL when absent */
 };
+
+/* True when msg carries a CloudEvents batch: its content type says so, or, without a
+ * content type (a hand-made mosquitto_pub), its first non-blank byte is '['. Can't fail. */
+bool hb_message_is_batch(const struct hb_message *msg);
 
 struct hb_bus_options {
     const char *client_id;   /* unique per process; with persistent, stable across restarts */

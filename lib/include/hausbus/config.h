@@ -7,7 +7,8 @@
 
 #include "hausbus/err.h"
 
-#define HB_COMMIT_BATCH_MAX 64
+#define HB_COMMIT_BATCH_MAX 256 /* messages one transaction applies at most */
+#define HB_BUS_BATCH_MAX 64     /* the most events (or coalesced requests) in one bus message */
 
 struct hb_config {
     char mqtt_host[256];     /* HAUSBUS_MQTT_HOST, default 127.0.0.1 */
@@ -18,7 +19,10 @@ struct hb_config {
     int64_t payment_limit;   /* HAUSBUS_PAYMENT_LIMIT, default 10000000 */
     int redrive_ms;          /* HAUSBUS_REDRIVE_MS: re-drive a stalled saga step, default 5000 */
     int request_timeout_ms;  /* HAUSBUS_REQUEST_TIMEOUT_MS: gateway waits this long, default 5000 */
-    int commit_batch;        /* HAUSBUS_COMMIT_BATCH: messages per transaction, 1..64, default 1 */
+    int commit_batch;        /* HAUSBUS_COMMIT_BATCH: messages per transaction, 1..256 */
+    int bus_batch;           /* HAUSBUS_BUS_BATCH: most events per published message (and
+                              * requests per coalesced one), 1..HB_BUS_BATCH_MAX, default 64;
+                              * 1 sends everything alone */
     int sqlite_cache_kb;     /* HAUSBUS_SQLITE_CACHE_KB: page cache per database, 16..65536,
                               * default 256 */
     char mqtt_username[128]; /* HAUSBUS_MQTT_USERNAME, "" for anonymous */
