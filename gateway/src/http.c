@@ -18,6 +18,7 @@
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
 #include "reply.h"
+#include "response_head.h"
 #include "routes.h"
 
 #define COMMAND_TOPIC_MAX 128
@@ -66,40 +67,62 @@ void gateway_on_message(void *ctx, const struct hb_message *msg)
     HB_LOGW(0, "ignored message on unexpected topic %.100s", msg->topic);
 }
 
+/* Set as the connection's user data once keep-alive is off for it: civetweb keeps that
+ * decision to itself, and the Connection header we send must tell the client. */
+static char closing_marker;
+
+/* Closes conn after this answer (unread request bytes must not become a request). */
+static void close_after_answer(struct mg_connection *conn)
+{
+    mg_disable_keep_alive(conn);
+    mg_set_user_connection_data(conn, &closing_marker);
+}
+
+/* Bodies up to this size leave in the same write as the head. */
+#define RESPONSE_INLINE_BODY_MAX 1024
+
 /* Sends one complete response. json may be NULL for none (204, 304 never carry one,
  * and a HEAD answer gets the headers only); location, allow and authenticate add the
  * Location, Allow and WWW-Authenticate headers when non-NULL and non-empty; every 503
- * carries Retry-After. Write errors
+ * carries Retry-After. The head and a small body leave in one write (one TCP segment),
+ * not one per header line as with civetweb's mg_response_header_send. Write errors
  * are not reported: they mean the client is gone, and civetweb closes the connection. */
 static void send_response(struct mg_connection *conn, int status, const char *json, size_t len,
                           const char *location, const char *allow, const char *authenticate)
 {
-    const char *method = mg_get_request_info(conn)->request_method;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
     bool has_body = json && status != 204 && status != 304;
-    bool send_body = has_body && !(method && strcmp(method, "HEAD") == 0);
-    mg_response_header_start(conn, status);
-    if (has_body) {
-        char length[32];
-        snprintf(length, sizeof(length), "%zu", len);
-        mg_response_header_add(conn, "Content-Type", "application/json", -1);
-        mg_response_header_add(conn, "Content-Length", length, -1);
+    bool send_body = has_body && !(ri->request_method && strcmp(ri->request_method, "HEAD") == 0);
+    bool closing = mg_get_user_connection_data(conn) == &closing_marker;
+    struct gateway_head head = {
+        .http_version = ri->http_version,
+        .status = status,
+        .reason = mg_get_response_code_text(conn, status),
+        .has_body = has_body,
+        .content_length = len,
+        .location = location,
+        .allow = allow,
+        .authenticate = authenticate,
+        .retry_after_s = status == 503 ? GATEWAY_RETRY_AFTER_S : 0,
+        .date = time(NULL),
+        .keep_alive = gateway_head_keep_alive(ri->http_version,
+                                              mg_get_header(conn, "Connection"), closing),
+    };
+    char out[GATEWAY_HEAD_MAX + RESPONSE_INLINE_BODY_MAX];
+    size_t head_len = gateway_head_format(&head, out, GATEWAY_HEAD_MAX);
+    if (head_len == 0) {
+        /* Our own headers are bounded well below GATEWAY_HEAD_MAX; should one not fit,
+         * the client sees the connection close rather than a cut head. */
+        HB_LOGE(0, "response head for %d does not fit in %d bytes", status, GATEWAY_HEAD_MAX);
+        close_after_answer(conn);
+        return;
     }
-    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-    if (location && location[0] != '\0') {
-        mg_response_header_add(conn, "Location", location, -1);
+    if (send_body && len <= sizeof(out) - head_len) {
+        memcpy(out + head_len, json, len);
+        mg_write(conn, out, head_len + len);
+        return;
     }
-    if (allow && allow[0] != '\0') {
-        mg_response_header_add(conn, "Allow", allow, -1);
-    }
-    if (authenticate && authenticate[0] != '\0') {
-        mg_response_header_add(conn, "WWW-Authenticate", authenticate, -1);
-    }
-    if (status == 503) {
-        char seconds[16];
-        snprintf(seconds, sizeof(seconds), "%d", GATEWAY_RETRY_AFTER_S);
-        mg_response_header_add(conn, "Retry-After", seconds, -1);
-    }
-    mg_response_header_send(conn);
+    mg_write(conn, out, head_len);
     if (send_body) {
         mg_write(conn, json, len);
     }
@@ -560,7 +583,7 @@ static int handle_request(struct gateway *gw, struct mg_connection *conn,
         const char *why = NULL;
         if (!authenticate(gw, conn, &claims, &why)) {
             if (ri->content_length > 0 || mg_get_header(conn, "Transfer-Encoding")) {
-                mg_disable_keep_alive(conn); /* the unread body must not become a request */
+                close_after_answer(conn); /* the unread body must not become a request */
             }
             HB_LOGI(0, "unauthenticated %.16s %.200s: %s", ri->request_method, path,
                     why ? why : "no Authorization header");
@@ -573,7 +596,7 @@ static int handle_request(struct gateway *gw, struct mg_connection *conn,
     hb_err_t rc = read_body(conn, ri, gw->receive_timeout_ms, &body);
     if (body.incomplete) {
         /* Unread request bytes would be parsed as the next request; close instead. */
-        mg_disable_keep_alive(conn);
+        close_after_answer(conn);
     }
     if (rc == HB_ERR_INVAL) {
         answer.status = send_error(conn, 411, "a request body needs a Content-Length "
@@ -648,7 +671,7 @@ int gateway_http_handle(struct mg_connection *conn)
      * one that got past the check. */
     atomic_fetch_add(&gw->active, 1);
     if (atomic_load(&gw->stopping)) {
-        mg_disable_keep_alive(conn);
+        close_after_answer(conn);
         status = send_error(conn, 503, "gateway is shutting down", NULL);
     } else {
         status = handle_request(gw, conn, ri);
