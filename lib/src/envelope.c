@@ -172,7 +172,8 @@ char *hb_envelope_encode(const struct hb_event *ev)
     if (!root) {
         return NULL;
     }
-    cJSON *data = ev->data ? cJSON_Duplicate(ev->data, true) : cJSON_CreateObject();
+    /* data goes in by reference, not as a copy: printing only reads it, and deleting root
+     * leaves a referenced item to its owner (ev). */
     if (!cJSON_AddStringToObject(root, "specversion", "1.0") ||
         !cJSON_AddStringToObject(root, "id", ev->id) ||
         !cJSON_AddStringToObject(root, "source", ev->source) ||
@@ -180,12 +181,12 @@ char *hb_envelope_encode(const struct hb_event *ev)
         !cJSON_AddStringToObject(root, "time", ev->time) ||
         /* CloudEvents 1.0: a subject, when present, is non-empty; none means no order. */
         (ev->subject[0] && !cJSON_AddStringToObject(root, "subject", ev->subject)) ||
-        !cJSON_AddStringToObject(root, "datacontenttype", "application/json") || !data) {
-        cJSON_Delete(data);
+        !cJSON_AddStringToObject(root, "datacontenttype", "application/json") ||
+        !(ev->data ? cJSON_AddItemReferenceToObject(root, "data", ev->data)
+                   : cJSON_AddObjectToObject(root, "data") != NULL)) {
         cJSON_Delete(root);
         return NULL;
     }
-    cJSON_AddItemToObject(root, "data", data);
     char *out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return out;

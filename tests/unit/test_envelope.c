@@ -307,6 +307,30 @@ static void encode_then_decode_keeps_every_field(void **state)
     hb_event_clear(&out);
 }
 
+/* The event's data is printed in place, not copied: encoding leaves it whole and owned by
+ * the event, so encoding twice gives the same text (valgrind and ASan see the frees). */
+static void encode_leaves_the_data_to_the_event(void **state)
+{
+    (void)state;
+    cJSON *data = cJSON_Parse("{\"orderId\":7,\"items\":[{\"sku\":\"a\"},{\"sku\":\"b\"}]}");
+    assert_non_null(data);
+    struct hb_event ev;
+    assert_int_equal(hb_event_init(&ev, "order", "OrderPlaced", 7, data), HB_OK);
+    char *first = hb_envelope_encode(&ev);
+    char *second = hb_envelope_encode(&ev);
+    assert_non_null(first);
+    assert_non_null(second);
+    assert_string_equal(first, second);
+    assert_ptr_equal(ev.data, data);
+    assert_null(data->string); /* not renamed "data" or linked into the envelope */
+    assert_null(data->next);
+    assert_int_equal(hb_json_int(ev.data, "orderId", 1, 10, &(int64_t){0}), HB_OK);
+    assert_non_null(strstr(first, "\"data\":{\"orderId\":7,\"items\":[{\"sku\":\"a\"},{\"sku\":\"b\"}]}"));
+    cJSON_free(first);
+    cJSON_free(second);
+    hb_event_clear(&ev);
+}
+
 static void event_init_sets_uuid_time_subject_and_source(void **state)
 {
     (void)state;
@@ -772,6 +796,7 @@ int main(void)
         cmocka_unit_test(payload_over_64_kib_is_too_large),
         cmocka_unit_test(payload_of_exactly_64_kib_is_accepted),
         cmocka_unit_test(encode_then_decode_keeps_every_field),
+        cmocka_unit_test(encode_leaves_the_data_to_the_event),
         cmocka_unit_test(event_init_sets_uuid_time_subject_and_source),
         cmocka_unit_test(event_init_without_order_has_empty_subject_and_empty_data),
         cmocka_unit_test(event_without_order_is_encoded_without_subject),
