@@ -26,9 +26,9 @@ struct source_fields {
     const char *status;
 };
 
-/* Reads the fields every versioned event carries and makes sure the row exists. */
-static hb_err_t begin_row(struct hb_ctx *ctx, const struct hb_event *ev,
-                          struct source_fields *f)
+/* Reads the fields every versioned event carries. */
+static hb_err_t read_fields(struct hb_ctx *ctx, const struct hb_event *ev,
+                            struct source_fields *f)
 {
     if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &f->order_id) != HB_OK ||
         hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &f->user_id) != HB_OK ||
@@ -36,23 +36,22 @@ static hb_err_t begin_row(struct hb_ctx *ctx, const struct hb_event *ev,
         hb_json_str(ev->data, "status", 20, &f->status) != HB_OK) {
         return hb_ctx_reject(ctx, "event needs orderId, userId, version and status");
     }
-    int64_t args[2] = {f->order_id, f->user_id};
-    return hb_store_run(ctx->store,
-                        "INSERT INTO mypage(order_id, user_id) VALUES(?, ?)"
-                        " ON CONFLICT(order_id) DO NOTHING",
-                        args, 2);
+    return HB_OK;
 }
 
-/* Runs sql with ?1 status, ?2 version, ?3 amount, ?4 order id. */
-static hb_err_t update_status(struct hb_ctx *ctx, const char *sql, const struct source_fields *f,
-                              int64_t amount)
+/* Runs upsert_sql with ?1 status, ?2 version, ?3 amount, ?4 order id, ?5 user id: one
+ * statement creates the row or, for a newer version, updates it (an insert that did
+ * nothing and an update cost two). */
+static hb_err_t upsert_status(struct hb_ctx *ctx, const char *upsert_sql,
+                              const struct source_fields *f, int64_t amount)
 {
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store, sql, &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store, upsert_sql, &s));
     sqlite3_bind_text(s, 1, f->status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, f->version);
     sqlite3_bind_int64(s, 3, amount);
     sqlite3_bind_int64(s, 4, f->order_id);
+    sqlite3_bind_int64(s, 5, f->user_id);
     int step = sqlite3_step(s);
     hb_store_release(ctx->store, s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
@@ -65,23 +64,26 @@ hb_err_t view_on_order_event(struct hb_ctx *ctx, const struct hb_event *ev,
     struct source_fields f;
     int64_t qty = 0, amount = 0;
     const char *name = "";
-    HB_RETURN_ON_ERR(begin_row(ctx, ev, &f));
+    HB_RETURN_ON_ERR(read_fields(ctx, ev, &f));
     hb_json_int(ev->data, "qty", 1, 1000000, &qty);
     hb_json_int(ev->data, "amount", 0, INT64_MAX, &amount);
     hb_json_str(ev->data, "productName", 100, &name);
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
-                                     "UPDATE mypage SET order_status = ?1, order_version = ?2,"
-                                     " amount = CASE WHEN ?3 > 0 THEN ?3 ELSE amount END,"
-                                     " qty = ?4, product_name = COALESCE(NULLIF(?5, ''),"
-                                     " product_name) WHERE order_id = ?6 AND order_version < ?2",
-                                     &s));
+    HB_RETURN_ON_ERR(hb_store_cached(
+        ctx->store,
+        "INSERT INTO mypage(order_id, user_id, order_status, order_version, amount, qty,"
+        " product_name) VALUES(?6, ?7, ?1, ?2, max(?3, 0), ?4, NULLIF(?5, ''))"
+        " ON CONFLICT(order_id) DO UPDATE SET order_status = ?1, order_version = ?2,"
+        " amount = CASE WHEN ?3 > 0 THEN ?3 ELSE amount END, qty = ?4,"
+        " product_name = COALESCE(NULLIF(?5, ''), product_name) WHERE order_version < ?2",
+        &s));
     sqlite3_bind_text(s, 1, f.status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, f.version);
     sqlite3_bind_int64(s, 3, amount);
     sqlite3_bind_int64(s, 4, qty);
     sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, f.order_id);
+    sqlite3_bind_int64(s, 7, f.user_id);
     int step = sqlite3_step(s);
     hb_store_release(ctx->store, s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
@@ -96,12 +98,15 @@ hb_err_t view_on_payment_event(struct hb_ctx *ctx, const struct hb_event *ev,
     }
     struct source_fields f;
     int64_t amount = 0;
-    HB_RETURN_ON_ERR(begin_row(ctx, ev, &f));
+    HB_RETURN_ON_ERR(read_fields(ctx, ev, &f));
     hb_json_int(ev->data, "amount", 0, INT64_MAX, &amount);
-    return update_status(ctx,
-                         "UPDATE mypage SET payment_status = ?1, payment_version = ?2,"
+    return upsert_status(ctx,
+                         "INSERT INTO mypage(order_id, user_id, payment_status, payment_version,"
+                         " amount) VALUES(?4, ?5, ?1, ?2, ?3)"
+                         " ON CONFLICT(order_id) DO UPDATE SET payment_status = ?1,"
+                         " payment_version = ?2,"
                          " amount = CASE WHEN amount = 0 THEN ?3 ELSE amount END"
-                         " WHERE order_id = ?4 AND payment_version < ?2",
+                         " WHERE payment_version < ?2",
                          &f, amount);
 }
 
@@ -110,10 +115,12 @@ hb_err_t view_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
 {
     (void)reply;
     struct source_fields f;
-    HB_RETURN_ON_ERR(begin_row(ctx, ev, &f));
-    return update_status(ctx,
-                         "UPDATE mypage SET delivery_status = ?1, delivery_version = ?2"
-                         " WHERE order_id = ?4 AND delivery_version < ?2 AND ?3 >= 0",
+    HB_RETURN_ON_ERR(read_fields(ctx, ev, &f));
+    return upsert_status(ctx,
+                         "INSERT INTO mypage(order_id, user_id, delivery_status, delivery_version)"
+                         " VALUES(?4, ?5, ?1, ?2) ON CONFLICT(order_id) DO UPDATE SET"
+                         " delivery_status = ?1, delivery_version = ?2"
+                         " WHERE delivery_version < ?2",
                          &f, 0);
 }
 
@@ -127,12 +134,10 @@ hb_err_t view_on_customer_notified(struct hb_ctx *ctx, const struct hb_event *ev
         return hb_ctx_reject(ctx, "CustomerNotified needs orderId and userId");
     }
     int64_t args[2] = {order_id, user_id};
-    HB_RETURN_ON_ERR(hb_store_run(ctx->store,
-                                  "INSERT INTO mypage(order_id, user_id) VALUES(?, ?)"
-                                  " ON CONFLICT(order_id) DO NOTHING",
-                                  args, 2));
-    return hb_store_run(ctx->store, "UPDATE mypage SET notified = 1 WHERE order_id = ?",
-                        &order_id, 1);
+    return hb_store_run(ctx->store,
+                        "INSERT INTO mypage(order_id, user_id, notified) VALUES(?, ?, 1)"
+                        " ON CONFLICT(order_id) DO UPDATE SET notified = 1",
+                        args, 2);
 }
 
 hb_err_t view_mypage(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
