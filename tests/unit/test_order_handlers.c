@@ -167,6 +167,18 @@ static void place_creates_placed_order_and_emits_order_placed(void **state)
     assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM orders"), 1);
     assert_string_equal(status_of(t, id), "PLACED");
     assert_int_equal(hbt_db_int(t, "SELECT amount FROM orders WHERE id = %lld", (long long)id), 0);
+    /* The inserted row is the first state as it is: version 1, the re-drive clock set. */
+    assert_int_equal(hbt_db_int(t, "SELECT version FROM orders WHERE id = %lld", (long long)id), 1);
+    assert_int_equal(hbt_db_int(t, "SELECT redrives FROM orders WHERE id = %lld", (long long)id), 0);
+    assert_int_equal(
+        hbt_db_int(t, "SELECT updated_at FROM orders WHERE id = %lld", (long long)id), HBT_NOW_MS);
+    assert_int_equal(
+        hbt_db_int(t, "SELECT next_redrive_at FROM orders WHERE id = %lld", (long long)id),
+        HBT_NOW_MS + HBT_REDRIVE_MS);
+    assert_int_equal(hbt_db_int(t, "SELECT at FROM order_steps WHERE order_id = %lld"
+                                   " AND step = 'PLACED'",
+                                (long long)id),
+                     HBT_NOW_MS);
 
     HBT_EXPECT(t, "OrderPlaced");
     assert_int_equal(hbt_out_int(t, 0, "orderId"), id);

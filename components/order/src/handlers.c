@@ -312,10 +312,13 @@ hb_err_t order_place(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_re
     if (step != SQLITE_DONE) {
         return HB_ERR_DB;
     }
-    struct order o;
-    HB_RETURN_ON_ERR(order_load(ctx, sqlite3_last_insert_rowid(hb_store_db(ctx->store)), &o));
-    o.version--; /* order_store bumps it back to 1 for the first event */
-    HB_RETURN_ON_ERR(order_store(ctx, &o, "OrderPlaced"));
+    /* The row as inserted is the order's first state (version 1, its re-drive clock set):
+     * it is announced as it is, without order_store's load and UPDATE, which would only
+     * write the same values again. */
+    struct order o = {.id = sqlite3_last_insert_rowid(hb_store_db(ctx->store)), .version = 1};
+    snprintf(o.status, sizeof(o.status), "PLACED");
+    HB_LOGI(o.id, "order %s (%s)", o.status, "OrderPlaced");
+    HB_RETURN_ON_ERR(emit_snapshot(ctx, o.id, "OrderPlaced"));
     return reply_status(reply, 202, &o);
 }
 
