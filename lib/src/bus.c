@@ -380,6 +380,12 @@ hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *paylo
     return publish(bus, topic, payload, len, 1, retain, mid, hb_content_type(topic), NULL);
 }
 
+hb_err_t hb_bus_publish_batch(struct hb_bus *bus, const char *topic, const char *payload,
+                              size_t len, int *mid)
+{
+    return publish(bus, topic, payload, len, 1, false, mid, HB_CONTENT_TYPE_CE_BATCH, NULL);
+}
+
 hb_err_t hb_bus_publish_snapshot(struct hb_bus *bus, const char *topic, const char *payload,
                                  size_t len)
 {

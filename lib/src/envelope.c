@@ -82,22 +82,10 @@ static hb_err_t copy_str(const cJSON *obj, const char *name, bool required, char
     return HB_OK;
 }
 
-hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev,
-                            const char **reason)
+hb_err_t hb_envelope_from_json(cJSON *root, struct hb_event *ev, const char **reason)
 {
     const char *why = NULL;
-    hb_err_t rc = HB_ERR_DECODE;
     memset(ev, 0, sizeof(*ev));
-    if (len > HB_PAYLOAD_MAX) {
-        why = "payload over 64 KiB";
-        rc = HB_ERR_TOO_LARGE;
-        goto err;
-    }
-    /* Not JSON, two events or junk after one, too deep, not UTF-8: not one CloudEvent. */
-    cJSON *root = hb_json_parse_document(payload, len, &why);
-    if (!root) {
-        goto err;
-    }
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(root, "specversion");
     if (!cJSON_IsObject(root) || !cJSON_IsString(spec) || strcmp(spec->valuestring, "1.0") != 0) {
         why = "not a CloudEvent 1.0 (specversion)";
@@ -115,17 +103,33 @@ hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev
         why = "data is missing or not an object";
     }
     if (why) {
-        cJSON_Delete(root);
-        goto err;
+        memset(ev, 0, sizeof(*ev));
+        if (reason) {
+            *reason = why;
+        }
+        return HB_ERR_DECODE;
     }
     ev->data = cJSON_DetachItemFromObjectCaseSensitive(root, "data");
-    cJSON_Delete(root);
     return HB_OK;
-err:
+}
+
+hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev,
+                            const char **reason)
+{
     memset(ev, 0, sizeof(*ev));
-    if (reason) {
-        *reason = why;
+    if (len > HB_PAYLOAD_MAX) {
+        if (reason) {
+            *reason = "payload over 64 KiB";
+        }
+        return HB_ERR_TOO_LARGE;
     }
+    /* Not JSON, two events or junk after one, too deep, not UTF-8: not one CloudEvent. */
+    cJSON *root = hb_json_parse_document(payload, len, reason);
+    if (!root) {
+        return HB_ERR_DECODE;
+    }
+    hb_err_t rc = hb_envelope_from_json(root, ev, reason);
+    cJSON_Delete(root);
     return rc;
 }
 

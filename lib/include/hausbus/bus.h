@@ -86,6 +86,12 @@ bool hb_bus_connected(const struct hb_bus *bus);
 hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         bool retain, int *mid);
 
+/* Publishes a CloudEvents batch (payload: a JSON array of events, at most
+ * HB_BUS_BATCH_MAX) at QoS 1 with content type HB_CONTENT_TYPE_CE_BATCH. *mid (may be
+ * NULL) as hb_bus_publish. */
+hb_err_t hb_bus_publish_batch(struct hb_bus *bus, const char *topic, const char *payload,
+                              size_t len, int *mid);
+
 /* Publishes a snapshot (metrics): QoS 0, retained, content type application/json. The
  * next snapshot replaces it, so a lost one costs nothing. */
 hb_err_t hb_bus_publish_snapshot(struct hb_bus *bus, const char *topic, const char *payload,

@@ -39,6 +39,12 @@ struct hb_event {
 hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev,
                             const char **reason);
 
+/* Reads the CloudEvent in the parsed object root (one item of a batch) into ev, moving
+ * root's data member into ev (root keeps the rest; the caller still deletes it). On
+ * failure returns HB_ERR_DECODE, leaves ev cleared and points *reason (if non-NULL) at a
+ * static explanation. */
+hb_err_t hb_envelope_from_json(cJSON *root, struct hb_event *ev, const char **reason);
+
 /* Encodes ev as a CloudEvent JSON string (specversion 1.0, datacontenttype
  * application/json). Returns a malloc'd string the caller frees, NULL on allocation failure. */
 char *hb_envelope_encode(const struct hb_event *ev);
