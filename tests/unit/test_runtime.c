@@ -344,6 +344,7 @@ static int run_script(void **state)
     }
     setenv("HAUSBUS_DATA_DIR", data_dir, 1);
     setenv("HAUSBUS_COMMIT_BATCH", "4", 1);
+    setenv("HAUSBUS_BUS_BATCH", "64", 1); /* whatever the suite runs with */
     hb_log_init("widget", "error");
     return hb_component_run_on(&widget_component, &fake_bus) == 0 ? 0 : -1;
 }
