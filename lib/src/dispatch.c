@@ -148,9 +148,9 @@ hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
         HB_LOGD(atoll(ev->subject), "duplicate %s %s ignored", ev->type, ev->id);
     }
     if (rc != HB_OK) {
-        hb_store_rollback_to(ctx->store);
+        hb_store_savepoint_rollback(ctx->store);
     }
-    hb_err_t released = hb_store_release(ctx->store);
+    hb_err_t released = hb_store_savepoint_release(ctx->store);
     return rc != HB_OK ? rc : released;
 }
 

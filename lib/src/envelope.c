@@ -2,28 +2,65 @@
 #include "hausbus/envelope.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
+/* Random bytes for hb_uuid, taken from the kernel UUID_POOL_BYTES at a time: one getrandom
+ * per 32 ids instead of one per id (each event emitted takes one). One pool per process
+ * under a lock, not one per thread: a _Thread_local pool grew every thread's static TLS
+ * block by a page, 1 MiB more RSS for the gateway's 256 idle workers (measured), while
+ * the lock is held for a 16-byte copy. The pool would survive fork() and the child repeat
+ * the parent's next ids; nothing of ours forks (run.sh, systemd or the pod start the
+ * processes), so that does not arise. The ids are not secrets: holding the next few in
+ * memory gives nothing away. */
+#define UUID_POOL_BYTES 512
+static struct {
+    pthread_mutex_t lock;
+    unsigned char bytes[UUID_POOL_BYTES];
+    size_t left; /* unused bytes, at the end of bytes; under lock */
+} uuid_pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Copies n <= UUID_POOL_BYTES random bytes to out, refilling the pool when it runs short.
+ * getrandom on the urandom source does not fail once the kernel's pool is initialised
+ * (it may return early on a signal, hence the loop). */
+static void random_bytes(unsigned char *out, size_t n)
+{
+    pthread_mutex_lock(&uuid_pool.lock);
+    if (uuid_pool.left < n) {
+        size_t got = 0;
+        while (got < sizeof(uuid_pool.bytes)) {
+            ssize_t r = getrandom(uuid_pool.bytes + got, sizeof(uuid_pool.bytes) - got, 0);
+            if (r > 0) {
+                got += (size_t)r;
+            }
+        }
+        uuid_pool.left = sizeof(uuid_pool.bytes);
+    }
+    memcpy(out, uuid_pool.bytes + sizeof(uuid_pool.bytes) - uuid_pool.left, n);
+    uuid_pool.left -= n;
+    pthread_mutex_unlock(&uuid_pool.lock);
+}
+
 void hb_uuid(char out[37])
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
-    size_t got = 0;
-    while (got < sizeof(b)) {
-        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-        if (n > 0) {
-            got += (size_t)n;
+    random_bytes(b, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx (RFC 4122) */
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof(b); i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out[o++] = '-';
         }
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 0x0f];
     }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    out[o] = '\0';
 }
 
 void hb_time_now(char *out, size_t len)

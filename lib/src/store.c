@@ -12,6 +12,7 @@
 #include "hausbus/bus.h"
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
+#include "store_cache_int.h"
 
 struct hb_store {
     sqlite3 *db;
@@ -29,6 +30,7 @@ struct hb_store {
     sqlite3_stmt *tx_rollback_to;
     bool in_tx;
     int64_t duplicates; /* inbox claims of ids already handled, since open */
+    struct hb_stmt_cache cache; /* hb_store_cached's statements */
 };
 
 static const char base_schema[] =
@@ -50,6 +52,19 @@ hb_err_t hb_store_prepare(struct hb_store *st, const char *sql, sqlite3_stmt **o
         return db_fail(st, "prepare");
     }
     return HB_OK;
+}
+
+hb_err_t hb_store_cached(struct hb_store *st, const char *sql, sqlite3_stmt **out)
+{
+    if (hb_stmt_cache_get(&st->cache, st->db, sql, out) != SQLITE_OK) {
+        return db_fail(st, "prepare");
+    }
+    return HB_OK;
+}
+
+void hb_store_release(struct hb_store *st, sqlite3_stmt *stmt)
+{
+    hb_stmt_cache_put(&st->cache, stmt);
 }
 
 hb_err_t hb_store_exec(struct hb_store *st, const char *sql)
@@ -151,6 +166,7 @@ void hb_store_close(struct hb_store *st)
     sqlite3_finalize(st->tx_savepoint);
     sqlite3_finalize(st->tx_release);
     sqlite3_finalize(st->tx_rollback_to);
+    hb_stmt_cache_clear(&st->cache);
     sqlite3_close(st->db);
     free(st);
 }
@@ -210,12 +226,12 @@ hb_err_t hb_store_savepoint(struct hb_store *st)
     return step_once(st, st->tx_savepoint, "savepoint");
 }
 
-hb_err_t hb_store_release(struct hb_store *st)
+hb_err_t hb_store_savepoint_release(struct hb_store *st)
 {
     return step_once(st, st->tx_release, "release");
 }
 
-hb_err_t hb_store_rollback_to(struct hb_store *st)
+hb_err_t hb_store_savepoint_rollback(struct hb_store *st)
 {
     return step_once(st, st->tx_rollback_to, "rollback to savepoint");
 }
@@ -332,11 +348,12 @@ int64_t hb_store_outbox_count(struct hb_store *st)
     return n;
 }
 
-/* Prepares sql and binds args; text arguments are not needed by our queries. */
+/* Takes sql's cached statement and binds args; text arguments are not needed by our
+ * queries. The caller gives it back with hb_store_release. */
 static hb_err_t prepare_bound(struct hb_store *st, const char *sql, const int64_t *args,
                               int n_args, sqlite3_stmt **out)
 {
-    HB_RETURN_ON_ERR(hb_store_prepare(st, sql, out));
+    HB_RETURN_ON_ERR(hb_store_cached(st, sql, out));
     for (int i = 0; i < n_args; i++) {
         sqlite3_bind_int64(*out, i + 1, args[i]);
     }
@@ -361,7 +378,7 @@ hb_err_t hb_store_query_json(struct hb_store *st, const char *sql, const int64_t
     } else if (step != SQLITE_ROW && step != SQLITE_DONE) {
         rc = db_fail(st, "query");
     }
-    sqlite3_finalize(s);
+    hb_store_release(st, s);
     return rc;
 }
 
@@ -370,7 +387,7 @@ hb_err_t hb_store_run(struct hb_store *st, const char *sql, const int64_t *args,
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(prepare_bound(st, sql, args, n_args, &s));
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(st, s);
     return step == SQLITE_DONE || step == SQLITE_ROW ? HB_OK : db_fail(st, "run");
 }
 
@@ -382,7 +399,7 @@ hb_err_t hb_store_query_text(struct hb_store *st, const char *sql, const int64_t
     int step = sqlite3_step(s);
     const unsigned char *text = step == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
     snprintf(out, cap, "%s", text ? (const char *)text : "");
-    sqlite3_finalize(s);
+    hb_store_release(st, s);
     return step == SQLITE_DONE || step == SQLITE_ROW ? HB_OK : db_fail(st, "query");
 }
 
@@ -395,6 +412,6 @@ hb_err_t hb_store_query_int(struct hb_store *st, const char *sql, const int64_t 
     *out = step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL
                ? sqlite3_column_int64(s, 0)
                : fallback;
-    sqlite3_finalize(s);
+    hb_store_release(st, s);
     return step == SQLITE_DONE || step == SQLITE_ROW ? HB_OK : db_fail(st, "query");
 }

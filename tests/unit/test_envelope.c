@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -672,6 +673,83 @@ static void uuids_are_distinct_v4_values(void **state)
     free(ids);
 }
 
+/* Every one of the 122 random bits of a v4 UUID is seen both set and clear over many ids
+ * (over 30 refills of the pool): only the version and variant bits are fixed. */
+static void uuid_random_bits_each_take_both_values(void **state)
+{
+    (void)state;
+    enum { N = 1000 }; /* a little over 31 refills of the 32-id pool */
+    unsigned char seen_set[16] = {0};
+    unsigned char seen_clear[16] = {0};
+    for (int i = 0; i < N; i++) {
+        char id[37];
+        unsigned char b[16];
+        hb_uuid(id);
+        for (int k = 0, o = 0; k < 16; k++) {
+            if (id[o] == '-') {
+                o++;
+            }
+            unsigned int byte = 0;
+            assert_int_equal(sscanf(id + o, "%2x", &byte), 1);
+            b[k] = (unsigned char)byte;
+            o += 2;
+        }
+        for (int k = 0; k < 16; k++) {
+            seen_set[k] |= b[k];
+            seen_clear[k] |= (unsigned char)~b[k];
+        }
+    }
+    /* Fixed by RFC 4122: the version nibble (0100) and the variant's two bits (10). */
+    seen_set[6] |= 0xb0;
+    seen_clear[6] |= 0x40;
+    seen_set[8] |= 0x40;
+    seen_clear[8] |= 0x80;
+    for (int k = 0; k < 16; k++) {
+        assert_int_equal(seen_set[k], 0xff);
+        assert_int_equal(seen_clear[k], 0xff);
+    }
+}
+
+enum { UUID_THREADS = 4, UUIDS_PER_THREAD = 1000 };
+
+static void *make_uuids(void *arg)
+{
+    char(*ids)[37] = arg;
+    for (int i = 0; i < UUIDS_PER_THREAD; i++) {
+        hb_uuid(ids[i]);
+    }
+    return NULL;
+}
+
+/* Threads sharing the pool never get the same bytes twice. */
+static void uuids_from_several_threads_are_distinct(void **state)
+{
+    (void)state;
+    enum { N = UUID_THREADS * UUIDS_PER_THREAD };
+    char(*ids)[37] = calloc(N, sizeof(*ids));
+    assert_non_null(ids);
+    pthread_t threads[UUID_THREADS];
+    for (int t = 0; t < UUID_THREADS; t++) {
+        assert_int_equal(pthread_create(&threads[t], NULL, make_uuids, ids + t * UUIDS_PER_THREAD),
+                         0);
+    }
+    for (int t = 0; t < UUID_THREADS; t++) {
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        if (!is_uuid_v4(ids[i])) {
+            fail_msg("not a v4 UUID: \"%s\"", ids[i]);
+        }
+    }
+    qsort(ids, N, sizeof(*ids), compare_uuids);
+    for (int i = 1; i < N; i++) {
+        if (strcmp(ids[i - 1], ids[i]) == 0) {
+            fail_msg("duplicate UUID %s", ids[i]);
+        }
+    }
+    free(ids);
+}
+
 static void clocks_move_forward(void **state)
 {
     (void)state;
@@ -711,6 +789,8 @@ int main(void)
         cmocka_unit_test(json_str_rejects_empty_too_long_and_non_strings),
         cmocka_unit_test(json_str_accepts_one_to_max_len_bytes_pointing_into_the_object),
         cmocka_unit_test(uuids_are_distinct_v4_values),
+        cmocka_unit_test(uuid_random_bits_each_take_both_values),
+        cmocka_unit_test(uuids_from_several_threads_are_distinct),
         cmocka_unit_test(clocks_move_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

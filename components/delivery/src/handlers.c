@@ -56,28 +56,28 @@ static hb_err_t delivery_status(struct hb_ctx *ctx, const char *key, int64_t val
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT order_id, status FROM deliveries WHERE %s = ?", key);
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store, sql, &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store, sql, &s));
     sqlite3_bind_int64(s, 1, value);
     int step = sqlite3_step(s);
     *order_id = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     snprintf(status, cap, "%s",
              step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 1) : "");
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     return step == SQLITE_ROW || step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
 }
 
 static hb_err_t set_status(struct hb_ctx *ctx, int64_t order_id, const char *status)
 {
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "UPDATE deliveries SET status = ?, version = version + 1,"
-                                      " updated_at = ? WHERE order_id = ?",
-                                      &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "UPDATE deliveries SET status = ?, version = version + 1,"
+                                     " updated_at = ? WHERE order_id = ?",
+                                     &s));
     sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, ctx->now_ms);
     sqlite3_bind_int64(s, 3, order_id);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
 }
 
@@ -92,11 +92,11 @@ static hb_err_t insert_delivery(struct hb_ctx *ctx, const struct hb_event *ev, i
     }
     hb_json_str(ev->data, "productName", 100, &name); /* optional */
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "INSERT INTO deliveries(order_id, user_id, product_name,"
-                                      " qty, status, updated_at)"
-                                      " VALUES(?, ?, NULLIF(?, ''), ?, ?, ?)",
-                                      &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "INSERT INTO deliveries(order_id, user_id, product_name,"
+                                     " qty, status, updated_at)"
+                                     " VALUES(?, ?, NULLIF(?, ''), ?, ?, ?)",
+                                     &s));
     sqlite3_bind_int64(s, 1, order_id);
     sqlite3_bind_int64(s, 2, user_id);
     sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
@@ -104,7 +104,7 @@ static hb_err_t insert_delivery(struct hb_ctx *ctx, const struct hb_event *ev, i
     sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, ctx->now_ms);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
 }
 

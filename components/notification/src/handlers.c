@@ -70,11 +70,11 @@ hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_ev
         return hb_ctx_reject(ctx, "DeliveryStarted: message text too long");
     }
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "INSERT INTO notifications(delivery_id, order_id, user_id,"
-                                      " channel, text, status, next_attempt_at, updated_at)"
-                                      " VALUES(?, ?, ?, ?, ?, 'PENDING', ?6, ?6)",
-                                      &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "INSERT INTO notifications(delivery_id, order_id, user_id,"
+                                     " channel, text, status, next_attempt_at, updated_at)"
+                                     " VALUES(?, ?, ?, ?, ?, 'PENDING', ?6, ?6)",
+                                     &s));
     sqlite3_bind_int64(s, 1, delivery_id);
     sqlite3_bind_int64(s, 2, order_id);
     sqlite3_bind_int64(s, 3, user_id);
@@ -82,7 +82,7 @@ hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_ev
     sqlite3_bind_text(s, 5, text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, ctx->now_ms);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
 }
 
@@ -94,12 +94,12 @@ hb_err_t notification_claim(struct hb_ctx *ctx, struct notification_job *jobs, s
         return HB_OK;
     }
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "SELECT id, order_id, delivery_id, user_id, text, attempts"
-                                      " FROM notifications WHERE status = 'PENDING'"
-                                      " AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
-                                      " LIMIT ?",
-                                      &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "SELECT id, order_id, delivery_id, user_id, text, attempts"
+                                     " FROM notifications WHERE status = 'PENDING'"
+                                     " AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
+                                     " LIMIT ?",
+                                     &s));
     sqlite3_bind_int64(s, 1, ctx->now_ms);
     sqlite3_bind_int64(s, 2, (int64_t)cap);
     int step;
@@ -112,7 +112,7 @@ hb_err_t notification_claim(struct hb_ctx *ctx, struct notification_job *jobs, s
         snprintf(job->text, sizeof(job->text), "%s", (const char *)sqlite3_column_text(s, 4));
         job->attempts = sqlite3_column_int64(s, 5) + 1;
     }
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     if (step != SQLITE_DONE) {
         return HB_ERR_DB;
     }
@@ -145,11 +145,11 @@ hb_err_t notification_record(struct hb_ctx *ctx, const struct notification_resul
         return HB_OK;
     }
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "UPDATE notifications SET status = ?, attempts = ?,"
-                                      " last_error = NULLIF(?, ''), next_attempt_at = ?,"
-                                      " updated_at = ? WHERE id = ?",
-                                      &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "UPDATE notifications SET status = ?, attempts = ?,"
+                                     " last_error = NULLIF(?, ''), next_attempt_at = ?,"
+                                     " updated_at = ? WHERE id = ?",
+                                     &s));
     sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, result->attempts);
     sqlite3_bind_text(s, 3, sent ? "" : result->error, -1, SQLITE_TRANSIENT);
@@ -162,7 +162,7 @@ hb_err_t notification_record(struct hb_ctx *ctx, const struct notification_resul
     sqlite3_bind_int64(s, 5, ctx->now_ms);
     sqlite3_bind_int64(s, 6, result->id);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     if (step != SQLITE_DONE) {
         return HB_ERR_DB;
     }

@@ -139,7 +139,7 @@ static void copy_text(char *dst, size_t cap, const unsigned char *src)
 static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
 {
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(
+    HB_RETURN_ON_ERR(hb_store_cached(
         ctx->store,
         "SELECT amount, delivery_id, delivery_version, version, redrives, cancel_phase,"
         " stock_released, payment_settled, status, reason, delivery_status, product_name"
@@ -164,7 +164,7 @@ static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
         copy_text(o->delivery_status, sizeof(o->delivery_status), sqlite3_column_text(s, 10));
         copy_text(o->product_name, sizeof(o->product_name), sqlite3_column_text(s, 11));
     }
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     return rc;
 }
 
@@ -192,7 +192,7 @@ static hb_err_t order_store(struct hb_ctx *ctx, struct order *o, const char *eve
         o->redrives = 0;
     }
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(
+    HB_RETURN_ON_ERR(hb_store_cached(
         ctx->store,
         "UPDATE orders SET amount = ?, delivery_id = ?, delivery_version = ?, version = ?,"
         " redrives = ?, cancel_phase = ?, stock_released = ?, payment_settled = ?, status = ?,"
@@ -222,7 +222,7 @@ static hb_err_t order_store(struct hb_ctx *ctx, struct order *o, const char *eve
     sqlite3_bind_int64(s, i++, ctx->now_ms + ctx->cfg->redrive_ms);
     sqlite3_bind_int64(s, i++, o->id);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     if (step != SQLITE_DONE) {
         return HB_ERR_DB;
     }
@@ -297,18 +297,18 @@ hb_err_t order_place(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_re
         return hb_ctx_reject(ctx, "userId must be a positive integer");
     }
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "INSERT INTO orders(product_id, qty, user_id, status,"
-                                      " updated_at, next_redrive_at)"
-                                      " VALUES(?, ?, ?, 'PLACED', ?, ?)",
-                                      &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "INSERT INTO orders(product_id, qty, user_id, status,"
+                                     " updated_at, next_redrive_at)"
+                                     " VALUES(?, ?, ?, 'PLACED', ?, ?)",
+                                     &s));
     sqlite3_bind_int64(s, 1, product_id);
     sqlite3_bind_int64(s, 2, qty);
     sqlite3_bind_int64(s, 3, user_id);
     sqlite3_bind_int64(s, 4, ctx->now_ms);
     sqlite3_bind_int64(s, 5, ctx->now_ms + ctx->cfg->redrive_ms);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     if (step != SQLITE_DONE) {
         return HB_ERR_DB;
     }
@@ -547,16 +547,16 @@ hb_err_t order_redrive(struct hb_ctx *ctx)
     sqlite3_stmt *s = NULL;
     int64_t ids[REDRIVE_BATCH];
     int n = 0;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "SELECT id FROM orders WHERE next_redrive_at IS NOT NULL"
-                                      " AND next_redrive_at <= ? ORDER BY next_redrive_at LIMIT ?",
-                                      &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "SELECT id FROM orders WHERE next_redrive_at IS NOT NULL"
+                                     " AND next_redrive_at <= ? ORDER BY next_redrive_at LIMIT ?",
+                                     &s));
     sqlite3_bind_int64(s, 1, ctx->now_ms);
     sqlite3_bind_int(s, 2, REDRIVE_BATCH);
     while (n < REDRIVE_BATCH && sqlite3_step(s) == SQLITE_ROW) {
         ids[n++] = sqlite3_column_int64(s, 0);
     }
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     for (int i = 0; i < n; i++) {
         struct order o;
         HB_RETURN_ON_ERR(order_load(ctx, ids[i], &o));

@@ -88,11 +88,11 @@ hb_err_t payment_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev
     }
     bool approved = amount <= ctx->cfg->payment_limit;
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "INSERT INTO payments(order_id, user_id, amount, status,"
-                                      " reason, updated_at, product_name)"
-                                      " VALUES(?, ?, ?, ?, ?, ?, NULLIF(?, ''))",
-                                      &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "INSERT INTO payments(order_id, user_id, amount, status,"
+                                     " reason, updated_at, product_name)"
+                                     " VALUES(?, ?, ?, ?, ?, ?, NULLIF(?, ''))",
+                                     &s));
     sqlite3_bind_int64(s, 1, order_id);
     sqlite3_bind_int64(s, 2, user_id);
     sqlite3_bind_int64(s, 3, amount);
@@ -105,7 +105,7 @@ hb_err_t payment_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev
     sqlite3_bind_int64(s, 6, ctx->now_ms);
     sqlite3_bind_text(s, 7, product_name, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     if (step != SQLITE_DONE) {
         return HB_ERR_DB;
     }

@@ -63,11 +63,11 @@ static hb_err_t insert_reservation(struct hb_ctx *ctx, int64_t order_id, int64_t
                                    const char *status, const char *reason)
 {
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "INSERT INTO reservations(order_id, product_id, qty,"
-                                      " user_id, amount, status, reason, updated_at)"
-                                      " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                                      &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "INSERT INTO reservations(order_id, product_id, qty,"
+                                     " user_id, amount, status, reason, updated_at)"
+                                     " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                                     &s));
     sqlite3_bind_int64(s, 1, order_id);
     sqlite3_bind_int64(s, 2, product_id);
     sqlite3_bind_int64(s, 3, qty);
@@ -77,7 +77,7 @@ static hb_err_t insert_reservation(struct hb_ctx *ctx, int64_t order_id, int64_t
     sqlite3_bind_text(s, 7, reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 8, ctx->now_ms);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
 }
 
@@ -95,13 +95,13 @@ hb_err_t product_create(struct hb_ctx *ctx, const struct hb_event *ev, struct hb
         return hb_ctx_reject(ctx, "price must be an integer between 0 and 1000000000");
     }
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(
+    HB_RETURN_ON_ERR(hb_store_cached(
         ctx->store, "INSERT INTO products(name, stock, price) VALUES(?, ?, ?)", &s));
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, stock);
     sqlite3_bind_int64(s, 3, price);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     if (step != SQLITE_DONE) {
         return HB_ERR_DB;
     }

@@ -48,13 +48,13 @@ static hb_err_t update_status(struct hb_ctx *ctx, const char *sql, const struct 
                               int64_t amount)
 {
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store, sql, &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store, sql, &s));
     sqlite3_bind_text(s, 1, f->status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, f->version);
     sqlite3_bind_int64(s, 3, amount);
     sqlite3_bind_int64(s, 4, f->order_id);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
 }
 
@@ -70,12 +70,12 @@ hb_err_t view_on_order_event(struct hb_ctx *ctx, const struct hb_event *ev,
     hb_json_int(ev->data, "amount", 0, INT64_MAX, &amount);
     hb_json_str(ev->data, "productName", 100, &name);
     sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                      "UPDATE mypage SET order_status = ?1, order_version = ?2,"
-                                      " amount = CASE WHEN ?3 > 0 THEN ?3 ELSE amount END,"
-                                      " qty = ?4, product_name = COALESCE(NULLIF(?5, ''),"
-                                      " product_name) WHERE order_id = ?6 AND order_version < ?2",
-                                      &s));
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "UPDATE mypage SET order_status = ?1, order_version = ?2,"
+                                     " amount = CASE WHEN ?3 > 0 THEN ?3 ELSE amount END,"
+                                     " qty = ?4, product_name = COALESCE(NULLIF(?5, ''),"
+                                     " product_name) WHERE order_id = ?6 AND order_version < ?2",
+                                     &s));
     sqlite3_bind_text(s, 1, f.status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, f.version);
     sqlite3_bind_int64(s, 3, amount);
@@ -83,7 +83,7 @@ hb_err_t view_on_order_event(struct hb_ctx *ctx, const struct hb_event *ev,
     sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, f.order_id);
     int step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    hb_store_release(ctx->store, s);
     return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
 }
 

@@ -38,8 +38,8 @@ void hb_store_rollback(struct hb_store *st);
  * changes), or rolls the transaction back to it (undoing only what came after it; the
  * savepoint then still needs its release). Prepared once: a batch runs them per message. */
 hb_err_t hb_store_savepoint(struct hb_store *st);
-hb_err_t hb_store_release(struct hb_store *st);
-hb_err_t hb_store_rollback_to(struct hb_store *st);
+hb_err_t hb_store_savepoint_release(struct hb_store *st);
+hb_err_t hb_store_savepoint_rollback(struct hb_store *st);
 
 /* Runs one or more SQL statements without results. */
 hb_err_t hb_store_exec(struct hb_store *st, const char *sql);
@@ -80,10 +80,25 @@ hb_err_t hb_store_outbox_delete_many(struct hb_store *st, const int64_t *ids, si
 /* Number of rows in the outbox (tests and metrics). Returns -1 on error. */
 int64_t hb_store_outbox_count(struct hb_store *st);
 
-/* Prepares sql on st's database. Logs and returns HB_ERR_DB on failure. */
+/* Prepares sql on st's database; the caller finalizes it. Logs and returns HB_ERR_DB on
+ * failure. */
 hb_err_t hb_store_prepare(struct hb_store *st, const char *sql, sqlite3_stmt **out);
 
-/* Runs sql (one statement) with the int64 arguments bound in order and parses the first
+/* A statement for sql (one statement) from st's cache of up to 32: compiled on first use
+ * and reused after, so SQL run on every message is compiled once (compiling cost more
+ * than running). Give it back with hb_store_release, never sqlite3_finalize, once its rows
+ * are read. Until then another hb_store_cached of the same SQL gets a statement of its
+ * own, so nesting is safe. Logs and returns HB_ERR_DB on failure; *out is set only on
+ * success. */
+hb_err_t hb_store_cached(struct hb_store *st, const char *sql, sqlite3_stmt **out);
+
+/* Gives back a statement from hb_store_cached: it is reset and its bindings cleared, so
+ * text read from its columns is invalid after. Accepts NULL. Can't fail. */
+void hb_store_release(struct hb_store *st, sqlite3_stmt *stmt);
+
+/* The query helpers below take sql's statement from the cache (hb_store_cached).
+ *
+ * Runs sql (one statement) with the int64 arguments bound in order and parses the first
  * column of the first row as JSON (queries build it with sqlite's json_object and
  * json_group_array). *out is NULL when there is no row or the column is NULL; the
  * caller owns it otherwise. */
