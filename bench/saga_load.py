@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # A copy of the team's shared load generator (../shared/bench/saga_load.py next to the repo)
-# so that a clean clone (CI) has it.
+# so that a clean clone (CI) has it, plus --phase-cmd for bench/compare.py.
 """Order-saga load generator for any implementation of the furniture-shop HTTP API.
 
     saga_load.py --url http://127.0.0.1:PORT --orders N --concurrency C [--pids-file F]
@@ -33,6 +33,11 @@ With --pids-file (pids, one per line; first token of a line) it reports the summ
 and their CPU time in each phase; --broker-pid adds the broker's CPU time. The CPU time
 of wrk and of this script and the machine's busy share (/proc/stat) are reported too,
 so one can tell whether the load generator was the bottleneck.
+
+With --phase-cmd CMD, CMD runs through the shell (bounded: 60 s) with SAGA_PHASE set to
+burst-start just before the burst's first CPU snapshot and to drain-end just after the
+drain's last one, so a caller can read counters this script cannot (a broker's $SYS)
+over exactly the window of the completed orders/s.
 
 Python 3 standard library only; wrk (optional) is called as a subprocess. The last
 line on stdout is one JSON object with every figure. Every phase is bounded in count
@@ -564,6 +569,19 @@ def single_latency(args, host, port, base_path, product_id, deadline):
 
 # ---------------------------------------------------------------- main
 
+def run_phase_cmd(args, phase):
+    """Runs --phase-cmd with SAGA_PHASE=phase; its failure is logged, not fatal."""
+    if not args.phase_cmd:
+        return
+    try:
+        rc = subprocess.run(args.phase_cmd, shell=True, timeout=60,
+                            env=dict(os.environ, SAGA_PHASE=phase)).returncode
+    except subprocess.TimeoutExpired:
+        rc = "timeout"
+    if rc != 0:
+        log(f"--phase-cmd at {phase}: {rc}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8080")
@@ -586,6 +604,7 @@ def main():
     ap.add_argument("--single-timeout", type=float, default=120.0, help="bound on the latency phase, s")
     ap.add_argument("--settle", type=float, default=1.0, help="idle seconds before the latency phase")
     ap.add_argument("--label", default="", help="free text copied into the JSON")
+    ap.add_argument("--phase-cmd", help="shell command run at burst-start and drain-end (SAGA_PHASE)")
     args = ap.parse_args()
 
     u = urllib.parse.urlsplit(args.url)
@@ -643,6 +662,7 @@ def main():
         time.sleep(args.settle)
 
     # ---- burst
+    run_phase_cmd(args, "burst-start")
     log(f"burst: {args.orders} POST /orders at concurrency {nthreads} via {args.client}")
     s0 = sampler.snap()
     b = burst(args, args.orders, host, port, base_path, product_id, nthreads)
@@ -670,6 +690,7 @@ def main():
     t_last_paid, final, stragglers, gets, left, sweep_s = drain(
         args, host, port, base_path, b["ids"], b["tail_ids"], deadline)
     s2 = sampler.snap()
+    run_phase_cmd(args, "drain-end")
     paid = [i for i in b["ids"] if final.get(i, {}).get("status") in PAID_OR_LATER]
     paid_set = set(paid)
     not_paid = [(i, (final.get(i) or {}).get("status")) for i in b["ids"] if i not in paid_set]
