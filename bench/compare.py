@@ -279,6 +279,8 @@ def mqtt_read(port, topics, count, wait_s, fresh=False):
 
 
 def read_sys(port):
+    """{topic: count} of SYS_TOPICS as the broker last published them (retained); a topic
+    missing or unreadable is left out."""
     values = {}
     for topic, payload in mqtt_read(port, SYS_TOPICS, len(SYS_TOPICS), 3):
         try:
@@ -289,6 +291,7 @@ def read_sys(port):
 
 
 def sys_packets(values):
+    """MQTT packets in and out, PUBACKs included, of a read_sys() result."""
     return values.get(SYS_TOPICS[0], 0) + values.get(SYS_TOPICS[1], 0)
 
 
