@@ -52,6 +52,9 @@ struct hb_bus_options {
     bool persistent;         /* keep the session (and queued QoS 1 messages) while away */
     const char *const *subscriptions; /* topic filters, subscribed at QoS 1 on every connect */
     size_t n_subscriptions;
+    /* The last n_feeds of them at QoS 0 instead: feeds whose next message replaces a lost
+     * one (the live board's order events), so the broker spends no PUBACK on them. */
+    size_t n_feeds;
     void (*on_message)(void *ctx, const struct hb_message *msg);
     void (*on_published)(void *ctx, int mid); /* broker acknowledged our QoS 1 publish */
     void (*on_connected)(void *ctx); /* connected and subscriptions confirmed */
