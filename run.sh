@@ -6,6 +6,8 @@
 # broker included; each restart is logged. HAUSBUS_BUILD_DIR (default build/),
 # HAUSBUS_MQTT_PORT, HAUSBUS_HTTP_PORT and HAUSBUS_DATA_DIR (default var/) let a test run
 # it against its own build on free ports (tests/fault/test_run_sh.py).
+# HAUSBUS_BROKER_SYS_INTERVAL=N makes the broker publish its $SYS counters every N s
+# (bench/compare.sh reads them); unset keeps mosquitto's default, 10 s.
 set -euo pipefail
 HB_ROOT=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/common.sh
@@ -33,6 +35,15 @@ sed -e "s/^listener 1883 /listener $HAUSBUS_MQTT_PORT /" \
     "$HB_ROOT/broker/mosquitto.conf" >"$HAUSBUS_DATA_DIR/broker/mosquitto.conf"
 # Started as root, mosquitto drops to user "mosquitto", which cannot write our data dir.
 echo "user $(id -un)" >>"$HAUSBUS_DATA_DIR/broker/mosquitto.conf"
+if [ -n "${HAUSBUS_BROKER_SYS_INTERVAL:-}" ]; then
+    case $HAUSBUS_BROKER_SYS_INTERVAL in
+        *[!0-9]*)
+            hb_log_line error "HAUSBUS_BROKER_SYS_INTERVAL must be a number of seconds"
+            exit 2
+            ;;
+    esac
+    echo "sys_interval $HAUSBUS_BROKER_SYS_INTERVAL" >>"$HAUSBUS_DATA_DIR/broker/mosquitto.conf"
+fi
 
 supervisors=()
 broker_supervisor=

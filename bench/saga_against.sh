@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
-# Runs ../shared/bench/saga_load.py against the ./run.sh stack of one checkout, on its own
+# Runs bench/saga_load.py against the ./run.sh stack of one checkout, on its own
 # ports and data dir, and prints "<label> <saga_load's JSON line>".
 #
 #   bench/saga_against.sh <checkout> <label> <http port> [saga_load args...]
 #
-# Comparing two commits in one run (docs/PERFORMANCE.md, "Issue 10 against 465b512"),
-# alternating so that the machine's drift hits both alike:
-#   git worktree add /tmp/old <rev> && cmake -S /tmp/old -B /tmp/old/build &&
-#       cmake --build /tmp/old/build -j2
-#   for i in 1 2; do bench/saga_against.sh /tmp/old old 18100; bench/saga_against.sh . new 18200; done
+# Comparing two commits in one run, alternating, with the broker's messages and each
+# process's CPU per order: bench/compare.sh (docs/PERFORMANCE.md, "How to compare two commits").
 # The broker takes the http port + 1. Arguments after the port go to saga_load.py (the
 # last --orders wins over the default 2000).
 set -euo pipefail
@@ -16,7 +13,7 @@ tree=$(cd "$1" && pwd)
 label=$2
 port=$3
 shift 3
-load=${HB_SAGA_LOAD:-$(cd "$(dirname "$0")/../.." && pwd)/shared/bench/saga_load.py}
+load=${HB_SAGA_LOAD:-$(cd "$(dirname "$0")" && pwd)/saga_load.py}
 data=$(mktemp -d /tmp/hausbus-bench-XXXXXX)
 export HAUSBUS_HTTP_PORT=$port HAUSBUS_MQTT_PORT=$((port + 1)) HAUSBUS_DATA_DIR=$data
 export HAUSBUS_LOG_LEVEL=warn

@@ -279,6 +279,7 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
         .subscriptions = srv->subscriptions,
         .n_subscriptions = sizeof(srv->subscriptions) / sizeof(srv->subscriptions[0]) -
                            (board_clients > 0 ? 0 : 1),
+        .n_feeds = board_clients > 0 ? 1 : 0, /* the board shows the latest; QoS 0 will do */
         .on_message = gateway_on_message,
         .max_payload = HB_REPLY_MAX, /* a list answer can be that big */
         .ctx = gw,

@@ -30,6 +30,7 @@ struct hb_bus {
     bool stopping;
     int backoff_ms;
     int64_t next_attempt_ms;
+    int last_subscribe_mid; /* connected = this SUBACK came */
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -120,13 +121,26 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
         mosquitto_publish_v5(mosq, NULL, bus->status_topic, 6, "online", 1, true, status_props);
         mosquitto_property_free_all(&status_props);
     }
-    if (bus->opt.n_subscriptions > 0) {
-        int src = mosquitto_subscribe_multiple(mosq, NULL, (int)bus->opt.n_subscriptions,
-                                               (char *const *)bus->opt.subscriptions, 1, 0, NULL);
+    size_t feeds = bus->opt.n_feeds < bus->opt.n_subscriptions ? bus->opt.n_feeds
+                                                                : bus->opt.n_subscriptions;
+    size_t reliable = bus->opt.n_subscriptions - feeds;
+    if (feeds > 0) {
+        int src = mosquitto_subscribe_multiple(
+            mosq, &bus->last_subscribe_mid, (int)feeds,
+            (char *const *)bus->opt.subscriptions + reliable, 0, 0, NULL);
         if (src != MOSQ_ERR_SUCCESS) {
             bus_err(src, "subscribe");
         }
-    } else if (bus->opt.on_connected) {
+    }
+    if (reliable > 0) {
+        int src = mosquitto_subscribe_multiple(mosq, &bus->last_subscribe_mid, (int)reliable,
+                                               (char *const *)bus->opt.subscriptions, 1, 0,
+                                               NULL);
+        if (src != MOSQ_ERR_SUCCESS) {
+            bus_err(src, "subscribe");
+        }
+    }
+    if (bus->opt.n_subscriptions == 0 && bus->opt.on_connected) {
         bus->opt.on_connected(bus->opt.ctx);
     }
 }
@@ -137,16 +151,17 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_cou
                          const int *granted_qos, const mosquitto_property *props)
 {
     (void)mosq;
-    (void)mid;
     (void)props;
     struct hb_bus *bus = obj;
     name_thread(bus);
     for (int i = 0; i < qos_count; i++) {
         if (granted_qos[i] >= 0x80) {
-            HB_LOGE(0, "broker refused subscription %s", bus->opt.subscriptions[i]);
+            HB_LOGE(0, "broker refused a subscription (%d of the SUBSCRIBE with mid %d)", i,
+                    mid);
         }
     }
-    if (bus->opt.on_connected) {
+    /* The reliable subscriptions go last: their SUBACK means everything is in place. */
+    if (mid == bus->last_subscribe_mid && bus->opt.on_connected) {
         bus->opt.on_connected(bus->opt.ctx);
     }
 }
@@ -378,6 +393,12 @@ hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *paylo
                         bool retain, int *mid)
 {
     return publish(bus, topic, payload, len, 1, retain, mid, hb_content_type(topic), NULL);
+}
+
+hb_err_t hb_bus_publish_batch(struct hb_bus *bus, const char *topic, const char *payload,
+                              size_t len, int *mid)
+{
+    return publish(bus, topic, payload, len, 1, false, mid, HB_CONTENT_TYPE_CE_BATCH, NULL);
 }
 
 hb_err_t hb_bus_publish_snapshot(struct hb_bus *bus, const char *topic, const char *payload,

@@ -26,6 +26,9 @@ struct hb_bus_ops {
     bool (*connected)(const struct hb_bus *bus);
     hb_err_t (*publish)(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         bool retain, int *mid);
+    /* publish with the batch content type (payload: a JSON array of CloudEvents) */
+    hb_err_t (*publish_batch)(struct hb_bus *bus, const char *topic, const char *payload,
+                              size_t len, int *mid);
     hb_err_t (*publish_snapshot)(struct hb_bus *bus, const char *topic, const char *payload,
                                  size_t len);
     hb_err_t (*reply)(struct hb_bus *bus, const struct hb_message *msg, const char *payload,

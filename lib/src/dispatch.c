@@ -139,7 +139,7 @@ hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
     if (route && route->read_only) {
         return route->handler(ctx, ev, reply);
     }
-    HB_RETURN_ON_ERR(hb_store_exec(ctx->store, "SAVEPOINT message"));
+    HB_RETURN_ON_ERR(hb_store_savepoint(ctx->store));
     bool fresh = false;
     hb_err_t rc = hb_store_inbox_claim(ctx->store, ev->id, &fresh);
     if (rc == HB_OK && fresh) {
@@ -148,9 +148,9 @@ hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
         HB_LOGD(atoll(ev->subject), "duplicate %s %s ignored", ev->type, ev->id);
     }
     if (rc != HB_OK) {
-        hb_store_exec(ctx->store, "ROLLBACK TO message");
+        hb_store_savepoint_rollback(ctx->store);
     }
-    hb_err_t released = hb_store_exec(ctx->store, "RELEASE message");
+    hb_err_t released = hb_store_savepoint_release(ctx->store);
     return rc != HB_OK ? rc : released;
 }
 

@@ -103,6 +103,15 @@ cJSON *hb_metrics_json(const struct hb_metrics *m, int64_t now_ms, int64_t dupli
                                  (double)(m->handled.overflow + m->published.overflow))) {
         goto err;
     }
+    cJSON *batches = cJSON_AddObjectToObject(root, "batches");
+    if (!batches || !cJSON_AddNumberToObject(batches, "in", (double)m->batches_in) ||
+        !cJSON_AddNumberToObject(batches, "eventsIn", (double)m->batch_events_in) ||
+        !cJSON_AddNumberToObject(batches, "out", (double)m->batches_out) ||
+        !cJSON_AddNumberToObject(batches, "eventsOut", (double)m->batch_events_out) ||
+        !cJSON_AddNumberToObject(batches, "commits", (double)m->commits) ||
+        !cJSON_AddNumberToObject(batches, "eventsCommitted", (double)m->events_committed)) {
+        goto err;
+    }
     return root;
 err:
     cJSON_Delete(root);

@@ -100,35 +100,51 @@ static char *printable_copy(const char *payload, size_t len, size_t max)
     return out;
 }
 
-/* Writes a dead letter to the outbox (so it is not lost if the broker is away). */
-static void dead_letter(struct runtime *rt, const struct hb_message *msg, const char *reason)
+/* Writes a dead letter for payload (len bytes, from topic) to the outbox, so it is not
+ * lost if the broker is away. */
+static void dead_letter(struct runtime *rt, const char *topic, const char *payload, size_t len,
+                        const char *reason)
 {
-    char topic[128];
-    snprintf(topic, sizeof(topic), HB_TOPIC_PREFIX "dlq/%s", rt->def->name);
-    char *text = printable_copy(msg->payload, msg->len, DEAD_LETTER_PAYLOAD_MAX);
+    char dlq_topic[128];
+    snprintf(dlq_topic, sizeof(dlq_topic), HB_TOPIC_PREFIX "dlq/%s", rt->def->name);
+    char *text = printable_copy(payload, len, DEAD_LETTER_PAYLOAD_MAX);
     cJSON *letter = cJSON_CreateObject();
     char *json = NULL;
     if (text && letter && cJSON_AddStringToObject(letter, "reason", reason) &&
-        cJSON_AddStringToObject(letter, "topic", msg->topic) &&
+        cJSON_AddStringToObject(letter, "topic", topic) &&
         cJSON_AddStringToObject(letter, "payload", text)) {
         json = cJSON_PrintUnformatted(letter);
     }
     rt->metrics.dead_letters++;
-    if (!json || hb_store_outbox_put(rt->ctx.store, topic, json) != HB_OK) {
-        HB_LOGE(0, "could not dead-letter a message from %s", msg->topic);
+    if (!json || hb_store_outbox_put(rt->ctx.store, dlq_topic, json) != HB_OK) {
+        HB_LOGE(0, "could not dead-letter a message from %s", topic);
     } else {
-        HB_LOGW(0, "dead-lettered a message from %s: %s", msg->topic, reason);
+        HB_LOGW(0, "dead-lettered a message from %s: %s", topic, reason);
     }
     cJSON_free(json);
     cJSON_Delete(letter);
     free(text);
 }
 
-/* Encodes reply as {"code", "body", "location"}. Returns a malloc'd string or NULL. */
-static char *encode_reply(struct hb_reply *reply)
+/* dead_letter for one item of a batch: the item alone, printed back to JSON. */
+static void dead_letter_item(struct runtime *rt, const char *topic, const cJSON *item,
+                             const char *reason)
+{
+    char *text = cJSON_PrintUnformatted(item);
+    dead_letter(rt, topic, text ? text : "", text ? strlen(text) : 0, reason);
+    cJSON_free(text);
+}
+
+/* Encodes reply as {"code", "body", "location"}, or for an item of a batched reply as
+ * {"id", "code", "body", "location"} with id the request item's event id (JSON null for
+ * NULL). Returns a malloc'd string or NULL. */
+static char *encode_reply(struct hb_reply *reply, bool with_id, const char *id)
 {
     cJSON *root = cJSON_CreateObject();
     char *json = NULL;
+    if (root && with_id) {
+        cJSON_AddItemToObject(root, "id", id ? cJSON_CreateString(id) : cJSON_CreateNull());
+    }
     if (root && cJSON_AddNumberToObject(root, "code", reply->code)) {
         cJSON_AddItemToObject(root, "body", reply->body ? reply->body : cJSON_CreateObject());
         reply->body = NULL; /* now owned by root */
@@ -157,19 +173,21 @@ static void send_pending(struct runtime *rt, struct pending_reply *pr)
     memset(pr, 0, sizeof(*pr));
 }
 
-/* Holds the reply to msg until the batch commits (an answer must never promise what a
- * failed commit then loses). */
-static void queue_reply(struct runtime *rt, const struct hb_message *msg, struct hb_reply *reply)
+/* Holds payload (malloc'd JSON, taken over) as the reply to msg until the transaction
+ * commits (an answer must never promise what a failed commit then loses). */
+static void queue_reply_text(struct runtime *rt, const struct hb_message *msg, char *payload)
 {
-    if (!msg->response_topic || reply->code == 0) {
+    if (!msg->response_topic || !payload) {
+        cJSON_free(payload);
         return;
     }
+    assert(rt->n_replies < HB_COMMIT_BATCH_MAX); /* one per message, messages <= the cap */
     struct pending_reply *pr = &rt->replies[rt->n_replies];
-    pr->payload = encode_reply(reply);
+    pr->payload = payload;
     pr->topic = strdup(msg->response_topic);
     pr->correlation_len = msg->correlation_len;
     pr->correlation = msg->correlation_len ? malloc(msg->correlation_len) : NULL;
-    if (!pr->payload || !pr->topic || (msg->correlation_len && !pr->correlation)) {
+    if (!pr->topic || (msg->correlation_len && !pr->correlation)) {
         HB_LOGE(0, "out of memory queueing a reply on %s", msg->response_topic);
         free(pr->topic);
         free(pr->correlation);
@@ -183,6 +201,14 @@ static void queue_reply(struct runtime *rt, const struct hb_message *msg, struct
     rt->n_replies++;
 }
 
+/* Queues the reply to a single (not batched) request; none for events (code 0). */
+static void queue_reply(struct runtime *rt, const struct hb_message *msg, struct hb_reply *reply)
+{
+    if (msg->response_topic && reply->code != 0) {
+        queue_reply_text(rt, msg, encode_reply(reply, false, NULL));
+    }
+}
+
 /* Commits the open batch (with the acknowledged outbox rows deleted in it), then sends
  * the replies it produced. */
 static void finish_batch(struct runtime *rt)
@@ -190,15 +216,14 @@ static void finish_batch(struct runtime *rt)
     if (!rt->in_batch) {
         return;
     }
-    hb_err_t rc = HB_OK;
-    for (size_t i = 0; i < rt->n_acked && rc == HB_OK; i++) {
-        rc = hb_store_outbox_delete(rt->ctx.store, rt->acked[i]);
-    }
+    hb_err_t rc = hb_store_outbox_delete_many(rt->ctx.store, rt->acked, rt->n_acked);
     if (rc == HB_OK) {
         rc = hb_store_commit(rt->ctx.store);
     }
     if (rc == HB_OK) {
         rt->n_acked = 0;
+        rt->metrics.commits++;
+        rt->metrics.events_committed += rt->batch_size;
     } else {
         /* Lost with the batch: inbox entries, state, events. Senders' re-drives ask again. */
         HB_LOGE(0, "batch of %zu messages could not be committed", rt->batch_size);
@@ -219,14 +244,158 @@ static void finish_batch(struct runtime *rt)
     rt->batch_size = 0;
 }
 
-static void on_message(void *arg, const struct hb_message *msg)
+/* Applies the decoded event ev (from a message on topic; raw is what a dead letter
+ * shows) in the open transaction and fills reply: the handler's answer, or 400/500 with
+ * the message dead-lettered. */
+static void apply_event(struct runtime *rt, const char *topic, const struct hb_event *ev,
+                        const char *raw, size_t raw_len, struct hb_reply *reply)
 {
-    struct runtime *rt = arg;
+    rt->ctx.now_ms = hb_wall_ms();
+    hb_err_t rc = hb_dispatch_in_tx(rt->def, &rt->ctx, topic, ev, reply);
+    if (rc == HB_ERR_DECODE) {
+        dead_letter(rt, topic, raw, raw_len, rt->ctx.error);
+        hb_reply_error(reply, 400, rt->ctx.error);
+    } else if (rc != HB_OK) {
+        char why[96];
+        snprintf(why, sizeof(why), "internal error: %s", hb_strerror(rc));
+        rt->metrics.handler_errors++;
+        HB_LOGE(atoll(ev->subject), "%s handling %s", why, ev->type);
+        dead_letter(rt, topic, raw, raw_len, why);
+        hb_reply_error(reply, 500, why);
+    }
+}
+
+/* One event alone in its message: decode, apply, reply. */
+static void apply_single(struct runtime *rt, const struct hb_message *msg)
+{
     struct hb_event ev;
     struct hb_reply reply = {0};
     const char *reason = NULL;
-    rt->arrived++;
     hb_topic_counts_add(&rt->metrics.handled, msg->topic);
+    rt->batch_size++;
+    if (hb_envelope_decode(msg->payload, msg->len, &ev, &reason) != HB_OK) {
+        dead_letter(rt, msg->topic, msg->payload, msg->len, reason);
+        hb_reply_error(&reply, 400, reason);
+    } else {
+        apply_event(rt, msg->topic, &ev, msg->payload, msg->len, &reply);
+    }
+    queue_reply(rt, msg, &reply);
+    hb_reply_clear(&reply);
+    hb_event_clear(&ev);
+}
+
+/* Appends item (a malloc'd JSON text, taken over) to the batched reply being built in
+ * *out (len/cap): "[a,b,...". An item that would take the whole reply over HB_REPLY_MAX
+ * is replaced by a 500 for it. Returns false when out of memory. */
+static bool reply_batch_append(char **out, size_t *len, size_t *cap, char *item,
+                               const char *id)
+{
+    char fallback[160];
+    if (item && *len + strlen(item) + 2 > HB_REPLY_MAX) {
+        cJSON_free(item);
+        item = NULL;
+        cJSON *quoted = cJSON_CreateString(id ? id : "");
+        char *q = quoted && id ? cJSON_PrintUnformatted(quoted) : NULL;
+        cJSON_Delete(quoted);
+        snprintf(fallback, sizeof(fallback),
+                 "{\"id\":%s,\"code\":500,\"body\":{\"error\":\"reply batch too large\"}}",
+                 q && strlen(q) < 100 ? q : "null");
+        cJSON_free(q);
+    }
+    const char *text = item ? item : fallback;
+    size_t n = strlen(text);
+    if (*len + n + 2 > *cap) {
+        size_t want = (*len + n + 2) * 2;
+        char *grown = realloc(*out, want);
+        if (!grown) {
+            cJSON_free(item);
+            return false;
+        }
+        *out = grown;
+        *cap = want;
+    }
+    char sep = *len == 0 ? '[' : ',';
+    (*out)[(*len)++] = sep;
+    memcpy(*out + *len, text, n);
+    *len += n;
+    (*out)[*len] = '\0';
+    cJSON_free(item);
+    return true;
+}
+
+/* A CloudEvents batch: every item applied in the open transaction in its own savepoint
+ * (a bad item is dead-lettered alone, the rest applied), and, for a batched request, one
+ * reply array with an item per request item, in order. */
+static void apply_batch(struct runtime *rt, const struct hb_message *msg)
+{
+    const char *why = NULL;
+    cJSON *items = NULL;
+    if (msg->len > HB_PAYLOAD_MAX) {
+        why = "payload over 64 KiB";
+    } else {
+        items = hb_json_parse_document(msg->payload, msg->len, &why);
+    }
+    int n_items = cJSON_IsArray(items) ? cJSON_GetArraySize(items) : 0;
+    if (!items || n_items < 1 || n_items > HB_BUS_BATCH_MAX) {
+        why = why ? why : "a batch is a JSON array of 1 to " HB_STR(HB_BUS_BATCH_MAX) " CloudEvents";
+        struct hb_reply reply = {0};
+        hb_topic_counts_add(&rt->metrics.handled, msg->topic);
+        rt->batch_size++;
+        dead_letter(rt, msg->topic, msg->payload, msg->len, why);
+        hb_reply_error(&reply, 400, why);
+        queue_reply(rt, msg, &reply);
+        hb_reply_clear(&reply);
+        cJSON_Delete(items);
+        return;
+    }
+    rt->metrics.batches_in++;
+    rt->metrics.batch_events_in += (uint64_t)n_items;
+    char *replies = NULL;
+    size_t len = 0, cap = 0;
+    bool replies_ok = msg->response_topic != NULL;
+    for (cJSON *item = items->child; item; item = item->next) {
+        struct hb_event ev;
+        struct hb_reply reply = {0};
+        hb_topic_counts_add(&rt->metrics.handled, msg->topic);
+        rt->batch_size++;
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+        const char *reply_id = cJSON_IsString(id) ? id->valuestring : NULL;
+        if (hb_envelope_from_json(item, &ev, &why) != HB_OK) {
+            dead_letter_item(rt, msg->topic, item, why);
+            hb_reply_error(&reply, 400, why);
+        } else {
+            char *raw = cJSON_PrintUnformatted(item); /* what a dead letter would show */
+            apply_event(rt, msg->topic, &ev, raw ? raw : "", raw ? strlen(raw) : 0, &reply);
+            cJSON_free(raw);
+            reply_id = ev.id;
+        }
+        if (replies_ok && reply.code == 0) {
+            hb_reply_error(&reply, 500, "no answer for this request");
+        }
+        if (replies_ok) {
+            replies_ok = reply_batch_append(&replies, &len, &cap,
+                                            encode_reply(&reply, true, reply_id), reply_id);
+        }
+        hb_reply_clear(&reply);
+        hb_event_clear(&ev);
+    }
+    cJSON_Delete(items);
+    if (replies_ok && len + 2 <= cap) {
+        replies[len++] = ']';
+        replies[len] = '\0';
+        queue_reply_text(rt, msg, replies);
+    } else {
+        if (msg->response_topic) {
+            HB_LOGE(0, "out of memory building the batched reply on %s", msg->response_topic);
+        }
+        free(replies);
+    }
+}
+
+static void on_message(void *arg, const struct hb_message *msg)
+{
+    struct runtime *rt = arg;
+    rt->arrived++;
     if (!rt->in_batch) {
         if (hb_store_begin(rt->ctx.store) != HB_OK) {
             HB_LOGE(0, "cannot begin a transaction; message from %s dropped", msg->topic);
@@ -234,34 +403,11 @@ static void on_message(void *arg, const struct hb_message *msg)
         }
         rt->in_batch = true;
     }
-    rt->batch_size++;
-    hb_err_t rc = hb_envelope_decode(msg->payload, msg->len, &ev, &reason);
-    if (rc != HB_OK) {
-        dead_letter(rt, msg, reason);
-        hb_reply_error(&reply, 400, reason);
-        queue_reply(rt, msg, &reply);
-        hb_reply_clear(&reply);
-        if (rt->batch_size >= (size_t)rt->cfg.commit_batch) {
-            finish_batch(rt);
-        }
-        return;
+    if (hb_message_is_batch(msg)) {
+        apply_batch(rt, msg);
+    } else {
+        apply_single(rt, msg);
     }
-    rt->ctx.now_ms = hb_wall_ms();
-    rc = hb_dispatch_in_tx(rt->def, &rt->ctx, msg->topic, &ev, &reply);
-    if (rc == HB_ERR_DECODE) {
-        dead_letter(rt, msg, rt->ctx.error);
-        hb_reply_error(&reply, 400, rt->ctx.error);
-    } else if (rc != HB_OK) {
-        char why[96];
-        snprintf(why, sizeof(why), "internal error: %s", hb_strerror(rc));
-        rt->metrics.handler_errors++;
-        HB_LOGE(atoll(ev.subject), "%s handling %s", why, ev.type);
-        dead_letter(rt, msg, why);
-        hb_reply_error(&reply, 500, why);
-    }
-    queue_reply(rt, msg, &reply);
-    hb_reply_clear(&reply);
-    hb_event_clear(&ev);
     if (rt->batch_size >= (size_t)rt->cfg.commit_batch) {
         finish_batch(rt); /* before returning: the broker already has our PUBACK */
     }
@@ -270,15 +416,23 @@ static void on_message(void *arg, const struct hb_message *msg)
 static void on_published(void *arg, int mid)
 {
     struct runtime *rt = arg;
-    for (size_t i = 0; i < rt->n_inflight; i++) {
-        if (rt->inflight[i].mid == mid) {
-            /* Moves a row from inflight to acked: their sum, bounded, does not change. */
-            assert(rt->n_inflight + rt->n_acked <= OUTBOX_INFLIGHT_MAX);
-            rt->acked[rt->n_acked++] = rt->inflight[i].row_id;
-            hb_topic_counts_bump(&rt->metrics.published, rt->inflight[i].metric_slot);
-            rt->inflight[i] = rt->inflight[--rt->n_inflight];
-            return;
+    size_t rows = 0;
+    /* A batch's rows share its mid: all of them are acknowledged at once. */
+    for (size_t i = 0; i < rt->n_inflight;) {
+        if (rt->inflight[i].mid != mid) {
+            i++;
+            continue;
         }
+        /* Moves a row from inflight to acked: their sum, bounded, does not change. */
+        assert(rt->n_inflight + rt->n_acked <= OUTBOX_INFLIGHT_MAX);
+        rt->acked[rt->n_acked++] = rt->inflight[i].row_id;
+        hb_topic_counts_bump(&rt->metrics.published, rt->inflight[i].metric_slot);
+        rt->inflight[i] = rt->inflight[--rt->n_inflight];
+        rows++;
+    }
+    if (rows > 1) {
+        rt->metrics.batches_out++;
+        rt->metrics.batch_events_out += rows;
     }
 }
 
@@ -396,43 +550,162 @@ static void on_connected(void *arg)
     }
 }
 
-static int publish_row(void *arg, const struct hb_outbox_row *row)
+/* One outbox row read for the relay: copies, since the store's row is valid during its
+ * callback only. */
+struct relay_row {
+    int64_t id;
+    char *topic;
+    char *payload;
+    size_t len;
+    bool sent;
+};
+
+/* The rows one flush read, in id order: at most the window's room. */
+struct relay {
+    struct relay_row *rows;
+    size_t n, cap;
+};
+
+static int collect_row(void *arg, const struct hb_outbox_row *row)
 {
-    struct runtime *rt = arg;
-    int mid = 0;
-    if (rt->n_inflight + rt->n_acked >= OUTBOX_INFLIGHT_MAX ||
-        rt->bus_ops->publish(rt->bus, row->topic, row->payload, strlen(row->payload), false,
-                             &mid) != HB_OK) {
+    struct relay *r = arg;
+    if (r->n == r->cap) {
         return 1;
     }
-    rt->inflight[rt->n_inflight++] = (struct inflight){
-        .mid = mid,
-        .row_id = row->id,
-        .metric_slot = hb_topic_counts_slot(&rt->metrics.published, row->topic),
-    };
-    rt->outbox_cursor = row->id;
+    struct relay_row *rr = &r->rows[r->n];
+    rr->topic = strdup(row->topic);
+    rr->payload = strdup(row->payload);
+    if (!rr->topic || !rr->payload) {
+        free(rr->topic);
+        free(rr->payload);
+        return 1; /* the rest waits for the next flush */
+    }
+    rr->id = row->id;
+    rr->len = strlen(rr->payload);
+    rr->sent = false;
+    r->n++;
     return 0;
 }
 
-/* Deletes acknowledged rows in one transaction, then hands new rows to the client.
- * Only between batches: a batch deletes its acknowledged rows itself. */
+static void relay_free(struct relay *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->rows[i].topic);
+        free(r->rows[i].payload);
+    }
+    free(r->rows);
+}
+
+/* Only events are packed: dead letters and replay requests stay one per message, as
+ * people and older components read them. */
+static bool batchable(const char *topic)
+{
+    static const char prefix[] = HB_TOPIC_PREFIX "evt/";
+    return strncmp(topic, prefix, sizeof(prefix) - 1) == 0;
+}
+
+/* Hands the client one message: row first alone, or, for an event with more rows of its
+ * topic waiting, a batch of it and the next ones (at most cfg.bus_batch events and
+ * HB_PAYLOAD_MAX bytes, the consumers' limit). Returns false when the client refused. */
+static bool publish_group(struct runtime *rt, struct relay *r, size_t first)
+{
+    size_t members[HB_BUS_BATCH_MAX];
+    size_t n = 0;
+    size_t bytes = r->rows[first].len + 2; /* the brackets */
+    const char *topic = r->rows[first].topic;
+    members[n++] = first;
+    if (rt->cfg.bus_batch > 1 && batchable(topic)) {
+        for (size_t i = first + 1; i < r->n && n < (size_t)rt->cfg.bus_batch; i++) {
+            if (r->rows[i].sent || strcmp(r->rows[i].topic, topic) != 0) {
+                continue;
+            }
+            if (bytes + r->rows[i].len + 1 > HB_PAYLOAD_MAX) {
+                break; /* the rest of this topic goes in the next message, in order */
+            }
+            members[n++] = i;
+            bytes += r->rows[i].len + 1;
+        }
+    }
+    int mid = 0;
+    hb_err_t rc;
+    if (n == 1) {
+        rc = rt->bus_ops->publish(rt->bus, topic, r->rows[first].payload, r->rows[first].len,
+                                  false, &mid);
+    } else {
+        char *text = malloc(bytes + 1);
+        if (!text) {
+            return false;
+        }
+        size_t len = 0;
+        for (size_t k = 0; k < n; k++) {
+            text[len++] = k == 0 ? '[' : ',';
+            memcpy(text + len, r->rows[members[k]].payload, r->rows[members[k]].len);
+            len += r->rows[members[k]].len;
+        }
+        text[len++] = ']';
+        text[len] = '\0';
+        rc = rt->bus_ops->publish_batch(rt->bus, topic, text, len, &mid);
+        free(text);
+    }
+    if (rc != HB_OK) {
+        return false;
+    }
+    int slot = hb_topic_counts_slot(&rt->metrics.published, topic);
+    for (size_t k = 0; k < n; k++) {
+        assert(rt->n_inflight + rt->n_acked < OUTBOX_INFLIGHT_MAX); /* r->cap is the room */
+        rt->inflight[rt->n_inflight++] = (struct inflight){
+            .mid = mid,
+            .row_id = r->rows[members[k]].id,
+            .metric_slot = slot,
+        };
+        r->rows[members[k]].sent = true;
+    }
+    return true;
+}
+
+/* Deletes the acknowledged rows in a transaction of their own. */
+static void commit_acked(struct runtime *rt)
+{
+    if (rt->n_acked == 0 || hb_store_begin(rt->ctx.store) != HB_OK) {
+        return;
+    }
+    if (hb_store_outbox_delete_many(rt->ctx.store, rt->acked, rt->n_acked) == HB_OK &&
+        hb_store_commit(rt->ctx.store) == HB_OK) {
+        rt->n_acked = 0;
+    } else {
+        hb_store_rollback(rt->ctx.store);
+    }
+}
+
+/* Hands new outbox rows to the client, packed per topic. Only between transactions.
+ * Acknowledged rows are deleted by the next transaction (a batch's or the tick's), so a
+ * PUBACK costs no commit of its own; only a window full of them is deleted at once. */
 static void flush_outbox(struct runtime *rt)
 {
-    if (rt->n_acked > 0 && hb_store_begin(rt->ctx.store) == HB_OK) {
-        hb_err_t rc = HB_OK;
-        for (size_t i = 0; i < rt->n_acked && rc == HB_OK; i++) {
-            rc = hb_store_outbox_delete(rt->ctx.store, rt->acked[i]);
-        }
-        if (rc == HB_OK && hb_store_commit(rt->ctx.store) == HB_OK) {
-            rt->n_acked = 0;
-        } else {
-            hb_store_rollback(rt->ctx.store);
-        }
+    if (rt->n_inflight + rt->n_acked >= OUTBOX_INFLIGHT_MAX) {
+        commit_acked(rt);
     }
     size_t room = OUTBOX_INFLIGHT_MAX - rt->n_inflight - rt->n_acked;
-    if (rt->bus_ops->connected(rt->bus) && room > 0) {
-        hb_store_outbox_each(rt->ctx.store, rt->outbox_cursor, (int)room, publish_row, rt);
+    if (!rt->bus_ops->connected(rt->bus) || room == 0) {
+        return;
     }
+    struct relay r = {.rows = malloc(room * sizeof(struct relay_row)), .cap = room};
+    if (!r.rows) {
+        return;
+    }
+    hb_store_outbox_each(rt->ctx.store, rt->outbox_cursor, (int)room, collect_row, &r);
+    for (size_t i = 0; i < r.n; i++) {
+        if (!r.rows[i].sent && !publish_group(rt, &r, i)) {
+            break;
+        }
+    }
+    /* The cursor passes only rows with every earlier one sent: after a refused publish
+     * the rest is read again (a row of a batch sent past it may then go twice; consumers
+     * are idempotent, and a refusal means the connection is gone anyway). */
+    for (size_t i = 0; i < r.n && r.rows[i].sent; i++) {
+        rt->outbox_cursor = r.rows[i].id;
+    }
+    relay_free(&r);
 }
 
 static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
@@ -446,9 +719,15 @@ static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
     if (rt->watchdog) {
         notify_systemd("WATCHDOG=1"); /* a hung loop stops pinging; systemd restarts us */
     }
-    if (rt->def->tick && hb_store_begin(rt->ctx.store) == HB_OK) {
-        if (rt->def->tick(&rt->ctx) == HB_OK) {
-            hb_store_commit(rt->ctx.store);
+    /* The tick's transaction also deletes what the broker acknowledged since the last
+     * one, so an idle component's outbox empties within a tick. */
+    if ((rt->def->tick || rt->n_acked > 0) && hb_store_begin(rt->ctx.store) == HB_OK) {
+        hb_err_t rc = hb_store_outbox_delete_many(rt->ctx.store, rt->acked, rt->n_acked);
+        if (rc == HB_OK && rt->def->tick) {
+            rc = rt->def->tick(&rt->ctx);
+        }
+        if (rc == HB_OK && hb_store_commit(rt->ctx.store) == HB_OK) {
+            rt->n_acked = 0;
         } else {
             hb_store_rollback(rt->ctx.store);
         }
@@ -572,6 +851,7 @@ static const struct hb_bus_ops mqtt_bus = {
     .run_once = hb_bus_run_once,
     .connected = hb_bus_connected,
     .publish = hb_bus_publish,
+    .publish_batch = hb_bus_publish_batch,
     .publish_snapshot = hb_bus_publish_snapshot,
     .reply = hb_bus_reply,
 };

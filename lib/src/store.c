@@ -21,6 +21,13 @@ struct hb_store {
     sqlite3_stmt *outbox_insert;
     sqlite3_stmt *outbox_select;
     sqlite3_stmt *outbox_delete;
+    sqlite3_stmt *outbox_delete_many;
+    /* The transaction statements, prepared once: a batch runs several per message. */
+    sqlite3_stmt *tx_begin;
+    sqlite3_stmt *tx_commit;
+    sqlite3_stmt *tx_savepoint;
+    sqlite3_stmt *tx_release;
+    sqlite3_stmt *tx_rollback_to;
     bool in_tx;
     int64_t duplicates; /* inbox claims of ids already handled, since open */
     struct hb_stmt_cache cache; /* hb_store_cached's statements */
@@ -126,7 +133,15 @@ hb_err_t hb_store_open(const char *path, const char *component, const char *sche
                                    "ORDER BY id LIMIT ?",
                                &st->outbox_select)) != HB_OK ||
         (rc = hb_store_prepare(st, "DELETE FROM hb_outbox WHERE id = ?", &st->outbox_delete)) !=
-            HB_OK) {
+            HB_OK ||
+        (rc = hb_store_prepare(st, "DELETE FROM hb_outbox WHERE id IN "
+                                   "(SELECT value FROM json_each(?))",
+                               &st->outbox_delete_many)) != HB_OK ||
+        (rc = hb_store_prepare(st, "BEGIN IMMEDIATE", &st->tx_begin)) != HB_OK ||
+        (rc = hb_store_prepare(st, "COMMIT", &st->tx_commit)) != HB_OK ||
+        (rc = hb_store_prepare(st, "SAVEPOINT message", &st->tx_savepoint)) != HB_OK ||
+        (rc = hb_store_prepare(st, "RELEASE message", &st->tx_release)) != HB_OK ||
+        (rc = hb_store_prepare(st, "ROLLBACK TO message", &st->tx_rollback_to)) != HB_OK) {
         goto err;
     }
     *out = st;
@@ -145,6 +160,12 @@ void hb_store_close(struct hb_store *st)
     sqlite3_finalize(st->outbox_insert);
     sqlite3_finalize(st->outbox_select);
     sqlite3_finalize(st->outbox_delete);
+    sqlite3_finalize(st->outbox_delete_many);
+    sqlite3_finalize(st->tx_begin);
+    sqlite3_finalize(st->tx_commit);
+    sqlite3_finalize(st->tx_savepoint);
+    sqlite3_finalize(st->tx_release);
+    sqlite3_finalize(st->tx_rollback_to);
     hb_stmt_cache_clear(&st->cache);
     sqlite3_close(st->db);
     free(st);
@@ -160,18 +181,30 @@ const char *hb_store_component(const struct hb_store *st)
     return st->component;
 }
 
+/* Steps a cached statement once and resets it. */
+static hb_err_t step_once(struct hb_store *st, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc != SQLITE_DONE) {
+        return db_fail(st, what);
+    }
+    return HB_OK;
+}
+
 hb_err_t hb_store_begin(struct hb_store *st)
 {
     /* IMMEDIATE takes the write lock up front, so a transaction never fails half-way
      * with SQLITE_BUSY after it has read. */
-    HB_RETURN_ON_ERR(hb_store_exec(st, "BEGIN IMMEDIATE"));
+    HB_RETURN_ON_ERR(step_once(st, st->tx_begin, "begin"));
     st->in_tx = true;
     return HB_OK;
 }
 
 hb_err_t hb_store_commit(struct hb_store *st)
 {
-    hb_err_t rc = hb_store_exec(st, "COMMIT");
+    hb_err_t rc = step_once(st, st->tx_commit, "commit");
     if (rc != HB_OK) {
         hb_store_rollback(st);
         return rc;
@@ -188,16 +221,19 @@ void hb_store_rollback(struct hb_store *st)
     st->in_tx = false;
 }
 
-/* Steps a cached statement once and resets it. */
-static hb_err_t step_once(struct hb_store *st, sqlite3_stmt *stmt, const char *what)
+hb_err_t hb_store_savepoint(struct hb_store *st)
 {
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    if (rc != SQLITE_DONE) {
-        return db_fail(st, what);
-    }
-    return HB_OK;
+    return step_once(st, st->tx_savepoint, "savepoint");
+}
+
+hb_err_t hb_store_savepoint_release(struct hb_store *st)
+{
+    return step_once(st, st->tx_release, "release");
+}
+
+hb_err_t hb_store_savepoint_rollback(struct hb_store *st)
+{
+    return step_once(st, st->tx_rollback_to, "rollback to savepoint");
 }
 
 hb_err_t hb_store_inbox_claim(struct hb_store *st, const char *event_id, bool *fresh)
@@ -269,6 +305,35 @@ hb_err_t hb_store_outbox_delete(struct hb_store *st, int64_t id)
 {
     sqlite3_bind_int64(st->outbox_delete, 1, id);
     return step_once(st, st->outbox_delete, "outbox delete");
+}
+
+hb_err_t hb_store_outbox_delete_many(struct hb_store *st, const int64_t *ids, size_t n)
+{
+    if (n == 0) {
+        return HB_OK;
+    }
+    /* One statement for the lot: the ids as a JSON array, at most 20 digits and a comma
+     * each. */
+    size_t cap = n * 21 + 3;
+    char *list = malloc(cap);
+    if (!list) {
+        return HB_ERR_NOMEM;
+    }
+    size_t len = 0;
+    list[len++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(list + len, cap - len, "%s%lld", i ? "," : "", (long long)ids[i]);
+        if (w < 0 || (size_t)w >= cap - len) {
+            free(list);
+            return HB_ERR_INVAL;
+        }
+        len += (size_t)w;
+    }
+    list[len++] = ']';
+    sqlite3_bind_text(st->outbox_delete_many, 1, list, (int)len, SQLITE_STATIC);
+    hb_err_t rc = step_once(st, st->outbox_delete_many, "outbox delete");
+    free(list);
+    return rc;
 }
 
 int64_t hb_store_outbox_count(struct hb_store *st)

@@ -140,12 +140,16 @@ class Subscriber(MessageCollector):
     names them: "content-type", ...), "t" (time.monotonic() on arrival)}.
     session: a client id for a persistent session (clean start off, no expiry), so a new
     Subscriber with the same id gets what the broker queued while none was connected.
+    A CloudEvents batch (docs/PROTOCOL.md, "Batches") is collected as one message per event
+    in it, each with "batch": the number of events the message carried; raw=True keeps
+    each MQTT message as it came.
     """
 
-    def __init__(self, port, topics, timeout=5.0, qos=0, session=None):
+    def __init__(self, port, topics, timeout=5.0, qos=0, session=None, raw=False):
         if isinstance(topics, str):
             topics = [topics]
         self.port = port
+        self.raw = raw
         self._probe = "hausbus-probe/" + uuid.uuid4().hex
         self._cond = threading.Condition()
         self._messages = []
@@ -184,11 +188,29 @@ class Subscriber(MessageCollector):
                 if msg.get("topic") == self._probe:
                     self._probe_seen = True
                 else:
-                    self._messages.append({"topic": msg.get("topic"),
-                                           "payload": msg.get("payload", ""),
-                                           "properties": msg.get("properties", {}), "t": now})
+                    self._messages.extend(expand_batch({
+                        "topic": msg.get("topic"), "payload": msg.get("payload", ""),
+                        "properties": msg.get("properties", {}), "t": now}, self.raw))
                 self._cond.notify_all()
 
+
+
+BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
+
+
+def expand_batch(message, raw=False):
+    """The collected messages for one MQTT message: itself, or for a CloudEvents batch one
+    per event (payload: that event's JSON text), in order."""
+    content_type = message["properties"].get("content-type", "")
+    if raw or not content_type.startswith(BATCH_CONTENT_TYPE):
+        return [message]
+    try:
+        events = json.loads(message["payload"])
+    except ValueError:
+        return [message]
+    if not isinstance(events, list):
+        return [message]
+    return [dict(message, payload=json.dumps(e), batch=len(events)) for e in events]
 
 
 def mqtt_pub(port, topic, payload, qos=1):

@@ -12,6 +12,7 @@ from hausbus_harness import StackTestCase, mqtt_pub
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCHEMA_PATH = os.path.join(HERE, "..", "files", "cloudevents", "cloudevents.json")
 CLOUDEVENTS = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
 JSON = "application/json"
 TEXT = "text/plain"
 # docs/PROTOCOL.md, "Topics": the content type of each kind of topic under hausbus/v1/.
@@ -24,6 +25,7 @@ CONTENT_TYPE_OF_KIND = {
     "status": TEXT,
 }
 MALFORMED = '{"specversion":"1.0","id":"x"'  # cut short: dead-lettered by the order component
+BATCHED_ORDERS = 3  # placed in one batched command, so their OrderPlaced events go out packed
 
 
 def media_type(content_type):
@@ -66,8 +68,33 @@ class CloudEventsTest(StackTestCase):
 
         rejected = self.place(product, 50, 4203, "Lamp Ranarp")  # more than in stock
         self.wait_order(rejected, "REJECTED")
+        self.place_batch(product)
         mqtt_pub(self.stack.mqtt_port, "hausbus/v1/cmd/order/place", MALFORMED)
         self.settle()
+
+    def place_batch(self, product):
+        """Places BATCHED_ORDERS orders with one batched command (as a coalescing gateway
+        sends it, without a reply topic): one transaction, so their OrderPlaced events wait
+        in the outbox together and go out as one batch."""
+        commands = [{"specversion": "1.0", "id": "batch-%d" % i, "source": "/test",
+                     "type": "order.place", "datacontenttype": "application/json",
+                     "data": {"productId": product, "qty": 1, "userId": 4210 + i}}
+                    for i in range(BATCHED_ORDERS)]
+        subprocess.run(["mosquitto_pub", "-V", "mqttv5", "-h", "127.0.0.1", "-p",
+                        str(self.stack.mqtt_port), "-q", "1", "-t", "hausbus/v1/cmd/order/place",
+                        "-D", "publish", "content-type", BATCH + "; charset=utf-8",
+                        "-m", json.dumps(commands)], check=True, timeout=10)
+
+    def test_batches_carry_the_batch_content_type_and_every_event_in_them_validates(self):
+        batched = [m for m in self.saga_messages() if "batch" in m]
+        if os.environ.get("HAUSBUS_BUS_BATCH") == "1":
+            self.assertEqual(batched, [])  # batching off: everything goes alone
+            return
+        self.assertTrue(any(m["topic"] == "hausbus/v1/evt/order/OrderPlaced" and
+                            m["batch"] >= 2 for m in batched), batched)
+        for msg in batched:
+            self.assertEqual(media_type(msg["properties"].get("content-type")), BATCH, msg)
+            self.assertIn(msg["topic"].split("/")[2], ("evt", "cmd"), msg)
 
     def test_every_message_of_a_saga_has_its_content_type_and_events_validate(self):
         with open(SCHEMA_PATH) as f:
@@ -80,6 +107,8 @@ class CloudEventsTest(StackTestCase):
             kind = msg["topic"].split("/")[2]
             self.assertIn(kind, CONTENT_TYPE_OF_KIND, msg)
             content_type = media_type(msg["properties"].get("content-type"))
+            if content_type == BATCH and "batch" in msg:
+                content_type = CLOUDEVENTS  # one event of a batch (the harness unpacks them)
             self.assertEqual(content_type, CONTENT_TYPE_OF_KIND[kind], msg)
             seen[kind] += 1
             if content_type == CLOUDEVENTS:
@@ -107,7 +136,7 @@ class CloudEventsTest(StackTestCase):
         if fetch.returncode != 0:
             self.skipTest("no CloudEvents SDK: " + fetch.stderr.strip()[-300:])
         events = [m["payload"] for m in self.saga_messages()
-                  if media_type(m["properties"].get("content-type")) == CLOUDEVENTS]
+                  if media_type(m["properties"].get("content-type")) in (CLOUDEVENTS, BATCH)]
         self.assertTrue(events)
         parsed = subprocess.run(["node", os.path.join(HERE, "cloudevents_strict.js")],
                                 input="\n".join(events), capture_output=True, text=True,

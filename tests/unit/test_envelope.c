@@ -50,9 +50,9 @@ static int event_is_cleared(const struct hb_event *ev)
     return memcmp(ev, &zero, sizeof(zero)) == 0;
 }
 
-/* True when s is a lowercase RFC 4122 version 4 UUID (8-4-4-4-12 hex, version 4,
+/* True when s is a lowercase RFC 9562 version 7 UUID (8-4-4-4-12 hex, version 7,
  * variant 10xx). */
-static int is_uuid_v4(const char *s)
+static int is_uuid_v7(const char *s)
 {
     if (strlen(s) != 36) {
         return 0;
@@ -66,7 +66,7 @@ static int is_uuid_v4(const char *s)
             return 0;
         }
     }
-    return s[14] == '4' && strchr("89ab", s[19]) != NULL;
+    return s[14] == '7' && strchr("89ab", s[19]) != NULL;
 }
 
 /* True when s is "YYYY-MM-DDTHH:MM:SS.mmmZ", RFC 3339 UTC with milliseconds. */
@@ -341,8 +341,8 @@ static void event_init_sets_uuid_time_subject_and_source(void **state)
                      HB_OK);
     time_t after = time(NULL);
 
-    if (!is_uuid_v4(ev.id)) {
-        fail_msg("not a v4 UUID: \"%s\"", ev.id);
+    if (!is_uuid_v7(ev.id)) {
+        fail_msg("not a v7 UUID: \"%s\"", ev.id);
     }
     if (!is_rfc3339_ms_utc(ev.time)) {
         fail_msg("not RFC 3339 with ms and Z: \"%s\"", ev.time);
@@ -676,7 +676,7 @@ static int compare_uuids(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
-static void uuids_are_distinct_v4_values(void **state)
+static void uuids_are_distinct_v7_values(void **state)
 {
     (void)state;
     enum { N = 2000 };
@@ -684,8 +684,8 @@ static void uuids_are_distinct_v4_values(void **state)
     assert_non_null(ids);
     for (int i = 0; i < N; i++) {
         hb_uuid(ids[i]);
-        if (!is_uuid_v4(ids[i])) {
-            fail_msg("not a v4 UUID: \"%s\"", ids[i]);
+        if (!is_uuid_v7(ids[i])) {
+            fail_msg("not a v7 UUID: \"%s\"", ids[i]);
         }
     }
     qsort(ids, N, sizeof(*ids), compare_uuids);
@@ -697,8 +697,8 @@ static void uuids_are_distinct_v4_values(void **state)
     free(ids);
 }
 
-/* Every one of the 122 random bits of a v4 UUID is seen both set and clear over many ids
- * (over 30 refills of the pool): only the version and variant bits are fixed. */
+/* Every one of the 74 random bits of a v7 UUID is seen both set and clear over many ids
+ * (over 30 refills of the pool): only the time, version and variant bits are fixed. */
 static void uuid_random_bits_each_take_both_values(void **state)
 {
     (void)state;
@@ -723,15 +723,38 @@ static void uuid_random_bits_each_take_both_values(void **state)
             seen_clear[k] |= (unsigned char)~b[k];
         }
     }
-    /* Fixed by RFC 4122: the version nibble (0100) and the variant's two bits (10). */
-    seen_set[6] |= 0xb0;
-    seen_clear[6] |= 0x40;
+    /* Fixed by RFC 9562: the time (bytes 0-5, checked in uuids_start_with_the_time), the
+     * version nibble (0111) and the variant's two bits (10). */
+    for (int k = 0; k < 6; k++) {
+        seen_set[k] = seen_clear[k] = 0xff;
+    }
+    seen_set[6] |= 0x80;
+    seen_clear[6] |= 0x70;
     seen_set[8] |= 0x40;
     seen_clear[8] |= 0x80;
     for (int k = 0; k < 16; k++) {
         assert_int_equal(seen_set[k], 0xff);
         assert_int_equal(seen_clear[k], 0xff);
     }
+}
+
+/* The first 48 bits are the wall clock in ms, so an id made later never sorts earlier. */
+static void uuids_start_with_the_time(void **state)
+{
+    (void)state;
+    int64_t before = hb_wall_ms();
+    char first[37], second[37];
+    hb_uuid(first);
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 2000000};
+    nanosleep(&pause, NULL);
+    hb_uuid(second);
+    int64_t after = hb_wall_ms();
+    char hex[13] = {0};
+    memcpy(hex, first, 8);
+    memcpy(hex + 8, first + 9, 4);
+    long long ms = strtoll(hex, NULL, 16);
+    assert_true(ms >= before && ms <= after);
+    assert_true(strcmp(first, second) < 0);
 }
 
 enum { UUID_THREADS = 4, UUIDS_PER_THREAD = 1000 };
@@ -761,8 +784,8 @@ static void uuids_from_several_threads_are_distinct(void **state)
         assert_int_equal(pthread_join(threads[t], NULL), 0);
     }
     for (int i = 0; i < N; i++) {
-        if (!is_uuid_v4(ids[i])) {
-            fail_msg("not a v4 UUID: \"%s\"", ids[i]);
+        if (!is_uuid_v7(ids[i])) {
+            fail_msg("not a v7 UUID: \"%s\"", ids[i]);
         }
     }
     qsort(ids, N, sizeof(*ids), compare_uuids);
@@ -813,8 +836,9 @@ int main(void)
         cmocka_unit_test(json_int_accepts_the_bounds),
         cmocka_unit_test(json_str_rejects_empty_too_long_and_non_strings),
         cmocka_unit_test(json_str_accepts_one_to_max_len_bytes_pointing_into_the_object),
-        cmocka_unit_test(uuids_are_distinct_v4_values),
+        cmocka_unit_test(uuids_are_distinct_v7_values),
         cmocka_unit_test(uuid_random_bits_each_take_both_values),
+        cmocka_unit_test(uuids_start_with_the_time),
         cmocka_unit_test(uuids_from_several_threads_are_distinct),
         cmocka_unit_test(clocks_move_forward),
     };

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "component_int.h"
 #include "hausbus/bus.h"
@@ -47,6 +48,14 @@ struct hb_bus {
     int burst_codes[BURST];
     int replies;
     bool outbox_emptied;
+    /* Batches, both ways. */
+    int batch_publishes;       /* PUBLISHes of packed evt/ rows */
+    int largest_batch;         /* events in the largest one */
+    int last_event_n;          /* "n" of the last backlog event published, -1 before */
+    bool events_in_order;      /* every backlog event went out after the one before it */
+    int dead_letter_publishes; /* PUBLISHes on dlq/, always alone */
+    bool batch_sent;           /* the batched request went in */
+    cJSON *batch_reply;        /* its one reply, an array */
 };
 
 static struct hb_bus bus; /* the one bus of the one run in this process */
@@ -99,6 +108,8 @@ static hb_err_t fake_create(const struct hb_config *cfg, const struct hb_bus_opt
     memset(&bus, 0, sizeof(bus));
     bus.opt = *opt;
     bus.disk_full = true;
+    bus.last_event_n = -1;
+    bus.events_in_order = true;
     *out = &bus;
     return HB_OK;
 }
@@ -113,19 +124,54 @@ static bool fake_connected(const struct hb_bus *b)
     return b->connected;
 }
 
+/* Counts one published event; the backlog's carry "n", which must only grow. */
+static void saw_event(struct hb_bus *b, const cJSON *event)
+{
+    b->event_publishes++;
+    b->event_publishes_while_full += b->disk_full;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(event, "n");
+    if (cJSON_IsNumber(n)) {
+        b->events_in_order = b->events_in_order && n->valueint == b->last_event_n + 1;
+        b->last_event_n = n->valueint;
+    }
+}
+
 static hb_err_t fake_publish(struct hb_bus *b, const char *topic, const char *payload, size_t len,
                              bool retain, int *mid)
 {
-    (void)payload;
-    (void)len;
     (void)retain;
     assert_true(b->n_unacked < MAX_MIDS);
     *mid = ++b->next_mid;
     b->unacked[b->n_unacked++] = *mid;
+    cJSON *event = cJSON_ParseWithLength(payload, len);
+    assert_true(cJSON_IsObject(event)); /* alone: the event itself, never a batch of one */
     if (strncmp(topic, HB_TOPIC_PREFIX "evt/", strlen(HB_TOPIC_PREFIX "evt/")) == 0) {
-        b->event_publishes++;
-        b->event_publishes_while_full += b->disk_full;
+        saw_event(b, event);
+    } else if (strncmp(topic, HB_TOPIC_PREFIX "dlq/", strlen(HB_TOPIC_PREFIX "dlq/")) == 0) {
+        b->dead_letter_publishes++;
     }
+    cJSON_Delete(event);
+    return HB_OK;
+}
+
+static hb_err_t fake_publish_batch(struct hb_bus *b, const char *topic, const char *payload,
+                                   size_t len, int *mid)
+{
+    assert_true(b->n_unacked < MAX_MIDS);
+    assert_true(len <= HB_PAYLOAD_MAX);
+    assert_string_equal(topic, HB_EVT_TOPIC("widget", "WidgetMade"));
+    *mid = ++b->next_mid;
+    b->unacked[b->n_unacked++] = *mid;
+    cJSON *events = cJSON_ParseWithLength(payload, len);
+    assert_true(cJSON_IsArray(events));
+    int n = cJSON_GetArraySize(events);
+    assert_true(n >= 2 && n <= HB_BUS_BATCH_MAX);
+    b->batch_publishes++;
+    b->largest_batch = n > b->largest_batch ? n : b->largest_batch;
+    for (const cJSON *event = events->child; event; event = event->next) {
+        saw_event(b, event);
+    }
+    cJSON_Delete(events);
     return HB_OK;
 }
 
@@ -146,6 +192,13 @@ static hb_err_t fake_reply(struct hb_bus *b, const struct hb_message *msg, const
     (void)len;
     cJSON *reply = cJSON_Parse(payload);
     assert_non_null(reply);
+    if (cJSON_IsArray(reply)) {
+        assert_null(b->batch_reply);
+        assert_int_equal(msg->correlation_len, 5);
+        assert_memory_equal(msg->correlation, "batch", 5);
+        b->batch_reply = reply;
+        return HB_OK;
+    }
     int code = cJSON_GetObjectItemCaseSensitive(reply, "code")->valueint;
     cJSON_Delete(reply);
     if (b->disk_full && b->n_codes_while_full < 8) {
@@ -175,6 +228,38 @@ static void deliver_make(struct hb_bus *b)
     b->opt.on_message(b->opt.ctx, &msg);
     cJSON_free(payload);
     hb_event_clear(&ev);
+}
+
+/* Delivers a batched request of three "make" commands, the middle one not a CloudEvent,
+ * as a coalescing gateway sends it. */
+static void deliver_batch(struct hb_bus *b)
+{
+    struct hb_event first, last;
+    assert_int_equal(hb_event_init(&first, "gateway", "widget.make", 0, NULL), HB_OK);
+    assert_int_equal(hb_event_init(&last, "gateway", "widget.make", 0, NULL), HB_OK);
+    snprintf(first.id, sizeof(first.id), "first");
+    snprintf(last.id, sizeof(last.id), "last");
+    char *a = hb_envelope_encode(&first);
+    char *c = hb_envelope_encode(&last);
+    assert_non_null(a);
+    assert_non_null(c);
+    char payload[2048];
+    int len = snprintf(payload, sizeof(payload), "[%s,{\"id\":\"middle\"},%s]", a, c);
+    assert_true(len > 0 && (size_t)len < sizeof(payload));
+    struct hb_message msg = {
+        .topic = HB_CMD_TOPIC("widget", "make"),
+        .payload = payload,
+        .len = (size_t)len,
+        .response_topic = HB_TOPIC_PREFIX "reply/test",
+        .correlation = "batch",
+        .correlation_len = 5,
+        .content_type = HB_CONTENT_TYPE_CE_BATCH,
+    };
+    b->opt.on_message(b->opt.ctx, &msg);
+    cJSON_free(a);
+    cJSON_free(c);
+    hb_event_clear(&first);
+    hb_event_clear(&last);
 }
 
 static void ack_all(struct hb_bus *b)
@@ -219,9 +304,17 @@ static hb_err_t fake_run_once(struct hb_bus *b, int timeout_ms)
             deliver_make(b);
             b->burst_replies_after[k] = b->replies - b->n_codes_while_full;
         }
-    } else if (b->burst_sent && b->n_unacked == 0 && hb_store_outbox_count(store) == 0) {
+    } else if (b->burst_sent && !b->batch_sent) {
+        b->batch_sent = true;
+        deliver_batch(b);
+    } else if (b->batch_sent && b->n_unacked == 0 && hb_store_outbox_count(store) == 0) {
         b->outbox_emptied = true;
         hb_component_stop();
+    } else if (b->batch_sent && b->n_unacked == 0) {
+        /* Idle from here on, as a real poll: the tick's transaction deletes the rows the
+         * broker acknowledged after the last batch. */
+        struct timespec idle = {.tv_sec = 0, .tv_nsec = timeout_ms * 1000000L};
+        nanosleep(&idle, NULL);
     }
     if (b->loops >= MAX_LOOPS) {
         hb_component_stop();
@@ -235,6 +328,7 @@ static const struct hb_bus_ops fake_bus = {
     .run_once = fake_run_once,
     .connected = fake_connected,
     .publish = fake_publish,
+    .publish_batch = fake_publish_batch,
     .publish_snapshot = fake_publish_snapshot,
     .reply = fake_reply,
 };
@@ -250,6 +344,7 @@ static int run_script(void **state)
     }
     setenv("HAUSBUS_DATA_DIR", data_dir, 1);
     setenv("HAUSBUS_COMMIT_BATCH", "4", 1);
+    setenv("HAUSBUS_BUS_BATCH", "64", 1); /* whatever the suite runs with */
     hb_log_init("widget", "error");
     return hb_component_run_on(&widget_component, &fake_bus) == 0 ? 0 : -1;
 }
@@ -258,6 +353,7 @@ static int remove_data_dir(void **state)
 {
     (void)state;
     char cmd[128];
+    cJSON_Delete(bus.batch_reply);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -286,7 +382,36 @@ static void every_acknowledged_row_is_deleted_once_commits_work(void **state)
     (void)state;
     assert_true(bus.outbox_emptied);
     assert_true(bus.loops < MAX_LOOPS);
-    assert_true(bus.event_publishes >= BACKLOG_ROWS + BURST);
+    assert_true(bus.event_publishes >= BACKLOG_ROWS + BURST + 2);
+}
+
+/* The relay packs the waiting events of one topic into batches of at most 64, in order;
+ * the backlog of 600 needs 10 messages instead of 600. */
+static void waiting_events_go_out_in_batches_in_order(void **state)
+{
+    (void)state;
+    assert_int_equal(bus.largest_batch, HB_BUS_BATCH_MAX);
+    assert_true(bus.batch_publishes >= BACKLOG_ROWS / HB_BUS_BATCH_MAX);
+    assert_true(bus.events_in_order);
+    assert_int_equal(bus.last_event_n, BACKLOG_ROWS - 1);
+}
+
+/* A batched request is applied item by item: the bad item is dead-lettered alone (one
+ * message on dlq/, never packed), the others applied, and one reply array answers every
+ * item in order with its id. */
+static void a_batched_request_gets_one_reply_per_item(void **state)
+{
+    (void)state;
+    assert_true(cJSON_IsArray(bus.batch_reply));
+    assert_int_equal(cJSON_GetArraySize(bus.batch_reply), 3);
+    static const char *const ids[] = {"first", "middle", "last"};
+    static const int codes[] = {201, 400, 201};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *item = cJSON_GetArrayItem(bus.batch_reply, i);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(item, "id")->valuestring, ids[i]);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(item, "code")->valueint, codes[i]);
+    }
+    assert_int_equal(bus.dead_letter_publishes, 1);
 }
 
 /* With HAUSBUS_COMMIT_BATCH=4, commands arriving back to back share transactions of 4,
@@ -312,6 +437,8 @@ int main(void)
         cmocka_unit_test(a_batch_that_cannot_commit_answers_500),
         cmocka_unit_test(every_acknowledged_row_is_deleted_once_commits_work),
         cmocka_unit_test(a_batch_holds_its_replies_until_it_commits),
+        cmocka_unit_test(waiting_events_go_out_in_batches_in_order),
+        cmocka_unit_test(a_batched_request_gets_one_reply_per_item),
     };
     return cmocka_run_group_tests(tests, run_script, remove_data_dir);
 }

@@ -77,6 +77,7 @@ HAUSBUS_LOG_LEVEL: {{ .logLevel | quote }}
 HAUSBUS_REDRIVE_MS: {{ $v.config.redriveMs | quote }}
 HAUSBUS_REQUEST_TIMEOUT_MS: {{ $v.config.requestTimeoutMs | quote }}
 HAUSBUS_COMMIT_BATCH: {{ $v.config.commitBatch | quote }}
+HAUSBUS_BUS_BATCH: {{ $v.config.busBatch | quote }}
 HAUSBUS_PAYMENT_LIMIT: {{ $v.config.paymentLimit | int64 | quote }}
 {{- if $v.mosquitto.auth.enabled }}
 HAUSBUS_MQTT_USERNAME: {{ .name | quote }}

@@ -52,6 +52,9 @@ struct hb_bus_options {
     bool persistent;         /* keep the session (and queued QoS 1 messages) while away */
     const char *const *subscriptions; /* topic filters, subscribed at QoS 1 on every connect */
     size_t n_subscriptions;
+    /* The last n_feeds of them at QoS 0 instead: feeds whose next message replaces a lost
+     * one (the live board's order events), so the broker spends no PUBACK on them. */
+    size_t n_feeds;
     void (*on_message)(void *ctx, const struct hb_message *msg);
     void (*on_published)(void *ctx, int mid); /* broker acknowledged our QoS 1 publish */
     void (*on_connected)(void *ctx); /* connected and subscriptions confirmed */
@@ -85,6 +88,12 @@ bool hb_bus_connected(const struct hb_bus *bus);
  * be NULL) receives the message id that on_published will report. */
 hb_err_t hb_bus_publish(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         bool retain, int *mid);
+
+/* Publishes a CloudEvents batch (payload: a JSON array of events, at most
+ * HB_BUS_BATCH_MAX) at QoS 1 with content type HB_CONTENT_TYPE_CE_BATCH. *mid (may be
+ * NULL) as hb_bus_publish. */
+hb_err_t hb_bus_publish_batch(struct hb_bus *bus, const char *topic, const char *payload,
+                              size_t len, int *mid);
 
 /* Publishes a snapshot (metrics): QoS 0, retained, content type application/json. The
  * next snapshot replaces it, so a lost one costs nothing. */

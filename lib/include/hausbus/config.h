@@ -7,7 +7,10 @@
 
 #include "hausbus/err.h"
 
-#define HB_COMMIT_BATCH_MAX 256 /* messages one transaction applies at most */
+#define HB_COMMIT_BATCH_MAX 256 /* events one transaction applies at most */
+/* Group commit: a component applies what is waiting, up to this many events, in one
+ * transaction (docs/ARCHITECTURE.md, "Batches and group commit", says why 64). */
+#define HB_COMMIT_BATCH_DEFAULT 64
 #define HB_BUS_BATCH_MAX 64     /* the most events (or coalesced requests) in one bus message */
 
 struct hb_config {
@@ -19,7 +22,8 @@ struct hb_config {
     int64_t payment_limit;   /* HAUSBUS_PAYMENT_LIMIT, default 10000000 */
     int redrive_ms;          /* HAUSBUS_REDRIVE_MS: re-drive a stalled saga step, default 5000 */
     int request_timeout_ms;  /* HAUSBUS_REQUEST_TIMEOUT_MS: gateway waits this long, default 5000 */
-    int commit_batch;        /* HAUSBUS_COMMIT_BATCH: messages per transaction, 1..256 */
+    int commit_batch;        /* HAUSBUS_COMMIT_BATCH: most events per transaction, 1..256,
+                              * default HB_COMMIT_BATCH_DEFAULT */
     int bus_batch;           /* HAUSBUS_BUS_BATCH: most events per published message (and
                               * requests per coalesced one), 1..HB_BUS_BATCH_MAX, default 64;
                               * 1 sends everything alone */

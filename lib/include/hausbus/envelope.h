@@ -39,6 +39,12 @@ struct hb_event {
 hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev,
                             const char **reason);
 
+/* Reads the CloudEvent in the parsed object root (one item of a batch) into ev, moving
+ * root's data member into ev (root keeps the rest; the caller still deletes it). On
+ * failure returns HB_ERR_DECODE, leaves ev cleared and points *reason (if non-NULL) at a
+ * static explanation. */
+hb_err_t hb_envelope_from_json(cJSON *root, struct hb_event *ev, const char **reason);
+
 /* Encodes ev as a CloudEvent JSON string (specversion 1.0, datacontenttype
  * application/json). Returns a malloc'd string the caller frees, NULL on allocation failure. */
 char *hb_envelope_encode(const struct hb_event *ev);
@@ -52,9 +58,11 @@ hb_err_t hb_event_init(struct hb_event *ev, const char *component, const char *t
 /* Frees ev->data and zeroes ev. Accepts an already cleared event. */
 void hb_event_clear(struct hb_event *ev);
 
-/* Writes a random RFC 4122 version 4 UUID (36 chars + NUL, lowercase) into out. The random
- * bytes come from a process-wide pool that getrandom refills 32 ids at a time. Can't
- * fail; safe to call from any thread. */
+/* Writes an RFC 9562 version 7 UUID (36 chars + NUL, lowercase) into out: 48 bits of
+ * wall-clock milliseconds, then 74 random bits, so ids sort by the time they were made
+ * (to the millisecond) and inboxes keyed by them grow at one end. The random bytes come
+ * from a process-wide pool that getrandom refills 32 ids at a time. Can't fail; safe to
+ * call from any thread. */
 void hb_uuid(char out[37]);
 
 /* Writes the current UTC time as RFC 3339 with milliseconds. len >= 25. */

@@ -32,6 +32,12 @@ struct hb_metrics {
     struct hb_topic_counts published; /* outbox messages the broker acknowledged, per topic */
     uint64_t dead_letters;
     uint64_t handler_errors; /* handlers that failed with something else than a bad message */
+    uint64_t batches_in;       /* batch messages taken in (a lone event is not a batch) */
+    uint64_t batch_events_in;  /* the events in them */
+    uint64_t batches_out;      /* batch messages the broker acknowledged */
+    uint64_t batch_events_out; /* the events in them */
+    uint64_t commits;          /* transactions that applied messages (group commits) */
+    uint64_t events_committed; /* the events those transactions applied */
 };
 
 /* A cumulative histogram with fixed upper bounds (ascending) and an implicit +Inf. */
@@ -61,7 +67,8 @@ void hb_topic_counts_add(struct hb_topic_counts *t, const char *topic);
 hb_err_t hb_iso8601_ms(int64_t ms, char *out, size_t cap);
 
 /* Builds the snapshot {"component","time","startedAt","handled","published",
- * "deadLetters","handlerErrors","duplicates","outboxPending","topicOverflow"} at now_ms.
+ * "deadLetters","handlerErrors","duplicates","outboxPending","topicOverflow","batches"} at
+ * now_ms; "batches" is {"in","eventsIn","out","eventsOut","commits","eventsCommitted"}.
  * Returns a new object the caller owns, NULL on allocation failure. */
 cJSON *hb_metrics_json(const struct hb_metrics *m, int64_t now_ms, int64_t duplicates,
                        int64_t outbox_pending);

@@ -34,6 +34,13 @@ hb_err_t hb_store_commit(struct hb_store *st);
 /* Rolls back the open transaction, if any. Can't fail in a way the caller can act on. */
 void hb_store_rollback(struct hb_store *st);
 
+/* Inside the open transaction: starts the savepoint "message", releases it (keeping its
+ * changes), or rolls the transaction back to it (undoing only what came after it; the
+ * savepoint then still needs its release). Prepared once: a batch runs them per message. */
+hb_err_t hb_store_savepoint(struct hb_store *st);
+hb_err_t hb_store_savepoint_release(struct hb_store *st);
+hb_err_t hb_store_savepoint_rollback(struct hb_store *st);
+
 /* Runs one or more SQL statements without results. */
 hb_err_t hb_store_exec(struct hb_store *st, const char *sql);
 
@@ -65,6 +72,10 @@ hb_err_t hb_store_outbox_each(struct hb_store *st, int64_t after_id, int limit,
 
 /* Removes an outbox row once the broker acknowledged it. Unknown ids are ignored. */
 hb_err_t hb_store_outbox_delete(struct hb_store *st, int64_t id);
+
+/* Removes the outbox rows ids[0..n) in one statement (a batch's acknowledged rows).
+ * Unknown ids are ignored; n == 0 does nothing. */
+hb_err_t hb_store_outbox_delete_many(struct hb_store *st, const int64_t *ids, size_t n);
 
 /* Number of rows in the outbox (tests and metrics). Returns -1 on error. */
 int64_t hb_store_outbox_count(struct hb_store *st);
