@@ -423,6 +423,12 @@ bool gateway_board_on_message(struct gateway_board *board, const char *topic,
     cJSON *root = gateway_json_parse(payload, len);
     bool done = cJSON_IsObject(root) &&
                 (order ? on_order_event(board, rest, root) : on_metrics(board, rest, root));
+    if (order && cJSON_IsArray(root)) {
+        /* A CloudEvents batch (docs/PROTOCOL.md, "Batches"): each of its events in turn. */
+        for (const cJSON *event = root->child; event; event = event->next) {
+            done = (cJSON_IsObject(event) && on_order_event(board, rest, event)) || done;
+        }
+    }
     cJSON_Delete(root);
     return done;
 }

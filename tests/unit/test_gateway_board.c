@@ -200,6 +200,28 @@ static void orders_follow_their_events_newest_first(void **state)
     gateway_board_destroy(board);
 }
 
+/* A CloudEvents batch of order events (docs/PROTOCOL.md, "Batches") shows each of them. */
+static void each_event_of_a_batch_is_shown(void **state)
+{
+    (void)state;
+    struct gateway_board *board = make_board();
+    assert_true(feed(board, "hausbus/v1/evt/order/OrderPlaced",
+                     "[{\"specversion\":\"1.0\",\"type\":\"OrderPlaced\","
+                     "\"time\":\"2026-11-25T12:00:01.000Z\","
+                     "\"data\":{\"orderId\":7,\"status\":\"PLACED\",\"version\":1}},"
+                     "{\"specversion\":\"1.0\",\"type\":\"OrderPlaced\","
+                     "\"time\":\"2026-11-25T12:00:02.000Z\","
+                     "\"data\":{\"orderId\":8,\"status\":\"PLACED\",\"version\":1}}]"));
+    assert_false(feed(board, "hausbus/v1/evt/order/OrderPlaced", "[1,2]"));
+    cJSON *root = render(board, GATEWAY_BOARD_ORDERS_PART);
+    const cJSON *orders = cJSON_GetObjectItem(root, "orders");
+    assert_int_equal(cJSON_GetArraySize(orders), 2);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(orders, 0), "orderId")->valueint, 8);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(orders, 1), "orderId")->valueint, 7);
+    cJSON_Delete(root);
+    gateway_board_destroy(board);
+}
+
 static void only_the_latest_orders_are_kept(void **state)
 {
     (void)state;
@@ -381,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(status_messages_set_online_and_offline, make_status, drop_status),
         cmocka_unit_test_setup_teardown(components_beyond_the_bound_are_ignored, make_status, drop_status),
         cmocka_unit_test_setup_teardown(orders_follow_their_events_newest_first, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(each_event_of_a_batch_is_shown, make_status, drop_status),
         cmocka_unit_test_setup_teardown(only_the_latest_orders_are_kept, make_status, drop_status),
         cmocka_unit_test_setup_teardown(malformed_order_events_are_refused, make_status, drop_status),
         cmocka_unit_test_setup_teardown(edges_come_from_handled_topics_with_rates, make_status, drop_status),
