@@ -407,9 +407,10 @@ hb_err_t hb_bus_publish_snapshot(struct hb_bus *bus, const char *topic, const ch
     return publish(bus, topic, payload, len, 0, true, NULL, hb_content_type(topic), NULL);
 }
 
-hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
+/* hb_bus_request and hb_bus_request_batch, labelled content_type. */
+static hb_err_t request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
                         const char *response_topic, const void *correlation,
-                        size_t correlation_len, unsigned expiry_s)
+                        size_t correlation_len, unsigned expiry_s, const char *content_type)
 {
     mosquitto_property *props = NULL;
     if (correlation_len > UINT16_MAX) {
@@ -424,7 +425,23 @@ hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *paylo
     }
     /* QoS 0: a request lives only as long as the gateway waits for it (the expiry says
      * so too); a lost one is a 504, and QoS 1 would cost two more packets per request. */
-    return publish(bus, topic, payload, len, 0, false, NULL, hb_content_type(topic), props);
+    return publish(bus, topic, payload, len, 0, false, NULL, content_type, props);
+}
+
+hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *payload, size_t len,
+                        const char *response_topic, const void *correlation,
+                        size_t correlation_len, unsigned expiry_s)
+{
+    return request(bus, topic, payload, len, response_topic, correlation, correlation_len,
+                   expiry_s, hb_content_type(topic));
+}
+
+hb_err_t hb_bus_request_batch(struct hb_bus *bus, const char *topic, const char *payload,
+                              size_t len, const char *response_topic, const void *correlation,
+                              size_t correlation_len, unsigned expiry_s)
+{
+    return request(bus, topic, payload, len, response_topic, correlation, correlation_len,
+                   expiry_s, HB_CONTENT_TYPE_CE_BATCH);
 }
 
 hb_err_t hb_bus_reply(struct hb_bus *bus, const struct hb_message *msg, const char *payload,

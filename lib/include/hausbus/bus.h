@@ -106,6 +106,12 @@ hb_err_t hb_bus_request(struct hb_bus *bus, const char *topic, const char *paylo
                         const char *response_topic, const void *correlation,
                         size_t correlation_len, unsigned expiry_s);
 
+/* hb_bus_request for a batch of requests (payload a JSON array of CloudEvents), labelled
+ * HB_CONTENT_TYPE_CE_BATCH; the reply is one JSON array (docs/PROTOCOL.md, "Batches"). */
+hb_err_t hb_bus_request_batch(struct hb_bus *bus, const char *topic, const char *payload,
+                              size_t len, const char *response_topic, const void *correlation,
+                              size_t correlation_len, unsigned expiry_s);
+
 /* Publishes a response (QoS 0, like the request) to msg's response topic with its
  * correlation data.
  * HB_ERR_INVAL when msg has no response topic. */
