@@ -134,8 +134,8 @@ static void slot_release(struct gateway_pending *table, struct slot *s)
     table->in_use--;
 }
 
-hb_err_t gateway_pending_wait(struct gateway_pending *table, const struct gateway_ticket *ticket,
-                              int timeout_ms, char **reply, size_t *reply_len)
+/* The monotonic time timeout_ms from now (now itself for 0 or less). */
+static struct timespec deadline_in(int timeout_ms)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -147,18 +147,46 @@ hb_err_t gateway_pending_wait(struct gateway_pending *table, const struct gatewa
             deadline.tv_nsec -= 1000000000L;
         }
     }
+    return deadline;
+}
+
+/* Waits until s is answered or deadline passes. Call with the lock held. */
+static void await_slot(struct gateway_pending *table, struct slot *s,
+                       const struct timespec *deadline)
+{
+    while (s->state == SLOT_WAITING) {
+        int rc = pthread_cond_timedwait(&s->answered, &table->lock, deadline);
+        if (rc == ETIMEDOUT) {
+            break; /* the caller checks the state once more: a reply may have just come */
+        }
+    }
+}
+
+bool gateway_pending_await(struct gateway_pending *table, const struct gateway_ticket *ticket,
+                           int timeout_ms)
+{
+    struct timespec deadline = deadline_in(timeout_ms);
+    pthread_mutex_lock(&table->lock);
+    struct slot *s = ticket_slot(table, ticket);
+    if (s) {
+        await_slot(table, s, &deadline);
+    }
+    bool answered = s && s->state == SLOT_ANSWERED;
+    pthread_mutex_unlock(&table->lock);
+    return answered;
+}
+
+hb_err_t gateway_pending_wait(struct gateway_pending *table, const struct gateway_ticket *ticket,
+                              int timeout_ms, char **reply, size_t *reply_len)
+{
+    struct timespec deadline = deadline_in(timeout_ms);
     pthread_mutex_lock(&table->lock);
     struct slot *s = ticket_slot(table, ticket);
     if (!s) {
         pthread_mutex_unlock(&table->lock);
         return HB_ERR_INVAL;
     }
-    while (s->state == SLOT_WAITING) {
-        int rc = pthread_cond_timedwait(&s->answered, &table->lock, &deadline);
-        if (rc == ETIMEDOUT) {
-            break; /* the state is checked once more below: a reply may have just come */
-        }
-    }
+    await_slot(table, s, &deadline);
     hb_err_t result = HB_ERR_TIMEOUT;
     if (s->state == SLOT_ANSWERED) {
         result = s->reply ? HB_OK : HB_ERR_NOMEM;
@@ -181,13 +209,10 @@ void gateway_pending_close(struct gateway_pending *table, const struct gateway_t
     pthread_mutex_unlock(&table->lock);
 }
 
-bool gateway_pending_deliver(struct gateway_pending *table, const void *correlation,
-                             size_t correlation_len, const char *payload, size_t len)
+/* A malloc'd NUL-terminated copy of len bytes of payload (NULL: empty); NULL when out of
+ * memory. Made before taking the lock: the lock is shared by every HTTP worker. */
+static char *copy_reply(const char *payload, size_t len)
 {
-    if (!correlation || correlation_len != GATEWAY_CORRELATION_LEN || (!payload && len > 0)) {
-        return false;
-    }
-    /* Copy before taking the lock: the lock is shared by every HTTP worker. */
     char *copy = malloc(len + 1);
     if (copy) {
         if (len > 0) {
@@ -195,23 +220,68 @@ bool gateway_pending_deliver(struct gateway_pending *table, const void *correlat
         }
         copy[len] = '\0';
     }
+    return copy;
+}
+
+/* Puts copy (owned; NULL for a copy that failed) into s, which waits, and wakes its
+ * waiter. Call with the lock held. */
+static void slot_answer(struct slot *s, char *copy, size_t len)
+{
+    s->state = SLOT_ANSWERED;
+    s->reply = copy;
+    s->reply_len = copy ? len : 0;
+    pthread_cond_signal(&s->answered);
+}
+
+bool gateway_pending_deliver(struct gateway_pending *table, const void *correlation,
+                             size_t correlation_len, const char *payload, size_t len)
+{
+    if (!correlation || correlation_len != GATEWAY_CORRELATION_LEN || (!payload && len > 0)) {
+        return false;
+    }
+    char *copy = copy_reply(payload, len);
     bool matched = false;
     pthread_mutex_lock(&table->lock);
     for (size_t i = 0; i < table->capacity; i++) {
         struct slot *s = &table->slots[i];
         if (s->state == SLOT_WAITING &&
             memcmp(s->correlation, correlation, GATEWAY_CORRELATION_LEN) == 0) {
-            s->state = SLOT_ANSWERED;
-            s->reply = copy;
-            s->reply_len = copy ? len : 0;
+            slot_answer(s, copy, len);
             copy = NULL;
             matched = true;
-            pthread_cond_signal(&s->answered);
             break;
         }
     }
     pthread_mutex_unlock(&table->lock);
     free(copy);
+    return matched;
+}
+
+size_t gateway_pending_deliver_each(struct gateway_pending *table,
+                                    const struct gateway_delivery *deliveries, size_t n)
+{
+    char **copies = calloc(n > 0 ? n : 1, sizeof(*copies));
+    for (size_t i = 0; copies && i < n; i++) {
+        const struct gateway_delivery *d = &deliveries[i];
+        copies[i] = d->payload || d->len == 0 ? copy_reply(d->payload, d->len) : NULL;
+    }
+    size_t matched = 0;
+    pthread_mutex_lock(&table->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct slot *s = ticket_slot(table, &deliveries[i].ticket);
+        if (s && s->state == SLOT_WAITING) {
+            slot_answer(s, copies ? copies[i] : NULL, deliveries[i].len);
+            if (copies) {
+                copies[i] = NULL;
+            }
+            matched++;
+        }
+    }
+    pthread_mutex_unlock(&table->lock);
+    for (size_t i = 0; copies && i < n; i++) {
+        free(copies[i]);
+    }
+    free(copies);
     return matched;
 }
 

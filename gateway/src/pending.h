@@ -40,6 +40,12 @@ hb_err_t gateway_pending_open(struct gateway_pending *table, struct gateway_tick
 hb_err_t gateway_pending_wait(struct gateway_pending *table, const struct gateway_ticket *ticket,
                               int timeout_ms, char **reply, size_t *reply_len);
 
+/* Waits up to timeout_ms for the reply to ticket without taking it: the slot stays open
+ * either way, for gateway_pending_wait. Returns true when the reply is in, false when the
+ * time is up or the ticket is not open. */
+bool gateway_pending_await(struct gateway_pending *table, const struct gateway_ticket *ticket,
+                           int timeout_ms);
+
 /* Frees the slot without waiting (the request could not be published). A ticket that is
  * not open is ignored. */
 void gateway_pending_close(struct gateway_pending *table, const struct gateway_ticket *ticket);
@@ -49,6 +55,22 @@ void gateway_pending_close(struct gateway_pending *table, const struct gateway_t
  * answered, or given up after its timeout. Called from the MQTT thread. */
 bool gateway_pending_deliver(struct gateway_pending *table, const void *correlation,
                              size_t correlation_len, const char *payload, size_t len);
+
+/* One reply for the request of ticket (a batched reply's item, PROTOCOL.md "Batches"). */
+struct gateway_delivery {
+    struct gateway_ticket ticket;
+    const char *payload; /* len bytes; NULL (len 0) hands over an empty reply, which the
+                          * waiter finds malformed */
+    size_t len;
+};
+
+/* Hands each of the n payloads to the request waiting with its ticket and wakes it, all
+ * under one hold of the lock (the slot is found by the ticket, without a search). Returns
+ * how many found their waiter; the rest (answered, given up, or never ours) are dropped.
+ * A payload that cannot be copied reaches its waiter as HB_ERR_NOMEM. Called from the
+ * MQTT thread. */
+size_t gateway_pending_deliver_each(struct gateway_pending *table,
+                                    const struct gateway_delivery *deliveries, size_t n);
 
 /* Number of slots in use (tests, metrics). */
 size_t gateway_pending_in_use(struct gateway_pending *table);

@@ -230,6 +230,59 @@ static void empty_reply_payload_is_delivered(void **state)
     gateway_pending_destroy(table);
 }
 
+static void batch_items_reach_their_tickets_under_one_call(void **state)
+{
+    (void)state;
+    struct gateway_pending *table = make_table(4);
+    struct gateway_ticket a, b, gone;
+    assert_int_equal(gateway_pending_open(table, &a), HB_OK);
+    assert_int_equal(gateway_pending_open(table, &gone), HB_OK);
+    assert_int_equal(gateway_pending_open(table, &b), HB_OK);
+    gateway_pending_close(table, &gone); /* gave up: its item is dropped */
+    const struct gateway_delivery deliveries[] = {
+        {.ticket = b, .payload = "{\"code\":201}", .len = 12},
+        {.ticket = gone, .payload = "{\"code\":500}", .len = 12},
+        {.ticket = a, .payload = NULL, .len = 0}, /* no item for a: an empty reply */
+    };
+    assert_int_equal(gateway_pending_deliver_each(table, deliveries, 3), 2);
+    /* Delivered once: the same again finds nobody waiting. */
+    assert_int_equal(gateway_pending_deliver_each(table, deliveries, 3), 0);
+
+    char *reply = NULL;
+    size_t len = 0;
+    assert_int_equal(gateway_pending_wait(table, &b, 100, &reply, &len), HB_OK);
+    assert_string_equal(reply, "{\"code\":201}");
+    free(reply);
+    assert_int_equal(gateway_pending_wait(table, &a, 100, &reply, &len), HB_OK);
+    assert_int_equal(len, 0);
+    assert_string_equal(reply, "");
+    free(reply);
+    assert_int_equal(gateway_pending_in_use(table), 0);
+    gateway_pending_destroy(table);
+}
+
+static void await_leaves_the_slot_open(void **state)
+{
+    (void)state;
+    struct gateway_pending *table = make_table(2);
+    struct gateway_ticket ticket;
+    assert_int_equal(gateway_pending_open(table, &ticket), HB_OK);
+    int64_t started = hb_now_ms();
+    assert_false(gateway_pending_await(table, &ticket, 30));
+    assert_true(hb_now_ms() - started >= 30);
+    assert_int_equal(gateway_pending_in_use(table), 1);
+    assert_true(deliver_text(table, &ticket, "{\"code\":200}"));
+    assert_true(gateway_pending_await(table, &ticket, 1000));
+    assert_true(gateway_pending_await(table, &ticket, 0)); /* still there to take */
+    char *reply = NULL;
+    size_t len = 0;
+    assert_int_equal(gateway_pending_wait(table, &ticket, 0, &reply, &len), HB_OK);
+    assert_string_equal(reply, "{\"code\":200}");
+    free(reply);
+    assert_false(gateway_pending_await(table, &ticket, 0)); /* no longer open */
+    gateway_pending_destroy(table);
+}
+
 struct waiter {
     struct gateway_pending *table;
     struct gateway_ticket ticket;
@@ -296,6 +349,8 @@ int main(void)
         cmocka_unit_test(closed_ticket_is_no_longer_usable),
         cmocka_unit_test(destroy_frees_replies_nobody_collected),
         cmocka_unit_test(empty_reply_payload_is_delivered),
+        cmocka_unit_test(batch_items_reach_their_tickets_under_one_call),
+        cmocka_unit_test(await_leaves_the_slot_open),
         cmocka_unit_test(many_waiters_each_get_their_own_reply),
         cmocka_unit_test(zero_capacity_is_refused),
     };
