@@ -71,6 +71,46 @@ err:
     return rc;
 }
 
+/* True when element is for the request with this CloudEvent id: its "id" is id, or, when
+ * by_position, null or absent. */
+static bool element_is_for(const cJSON *element, const char *id, bool by_position)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(element, "id");
+    if (!item || cJSON_IsNull(item)) {
+        return by_position;
+    }
+    return cJSON_IsString(item) && strcmp(item->valuestring, id) == 0;
+}
+
+size_t gateway_reply_split(const char *payload, size_t len, const char *const *ids, size_t n,
+                           char **texts)
+{
+    for (size_t i = 0; i < n; i++) {
+        texts[i] = NULL;
+    }
+    cJSON *root = gateway_json_parse(payload, len);
+    if (!cJSON_IsArray(root)) {
+        cJSON_Delete(root);
+        return 0;
+    }
+    size_t matched = 0;
+    const cJSON *at = root->child; /* element i, walked along with i */
+    for (size_t i = 0; i < n; i++, at = at ? at->next : NULL) {
+        const cJSON *element = at && element_is_for(at, ids[i], true) ? at : NULL;
+        /* Out of order (a reply should keep the batch's order): look for it by id; a
+         * batch has at most HB_BUS_BATCH_MAX elements. */
+        for (const cJSON *e = root->child; !element && e; e = e->next) {
+            if (element_is_for(e, ids[i], false)) {
+                element = e;
+            }
+        }
+        texts[i] = element ? cJSON_PrintUnformatted(element) : NULL;
+        matched += texts[i] != NULL;
+    }
+    cJSON_Delete(root);
+    return matched;
+}
+
 void gateway_reply_clear(struct gateway_reply *reply)
 {
     if (!reply) {

@@ -1,4 +1,5 @@
-/* Fuzz target: the gateway's validator of component replies (gateway_reply_decode). */
+/* Fuzz target: the gateway's validator of component replies (gateway_reply_decode) and its
+ * split of batched replies (gateway_reply_split). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,26 @@ static void check_decoded(const struct gateway_reply *reply)
     }
 }
 
+/* The same bytes as a batched reply to three requests: each item found is JSON again. */
+static void check_split(const char *payload, size_t size)
+{
+    static const char *const ids[] = {"a", "b", "c"};
+    char *texts[3];
+    size_t matched = gateway_reply_split(payload, size, ids, 3, texts);
+    size_t found = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (!texts[i]) {
+            continue;
+        }
+        found++;
+        cJSON *item = gateway_json_parse(texts[i], strlen(texts[i]));
+        CHECK(item != NULL);
+        cJSON_Delete(item);
+        free(texts[i]);
+    }
+    CHECK(found == matched);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* An exact-size copy: the reply is not NUL-terminated on the bus. */
@@ -67,6 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gateway_reply_clear(&reply);
     CHECK(is_cleared(&reply));
     gateway_reply_clear(&reply);
+    check_split(payload, size);
     free(payload);
     return 0;
 }

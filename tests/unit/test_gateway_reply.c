@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "reply.h"
@@ -101,6 +102,108 @@ static void location_that_could_split_headers_is_refused(void **state)
     gateway_reply_clear(&reply); /* clearing a cleared reply is fine */
 }
 
+/* Splits payload for the requests with ids, then checks each text decodes to code[i] (0:
+ * no text). Frees the texts. Returns how many got one. */
+static size_t split_codes(const char *payload, const char *const *ids, size_t n,
+                          const int *codes)
+{
+    char *texts[8];
+    assert_true(n <= 8);
+    size_t matched = gateway_reply_split(payload, strlen(payload), ids, n, texts);
+    for (size_t i = 0; i < n; i++) {
+        if (codes[i] == 0) {
+            assert_null(texts[i]);
+            continue;
+        }
+        assert_non_null(texts[i]);
+        struct gateway_reply reply;
+        assert_int_equal(decode(texts[i], &reply), HB_OK);
+        assert_int_equal(reply.code, codes[i]);
+        gateway_reply_clear(&reply);
+        free(texts[i]);
+    }
+    return matched;
+}
+
+static void batched_reply_items_go_to_their_requests_in_order(void **state)
+{
+    (void)state;
+    const char *ids[] = {"a", "b", "c"};
+    char *texts[3];
+    const char *payload = "[{\"id\":\"a\",\"code\":202,\"body\":{\"id\":1},"
+                          "\"location\":\"/orders/1\"},"
+                          "{\"id\":\"b\",\"code\":400,\"body\":{\"error\":\"qty\"}},"
+                          "{\"id\":\"c\",\"code\":202,\"body\":{\"id\":3}}]";
+    assert_int_equal(gateway_reply_split(payload, strlen(payload), ids, 3, texts), 3);
+    struct gateway_reply reply;
+    assert_int_equal(decode(texts[0], &reply), HB_OK);
+    assert_int_equal(reply.code, 202);
+    assert_string_equal(reply.body, "{\"id\":1}");
+    assert_string_equal(reply.location, "/orders/1");
+    gateway_reply_clear(&reply);
+    assert_int_equal(decode(texts[1], &reply), HB_OK);
+    assert_int_equal(reply.code, 400);
+    assert_string_equal(reply.body, "{\"error\":\"qty\"}");
+    assert_string_equal(reply.location, "");
+    gateway_reply_clear(&reply);
+    for (size_t i = 0; i < 3; i++) {
+        free(texts[i]);
+    }
+}
+
+static void batched_reply_items_out_of_order_are_found_by_id(void **state)
+{
+    (void)state;
+    const char *ids[] = {"a", "b", "c"};
+    const int codes[] = {201, 202, 203};
+    assert_int_equal(split_codes("[{\"id\":\"c\",\"code\":203},{\"id\":\"a\",\"code\":201},"
+                                 "{\"id\":\"b\",\"code\":202}]",
+                                 ids, 3, codes),
+                     3);
+}
+
+static void batched_reply_items_without_id_go_by_position(void **state)
+{
+    (void)state;
+    const char *ids[] = {"a", "b"};
+    const int codes[] = {400, 202};
+    /* An item the component could not read has a null id (PROTOCOL.md, "Batches"). */
+    assert_int_equal(split_codes("[{\"id\":null,\"code\":400},{\"code\":202}]", ids, 2,
+                                 codes),
+                     2);
+}
+
+static void batched_reply_missing_an_item_leaves_its_request_without(void **state)
+{
+    (void)state;
+    const char *ids[] = {"a", "b", "c"};
+    const int short_codes[] = {202, 0, 0};
+    assert_int_equal(split_codes("[{\"id\":\"a\",\"code\":202}]", ids, 3, short_codes), 1);
+    /* An item for somebody else is nobody's here. */
+    const int foreign_codes[] = {202, 0, 202};
+    assert_int_equal(split_codes("[{\"id\":\"a\",\"code\":202},{\"id\":\"x\",\"code\":202},"
+                                 "{\"id\":\"c\",\"code\":202}]",
+                                 ids, 3, foreign_codes),
+                     2);
+}
+
+static void batched_reply_that_is_no_array_answers_nobody(void **state)
+{
+    (void)state;
+    const char *ids[] = {"a", "b"};
+    const int none[] = {0, 0};
+    /* What a component without batches answers: one error reply for the whole message. */
+    assert_int_equal(split_codes("{\"code\":400,\"body\":{\"error\":\"not a CloudEvent\"}}",
+                                 ids, 2, none),
+                     0);
+    assert_int_equal(split_codes("[{\"id\":\"a\"", ids, 2, none), 0);
+    assert_int_equal(split_codes("", ids, 2, none), 0);
+    char *texts[2];
+    assert_int_equal(gateway_reply_split(NULL, 0, ids, 2, texts), 0);
+    assert_null(texts[0]);
+    assert_null(texts[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +213,11 @@ int main(void)
         cmocka_unit_test(reply_without_a_valid_code_is_refused),
         cmocka_unit_test(reply_that_is_not_an_object_is_refused),
         cmocka_unit_test(location_that_could_split_headers_is_refused),
+        cmocka_unit_test(batched_reply_items_go_to_their_requests_in_order),
+        cmocka_unit_test(batched_reply_items_out_of_order_are_found_by_id),
+        cmocka_unit_test(batched_reply_items_without_id_go_by_position),
+        cmocka_unit_test(batched_reply_missing_an_item_leaves_its_request_without),
+        cmocka_unit_test(batched_reply_that_is_no_array_answers_nobody),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
