@@ -38,6 +38,9 @@ struct route_def {
     bool id_is_order;        /* the path id names an order, so it is the event subject */
     enum gateway_local local; /* with component NULL: what the gateway answers itself */
     bool stream;             /* the answer is a long-lived stream */
+    bool coalesce;           /* concurrent requests may share one batched message: only
+                              * commands with a small reply (one record), never a list,
+                              * whose reply alone may take the 1 MiB a batch reply has */
 };
 
 #define COMMAND(m, p, comp, cmd, acc, act) \
@@ -51,34 +54,34 @@ struct route_def {
 static const struct route_def route_table[] = {
     {COMMAND("GET", "/products", "product", "list", GATEWAY_ACCESS_ANY_ROLE, "listing products")},
     {COMMAND("POST", "/products", "product", "create", GATEWAY_ACCESS_ADMIN, "creating products"),
-     .body = BODY_PRODUCT},
+     .body = BODY_PRODUCT, .coalesce = true},
     {COMMAND("GET", "/products/{id}", "product", "get", GATEWAY_ACCESS_ANY_ROLE,
              "reading a product"),
-     .id_field = "id"},
+     .id_field = "id", .coalesce = true},
     {COMMAND("GET", "/orders", "order", "list", GATEWAY_ACCESS_OWN_USER, "listing orders"),
      .query_field = "userId"},
     {COMMAND("POST", "/orders", "order", "place", GATEWAY_ACCESS_OWN_USER, "placing an order"),
-     .body = BODY_ORDER},
+     .body = BODY_ORDER, .coalesce = true},
     {COMMAND("GET", "/orders/{id}", "order", "get", GATEWAY_ACCESS_OWN_ORDER, "reading an order"),
-     .id_field = "id", .id_is_order = true},
+     .id_field = "id", .id_is_order = true, .coalesce = true},
     {COMMAND("POST", "/orders/{id}/cancel", "order", "cancel", GATEWAY_ACCESS_OWN_ORDER,
              "cancelling an order"),
-     .id_field = "id", .id_is_order = true},
+     .id_field = "id", .id_is_order = true, .coalesce = true},
     {COMMAND("GET", "/deliveries", "delivery", "list", GATEWAY_ACCESS_STAFF,
              "listing deliveries"),
      .query_field = "orderId"},
     {COMMAND("GET", "/deliveries/{id}", "delivery", "get", GATEWAY_ACCESS_STAFF,
              "reading a delivery"),
-     .id_field = "id"},
+     .id_field = "id", .coalesce = true},
     {COMMAND("POST", "/deliveries/{id}/confirm", "delivery", "confirm", GATEWAY_ACCESS_BRAND,
              "confirming a delivery"),
-     .id_field = "id"},
+     .id_field = "id", .coalesce = true},
     {COMMAND("POST", "/deliveries/{id}/start", "delivery", "start", GATEWAY_ACCESS_BRAND,
              "starting a delivery"),
-     .id_field = "id"},
+     .id_field = "id", .coalesce = true},
     {COMMAND("POST", "/deliveries/{id}/complete", "delivery", "complete", GATEWAY_ACCESS_BRAND,
              "completing a delivery"),
-     .id_field = "id"},
+     .id_field = "id", .coalesce = true},
     {COMMAND("GET", "/payments", "payment", "list", GATEWAY_ACCESS_ADMIN, "listing payments"),
      .query_field = "orderId"},
     {COMMAND("GET", "/mypage/{id}", "view", "mypage", GATEWAY_ACCESS_OWN_USER,
@@ -563,6 +566,7 @@ bool gateway_route_describe(size_t i, struct gateway_route_info *out)
         .query_is_token = query_is_token(def),
         .has_body = def->body != BODY_IGNORED,
         .local = def->component == NULL,
+        .coalesce = def->coalesce,
     };
     return true;
 }
@@ -577,6 +581,18 @@ bool gateway_route_lookup(const char *method, const char *path, struct gateway_r
         if (strcmp(route_table[i].method, method) == 0 &&
             match_pattern(route_table[i].pattern, path, &id)) {
             return gateway_route_describe(i, out);
+        }
+    }
+    return false;
+}
+
+bool gateway_route_coalesces(const char *component, const char *command)
+{
+    for (size_t i = 0; component && command && i < ROUTE_COUNT; i++) {
+        const struct route_def *def = &route_table[i];
+        if (def->component && strcmp(def->component, component) == 0 &&
+            strcmp(def->command, command) == 0) {
+            return def->coalesce;
         }
     }
     return false;

@@ -97,6 +97,7 @@ struct gateway_route_info {
     bool query_is_token;     /* query_field is a bearer token, not a positive id */
     bool has_body;           /* takes a JSON object body */
     bool local;              /* answered by the gateway itself */
+    bool coalesce;           /* concurrent requests may go in one batched message */
 };
 
 /* Number of routes in the table. Can't fail. */
@@ -108,6 +109,11 @@ bool gateway_route_describe(size_t i, struct gateway_route_info *out);
 /* Describes the row that answers method on path (a real path: "/orders/7") into *out.
  * Returns false (out untouched) when no row does, for NULL arguments too. */
 bool gateway_route_lookup(const char *method, const char *path, struct gateway_route_info *out);
+
+/* True when requests for component.command may be coalesced into batches (the route
+ * table's column: commands with a one-record reply, never lists); false for a command the
+ * table does not have. Can't fail. */
+bool gateway_route_coalesces(const char *component, const char *command);
 
 /* Frees route->data and zeroes route. Accepts a cleared route. */
 void gateway_route_clear(struct gateway_route *route);

@@ -106,6 +106,34 @@ static void every_api_row_maps_to_its_command(void **state)
     expect_command("GET", "/notifications", NULL, NULL, "notification", "list", "{}", 0);
 }
 
+static void only_one_record_commands_coalesce(void **state)
+{
+    (void)state;
+    /* A list's reply alone may take the 1 MiB a whole batch reply has. */
+    size_t coalescing = 0;
+    for (size_t i = 0; i < gateway_route_count(); i++) {
+        struct gateway_route_info row;
+        assert_true(gateway_route_describe(i, &row));
+        if (row.local) {
+            assert_false(row.coalesce);
+            continue;
+        }
+        bool many = strcmp(row.command, "list") == 0 || strcmp(row.command, "mypage") == 0;
+        if (many && row.coalesce) {
+            fail_msg("%s %s (%s.%s) answers with many records but coalesces", row.method,
+                     row.pattern, row.component, row.command);
+        }
+        assert_int_equal(gateway_route_coalesces(row.component, row.command), row.coalesce);
+        coalescing += row.coalesce;
+    }
+    assert_int_equal(coalescing, 9);
+    assert_true(gateway_route_coalesces("order", "place"));
+    assert_true(gateway_route_coalesces("order", "get")); /* the owner check asks it too */
+    assert_false(gateway_route_coalesces("order", "list"));
+    assert_false(gateway_route_coalesces("order", "replay")); /* no row: no */
+    assert_false(gateway_route_coalesces(NULL, "get"));
+}
+
 static void healthz_is_answered_by_the_gateway(void **state)
 {
     (void)state;
@@ -628,6 +656,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_api_row_maps_to_its_command),
+        cmocka_unit_test(only_one_record_commands_coalesce),
         cmocka_unit_test(healthz_is_answered_by_the_gateway),
         cmocka_unit_test(board_takes_only_a_token_in_its_query),
         cmocka_unit_test(metrics_is_answered_by_the_gateway),
