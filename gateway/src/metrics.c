@@ -53,6 +53,8 @@ struct gateway_metrics {
     struct gateway_process_stats process; /* valid when has_process */
     bool has_process;
     struct gateway_status *status; /* hausbus_component_up; NULL leaves it empty */
+    uint64_t request_batches;     /* batched request messages sent */
+    uint64_t request_batch_items; /* requests in them */
     uint64_t dropped; /* observations and snapshots left out because of a cap */
     uint64_t omitted; /* series the last render left out because of a cap */
 };
@@ -352,6 +354,27 @@ static void render_http(struct page *p, struct gateway_metrics *m)
     }
 }
 
+void gateway_metrics_count_batch(struct gateway_metrics *m, size_t items)
+{
+    pthread_mutex_lock(&m->lock);
+    m->request_batches++;
+    m->request_batch_items += items;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* The gateway's own request batches (docs/PROTOCOL.md, "Batches"). */
+static void render_batches(struct page *p, const struct gateway_metrics *m)
+{
+    family(p, "hausbus_gateway_request_batches_total", "counter",
+           "Batched request messages sent to components (two or more requests in one).");
+    put(p, "hausbus_gateway_request_batches_total");
+    put_value(p, (double)m->request_batches);
+    family(p, "hausbus_gateway_request_batch_items_total", "counter",
+           "Requests sent inside batched request messages.");
+    put(p, "hausbus_gateway_request_batch_items_total");
+    put_value(p, (double)m->request_batch_items);
+}
+
 /* The saga object to report: the order component's, else the first one found. */
 static const cJSON *find_saga(const struct gateway_metrics *m)
 {
@@ -564,6 +587,7 @@ char *gateway_metrics_render(struct gateway_metrics *m, size_t *len)
     m->omitted = 0;
     render_process(&p, m);
     render_http(&p, m);
+    render_batches(&p, m);
     render_saga(&p, m);
     render_components(&p, m);
     family(&p, "hausbus_metrics_dropped_total", "counter",

@@ -45,6 +45,10 @@ void gateway_metrics_destroy(struct gateway_metrics *m);
 void gateway_metrics_observe_http(struct gateway_metrics *m, const char *route,
                                   const char *method, int status, double seconds);
 
+/* Counts one batched request message the gateway sent with items (>= 2) requests in it
+ * (PROTOCOL.md "Batches"). Can't fail. */
+void gateway_metrics_count_batch(struct gateway_metrics *m, size_t items);
+
 /* Keeps the snapshot of topic "hausbus/v1/metrics/<name>" (payload: the JSON object of
  * docs/PROTOCOL.md); an empty payload (a retained message being cleared) forgets it.
  * Returns false and keeps nothing for another topic, a name that is not 1..31 bytes of

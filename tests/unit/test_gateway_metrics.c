@@ -166,6 +166,22 @@ static void route_labels_come_from_the_route_table(void **state)
     free(page);
 }
 
+static void request_batches_and_their_items_are_counted(void **state)
+{
+    struct gateway_metrics *m = *state;
+    char *page = render(m);
+    assert_true(has_line(page, "# TYPE hausbus_gateway_request_batches_total counter"));
+    assert_int_equal(sample(page, "hausbus_gateway_request_batches_total"), 0);
+    assert_int_equal(sample(page, "hausbus_gateway_request_batch_items_total"), 0);
+    free(page);
+    gateway_metrics_count_batch(m, 2);
+    gateway_metrics_count_batch(m, 64);
+    page = render(m);
+    assert_int_equal(sample(page, "hausbus_gateway_request_batches_total"), 2);
+    assert_int_equal(sample(page, "hausbus_gateway_request_batch_items_total"), 66);
+    free(page);
+}
+
 static void build_info_and_the_process_family_are_rendered(void **state)
 {
     struct gateway_metrics *m = *state;
@@ -341,6 +357,7 @@ int main(void)
         T(http_requests_are_counted_by_route_method_and_code),
         T(the_board_stream_is_counted_but_not_timed),
         T(build_info_and_the_process_family_are_rendered),
+        T(request_batches_and_their_items_are_counted),
         cmocka_unit_test(process_stats_are_this_process),
         T(route_labels_come_from_the_route_table),
         T(latency_histogram_is_cumulative_with_inf_sum_and_count),
