@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "board_http.h"
+#include "coalesce.h"
 #include "documents.h"
 #include "health.h"
 #include "hausbus/envelope.h"
@@ -29,15 +30,127 @@ struct answer {
     int64_t order_id;
 };
 
+/* Seconds of Message Expiry for a command: it is worthless once the gateway stops
+ * waiting, so the broker may drop it then. */
+static unsigned request_expiry_s(const struct gateway *gw)
+{
+    int timeout_ms = gw->cfg->request_timeout_ms;
+    return timeout_ms > 0 ? (unsigned)(timeout_ms + 999) / 1000u : 1u;
+}
+
+/* Answers every waiter of batch with {"code": 503} (it could not be published, for why)
+ * and forgets the message, so that it holds its topic back no longer. */
+static void fail_batch(struct gateway *gw, const struct gateway_coalesce_batch *batch,
+                       hb_err_t why)
+{
+    static const char unavailable[] =
+        "{\"code\":503,\"body\":{\"error\":\"message bus unavailable\"}}";
+    HB_LOGW(0, "cannot publish %zu requests to %s: %s", batch->n_items, batch->topic,
+            hb_strerror(why));
+    gateway_coalesce_answered(gw->coalesce, batch->correlation, GATEWAY_CORRELATION_LEN, NULL,
+                              0, NULL, NULL);
+    struct gateway_delivery deliveries[HB_BUS_BATCH_MAX];
+    for (size_t i = 0; i < batch->n_items; i++) {
+        deliveries[i] = (struct gateway_delivery){
+            .ticket = batch->tickets[i],
+            .payload = unavailable,
+            .len = sizeof(unavailable) - 1,
+        };
+    }
+    gateway_pending_deliver_each(gw->pending, deliveries, batch->n_items);
+}
+
+/* Publishes every message due on topic (docs/PROTOCOL.md, "Batches"): a request alone
+ * as it always went, two or more as one batch. Run by the HTTP worker that queued a
+ * request, by the MQTT thread when a reply frees the topic, and by a worker whose request
+ * still waits in the queue after GATEWAY_COALESCE_STALL_MS. No thread or timer of its own. */
+static void flush_topic(struct gateway *gw, const char *topic)
+{
+    struct gateway_coalesce_batch batch;
+    while (gateway_coalesce_take(gw->coalesce, topic, hb_now_ms(), &batch)) {
+        hb_err_t rc = HB_ERR_NOMEM;
+        if (batch.payload && batch.n_items == 1) {
+            rc = hb_bus_request(gw->bus, batch.topic, batch.payload, batch.len, gw->reply_topic,
+                                batch.correlation, GATEWAY_CORRELATION_LEN,
+                                request_expiry_s(gw));
+        } else if (batch.payload) {
+            rc = hb_bus_request_batch(gw->bus, batch.topic, batch.payload, batch.len,
+                                      gw->reply_topic, batch.correlation,
+                                      GATEWAY_CORRELATION_LEN, request_expiry_s(gw));
+            if (rc == HB_OK && gw->metrics) {
+                gateway_metrics_count_batch(gw->metrics, batch.n_items);
+            }
+        }
+        if (rc != HB_OK) {
+            fail_batch(gw, &batch, rc);
+        }
+        gateway_coalesce_batch_clear(&batch);
+    }
+}
+
+/* Hands each item of a batched reply to its waiter: one whose item is missing, or all of
+ * them when the reply is no JSON array, gets an empty reply, which it answers 502 like
+ * any malformed reply. Then sends what queued behind the batch. */
+static void deliver_batch(struct gateway *gw, const struct hb_message *msg)
+{
+    struct gateway_coalesce_waiter waiters[HB_BUS_BATCH_MAX];
+    size_t n = 0;
+    char topic[GATEWAY_COALESCE_TOPIC_MAX];
+    if (!gateway_coalesce_answered(gw->coalesce, msg->correlation, msg->correlation_len, topic,
+                                   sizeof(topic), waiters, &n)) {
+        HB_LOGD(0, "dropped a batched reply nobody waits for (late or unknown correlation)");
+        return;
+    }
+    flush_topic(gw, topic); /* first: the component is free for the next batch now */
+    const char *ids[HB_BUS_BATCH_MAX];
+    char *texts[HB_BUS_BATCH_MAX];
+    struct gateway_delivery deliveries[HB_BUS_BATCH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = waiters[i].id;
+    }
+    size_t matched = gateway_reply_split(msg->payload, msg->len, ids, n, texts);
+    if (matched < n) {
+        HB_LOGW(0, "a batched reply on %s (%zu bytes) answers %zu of its %zu requests", topic,
+                msg->len, matched, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        deliveries[i] = (struct gateway_delivery){
+            .ticket = waiters[i].ticket,
+            .payload = texts[i],
+            .len = texts[i] ? strlen(texts[i]) : 0,
+        };
+    }
+    gateway_pending_deliver_each(gw->pending, deliveries, n);
+    for (size_t i = 0; i < n; i++) {
+        free(texts[i]);
+    }
+}
+
+/* A reply on our reply topic: a batch's goes to its waiters, a lone request's to its one. */
+static void on_reply(struct gateway *gw, const struct hb_message *msg)
+{
+    if (gw->coalesce && gateway_coalesce_is_batch(msg->correlation, msg->correlation_len)) {
+        deliver_batch(gw, msg);
+        return;
+    }
+    char topic[GATEWAY_COALESCE_TOPIC_MAX];
+    if (gw->coalesce && gateway_coalesce_answered(gw->coalesce, msg->correlation,
+                                                  msg->correlation_len, topic, sizeof(topic),
+                                                  NULL, NULL)) {
+        flush_topic(gw, topic); /* first: the component is free for the next batch now */
+    }
+    if (!gateway_pending_deliver(gw->pending, msg->correlation, msg->correlation_len,
+                                 msg->payload, msg->len)) {
+        /* The request gave up (504) or never was ours; nobody is left to tell. */
+        HB_LOGD(0, "dropped a reply nobody waits for (late or unknown correlation)");
+    }
+}
+
 void gateway_on_message(void *ctx, const struct hb_message *msg)
 {
     struct gateway *gw = ctx;
     if (strcmp(msg->topic, gw->reply_topic) == 0) {
-        if (!gateway_pending_deliver(gw->pending, msg->correlation, msg->correlation_len,
-                                     msg->payload, msg->len)) {
-            /* The request gave up (504) or never was ours; nobody is left to tell. */
-            HB_LOGD(0, "dropped a reply nobody waits for (late or unknown correlation)");
-        }
+        on_reply(gw, msg);
         return;
     }
     if (strncmp(msg->topic, HB_TOPIC_PREFIX "status/", strlen(HB_TOPIC_PREFIX "status/")) == 0) {
@@ -238,6 +351,49 @@ static hb_err_t read_body(struct mg_connection *conn, const struct mg_request_in
     return HB_OK;
 }
 
+/* Sends the command payload (a CloudEvent, malloc'd; taken) for ticket: into topic's queue
+ * when coalesced (it goes at once when nothing holds the queue back), else at once alone.
+ * Returns HB_OK; HB_ERR_BUSY when the queues are full; a publish error. */
+static hb_err_t send_command(struct gateway *gw, const char *topic,
+                             const struct gateway_ticket *ticket, const char *id, char *payload,
+                             bool coalesced)
+{
+    if (coalesced) {
+        HB_RETURN_ON_ERR(gateway_coalesce_add(gw->coalesce, topic, ticket, id, payload,
+                                              strlen(payload), hb_now_ms()));
+        flush_topic(gw, topic);
+        return HB_OK;
+    }
+    hb_err_t rc = hb_bus_request(gw->bus, topic, payload, strlen(payload), gw->reply_topic,
+                                 ticket->correlation, GATEWAY_CORRELATION_LEN,
+                                 request_expiry_s(gw));
+    free(payload);
+    return rc;
+}
+
+/* Waits up to the request timeout for ticket's reply, with gateway_pending_wait's
+ * results. A coalesced request still waiting after GATEWAY_COALESCE_STALL_MS sends what
+ * is due on its topic (if the message holding the queue back is lost, that sends the
+ * queue without it), and one that gives up leaves the queue. */
+static hb_err_t wait_reply(struct gateway *gw, const char *topic,
+                           const struct gateway_ticket *ticket, bool coalesced, char **reply,
+                           size_t *reply_len)
+{
+    int timeout_ms = gw->cfg->request_timeout_ms;
+    int64_t deadline_ms = hb_now_ms() + timeout_ms;
+    int stall_ms = timeout_ms < GATEWAY_COALESCE_STALL_MS ? timeout_ms : GATEWAY_COALESCE_STALL_MS;
+    if (coalesced && !gateway_pending_await(gw->pending, ticket, stall_ms)) {
+        flush_topic(gw, topic);
+    }
+    int64_t left_ms = deadline_ms - hb_now_ms();
+    hb_err_t rc = gateway_pending_wait(gw->pending, ticket, left_ms > 0 ? (int)left_ms : 0,
+                                       reply, reply_len);
+    if (coalesced && rc == HB_ERR_TIMEOUT) {
+        gateway_coalesce_forget(gw->coalesce, ticket); /* if still queued: nobody wants it */
+    }
+    return rc;
+}
+
 /* Publishes component.command with data (about order_id, 0 for none) and waits for the
  * reply. Takes data, also on failure. Returns 0 with *reply decoded (the caller clears
  * it), or the HTTP status of the error answer it has already sent. */
@@ -284,6 +440,10 @@ static int ask_component(struct gateway *gw, struct mg_connection *conn, const c
     struct hb_event ev;
     hb_err_t rc = hb_event_init(&ev, "gateway", type, order_id, data); /* owns data now */
     char *payload = rc == HB_OK ? hb_envelope_encode(&ev) : NULL;
+    char id[HB_EVENT_ID_MAX] = ""; /* what a batched reply names this request by */
+    if (payload) {
+        snprintf(id, sizeof(id), "%s", ev.id);
+    }
     hb_event_clear(&ev);
     if (!payload) {
         gateway_pending_close(gw->pending, &ticket);
@@ -292,21 +452,21 @@ static int ask_component(struct gateway *gw, struct mg_connection *conn, const c
         return send_error(conn, 500, "internal error: cannot build the command", NULL);
     }
 
-    int timeout_ms = gw->cfg->request_timeout_ms;
-    /* The command is worthless once we stop waiting, so the broker may drop it then. */
-    unsigned expiry_s = timeout_ms > 0 ? (unsigned)(timeout_ms + 999) / 1000u : 1u;
-    rc = hb_bus_request(gw->bus, topic, payload, strlen(payload), gw->reply_topic,
-                        ticket.correlation, GATEWAY_CORRELATION_LEN, expiry_s);
-    free(payload);
+    bool coalesced = gw->coalesce && gateway_route_coalesces(component, command);
+    rc = send_command(gw, topic, &ticket, id, payload, coalesced);
     if (rc != HB_OK) {
         gateway_pending_close(gw->pending, &ticket);
-        HB_LOGW(order_id, "cannot publish %s: %s", type, hb_strerror(rc));
-        return send_error(conn, 503, "message bus unavailable", NULL);
+        HB_LOGW(order_id, "cannot send %s: %s", type, hb_strerror(rc));
+        return send_error(conn, 503,
+                          rc == HB_ERR_BUSY ? "gateway is busy, try again"
+                                            : "message bus unavailable",
+                          NULL);
     }
 
+    int timeout_ms = gw->cfg->request_timeout_ms;
     char *reply_text = NULL;
     size_t reply_len = 0;
-    rc = gateway_pending_wait(gw->pending, &ticket, timeout_ms, &reply_text, &reply_len);
+    rc = wait_reply(gw, topic, &ticket, coalesced, &reply_text, &reply_len);
     if (rc == HB_ERR_TIMEOUT) {
         HB_LOGW(order_id, "%s: no reply within %d ms", type, timeout_ms);
         snprintf(message, sizeof(message), "%s component did not answer in time", component);

@@ -9,6 +9,7 @@
 
 #include "auth_settings.h"
 #include "board.h"
+#include "coalesce.h"
 #include "hausbus/bus.h"
 #include "hausbus/config.h"
 #include "metrics.h"
@@ -28,6 +29,7 @@ struct gateway {
     const struct gateway_auth_settings *auth; /* open mode, or the key tokens are checked with */
     struct hb_bus *bus;
     struct gateway_pending *pending;
+    struct gateway_coalesce *coalesce; /* NULL with HAUSBUS_BUS_BATCH=1: every request alone */
     struct gateway_status *status; /* every process's retained status, kept once */
     struct gateway_metrics *metrics; /* GET /metrics; NULL leaves the counting out */
     struct gateway_board *board; /* the live board (GET /board/events) */

@@ -266,6 +266,23 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
         goto err;
     }
     gateway_metrics_use_status(gw->metrics, gw->status);
+    if (srv->cfg.bus_batch > 1) {
+        struct gateway_coalesce_options coalesce = {
+            .capacity = GATEWAY_PENDING_SLOTS,
+            .max_items = (size_t)srv->cfg.bus_batch,
+            .max_bytes = HB_PAYLOAD_MAX, /* what a component takes */
+            .depth = GATEWAY_COALESCE_DEPTH,
+            .stall_ms = GATEWAY_COALESCE_STALL_MS,
+            /* Every request in a message started before it was sent, so none still waits
+             * for it after the request timeout (a second more for the margin). */
+            .expire_ms = srv->cfg.request_timeout_ms + GATEWAY_COALESCE_STALL_MS + 1000,
+        };
+        if (gateway_coalesce_create(&coalesce, &gw->coalesce) != HB_OK) {
+            HB_LOGE(0, "out of memory");
+            rc = HB_ERR_NOMEM;
+            goto err;
+        }
+    }
 
     srv->subscriptions[0] = gw->reply_topic;
     srv->subscriptions[1] = HB_TOPIC_PREFIX "status/+";
@@ -299,9 +316,9 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
         goto err;
     }
     HB_LOGI(0, "listening on %s (client id %s, %s threads, receive timeout %d ms, request "
-               "timeout %d ms, auth %s)",
+               "timeout %d ms, up to %d requests per message, auth %s)",
             srv->http.url, gw->client_id, srv->http.threads, srv->http.receive_timeout_ms,
-            srv->cfg.request_timeout_ms,
+            srv->cfg.request_timeout_ms, srv->cfg.bus_batch,
             srv->auth.mode == GATEWAY_AUTH_MODE_OPEN ? "OPEN" : "bearer tokens");
     *out = srv;
     hb_log_set_thread_component(NULL);
@@ -336,6 +353,7 @@ void gateway_server_stop(struct gateway_server *srv)
     }
     hb_bus_destroy(srv->gw.bus);
     gateway_pending_destroy(srv->gw.pending);
+    gateway_coalesce_destroy(srv->gw.coalesce);
     gateway_metrics_destroy(srv->gw.metrics);
     gateway_board_destroy(srv->gw.board);
     gateway_status_destroy(srv->gw.status); /* last: metrics and the board read it */
