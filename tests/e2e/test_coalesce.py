@@ -11,6 +11,8 @@ from hausbus_harness import HTTP_TIMEOUT_S, VALGRIND, StackTestCase
 CLIENTS = 64
 ROUNDS = 3
 USER = 7301
+PLACE_TOPIC = "hausbus/v1/cmd/order/place"
+BATCH_TYPE = "application/cloudevents-batch+json"
 WAIT_S = 120.0 if VALGRIND else 60.0
 _COUNTER = re.compile(r"^(hausbus_gateway_request_batch(?:es|_items)_total) (\S+)$", re.M)
 
@@ -63,13 +65,17 @@ class Clients:
         return answers
 
 
+def answered(messages):
+    """The correlation data of every reply among messages."""
+    return {m["properties"].get("correlation-data") for m in messages
+            if m["topic"].startswith("hausbus/v1/reply/")}
+
 
 class CoalesceCase(StackTestCase):
     """The checks both configurations share: the answers are each request's own."""
 
     def batch_counters(self):
-        status, _, _ = self.stack.request("GET", "/healthz")
-        self.assertEqual(status, 200)
+        """(batched messages, requests in them) from GET /metrics."""
         conn = http.client.HTTPConnection("127.0.0.1", self.stack.http_port, timeout=10)
         try:
             conn.request("GET", "/metrics")
@@ -107,6 +113,42 @@ class CoalesceCase(StackTestCase):
         self.assertEqual({o["productId"] for o in orders}, {product})
         return ids
 
+    def check_wire(self, messages):
+        """Batched order.place requests on the bus are arrays of CloudEvents labelled as a
+        batch, and each is answered by one array with an element per request, in order
+        (docs/PROTOCOL.md, "Batches"). Returns how many batches there were."""
+        requests = [m for m in messages if m["topic"] == PLACE_TOPIC]
+        replies = {m["properties"].get("correlation-data"): m for m in messages
+                   if m["topic"].startswith("hausbus/v1/reply/")}
+        self.assertTrue(requests)
+        batches = 0
+        for request in requests:
+            content_type = request["properties"].get("content-type", "")
+            events = json.loads(request["payload"])
+            reply = json.loads(replies[request["properties"]["correlation-data"]]["payload"])
+            if not content_type.startswith(BATCH_TYPE):
+                self.assertTrue(content_type.startswith("application/cloudevents+json"))
+                self.assertEqual((events["type"], set(reply)),
+                                 ("order.place", {"code", "body", "location"}))
+                continue
+            batches += 1
+            self.assertTrue(2 <= len(events) <= 64, len(events))
+            self.assertEqual({e["type"] for e in events}, {"order.place"})
+            self.assertEqual({e["specversion"] for e in events}, {"1.0"})
+            self.assertEqual(len({e["id"] for e in events}), len(events))
+            self.assertEqual([r["id"] for r in reply], [e["id"] for e in events])
+            self.assertEqual({r["code"] for r in reply}, {202})
+        return batches
+
+    def place_watched(self, user):
+        """place_concurrently, watching the bus: returns the order ids and how many
+        batched order.place messages went (check_wire)."""
+        with self.stack.subscribe([PLACE_TOPIC, "hausbus/v1/reply/#"]) as sub:
+            ids = self.place_concurrently(user)
+            sub.wait(lambda ms: answered(ms) >= {m["properties"].get("correlation-data")
+                                                  for m in ms if m["topic"] == PLACE_TOPIC})
+            return ids, self.check_wire(sub.messages())
+
     def read_concurrently(self, ids):
         """Every client reads another order at once, and one reads an order that is not
         there: each gets exactly the order it asked for (or its 404)."""
@@ -127,7 +169,8 @@ class CoalescingTest(CoalesceCase):
 
     def test_concurrent_orders_share_batches_and_each_gets_its_own_answer(self):
         batches, items = self.batch_counters()
-        ids = self.place_concurrently(USER)
+        ids, on_wire = self.place_watched(USER)
+        self.assertGreaterEqual(on_wire, 1, "no order.place request went in a batch")
         self.read_concurrently(ids)
         after_batches, after_items = self.batch_counters()
         self.assertGreaterEqual(after_batches - batches, 1, "no request went in a batch")
@@ -149,7 +192,8 @@ class AloneTest(CoalesceCase):
     stack_env = {"HAUSBUS_BUS_BATCH": "1"}
 
     def test_with_bus_batch_1_nothing_is_batched(self):
-        ids = self.place_concurrently(USER + 2)
+        ids, on_wire = self.place_watched(USER + 2)
+        self.assertEqual(on_wire, 0)
         self.read_concurrently(ids)
         self.assertEqual(self.batch_counters(), (0, 0))
 

@@ -59,6 +59,24 @@ static void answer(struct gateway_coalesce *c, const struct gateway_coalesce_bat
                                           NULL, NULL));
 }
 
+/* Answers b and clears it. */
+static void finish(struct gateway_coalesce *c, struct gateway_coalesce_batch *b)
+{
+    answer(c, b);
+    gateway_coalesce_batch_clear(b);
+}
+
+/* Queues request n of topic on an idle topic and takes it: it must go alone. */
+static struct gateway_coalesce_batch send_alone(struct gateway_coalesce *c, const char *topic,
+                                                size_t n, int64_t now)
+{
+    struct gateway_coalesce_batch b;
+    add(c, topic, n, now);
+    assert_true(gateway_coalesce_take(c, topic, now, &b));
+    assert_int_equal(b.n_items, 1);
+    return b;
+}
+
 static void lone_request_goes_at_once_alone(void **state)
 {
     (void)state;
@@ -83,16 +101,13 @@ static void requests_behind_an_unanswered_one_go_together_when_it_is_answered(vo
 {
     (void)state;
     struct gateway_coalesce *c = make(&defaults);
-    add(c, TOPIC, 0, NOW);
-    struct gateway_coalesce_batch first;
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &first));
+    struct gateway_coalesce_batch first = send_alone(c, TOPIC, 0, NOW);
     add(c, TOPIC, 1, NOW + 1);
     add(c, TOPIC, 2, NOW + 1);
     add(c, TOPIC, 3, NOW + 2);
     struct gateway_coalesce_batch b;
     assert_false(gateway_coalesce_take(c, TOPIC, NOW + 2, &b)); /* the first holds them back */
-    answer(c, &first);
-    gateway_coalesce_batch_clear(&first);
+    finish(c, &first);
 
     assert_true(gateway_coalesce_take(c, TOPIC, NOW + 3, &b));
     assert_int_equal(b.n_items, 3);
@@ -115,11 +130,8 @@ static void depth_two_sends_two_alone_before_requests_queue(void **state)
     opt.depth = 2;
     struct gateway_coalesce *c = make(&opt);
     struct gateway_coalesce_batch a, b, q;
-    add(c, TOPIC, 0, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &a));
-    add(c, TOPIC, 1, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &b));
-    assert_int_equal(b.n_items, 1);
+    a = send_alone(c, TOPIC, 0, NOW);
+    b = send_alone(c, TOPIC, 1, NOW); /* the second goes at once too */
     add(c, TOPIC, 2, NOW);
     add(c, TOPIC, 3, NOW);
     assert_false(gateway_coalesce_take(c, TOPIC, NOW, &q));
@@ -137,8 +149,7 @@ static void topics_queue_apart(void **state)
     (void)state;
     struct gateway_coalesce *c = make(&defaults);
     struct gateway_coalesce_batch a, b;
-    add(c, TOPIC, 0, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &a));
+    a = send_alone(c, TOPIC, 0, NOW);
     add(c, OTHER_TOPIC, 1, NOW); /* another command is not held back by order.place */
     assert_true(gateway_coalesce_take(c, OTHER_TOPIC, NOW, &b));
     assert_string_equal(b.topic, OTHER_TOPIC);
@@ -157,23 +168,17 @@ static void a_batch_holds_at_most_max_items(void **state)
     opt.depth = 3;
     struct gateway_coalesce *c = make(&opt);
     struct gateway_coalesce_batch held, b[3];
-    add(c, TOPIC, 0, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &held));
-    add(c, TOPIC, 1, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &b[0]));
-    add(c, TOPIC, 2, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &b[1]));
+    held = send_alone(c, TOPIC, 0, NOW);
+    b[0] = send_alone(c, TOPIC, 1, NOW);
+    b[1] = send_alone(c, TOPIC, 2, NOW);
     for (size_t n = 3; n < 8; n++) {
         add(c, TOPIC, n, NOW);
     }
     struct gateway_coalesce_batch more;
     assert_false(gateway_coalesce_take(c, TOPIC, NOW, &more)); /* three unanswered */
-    answer(c, &held);
-    answer(c, &b[0]);
-    answer(c, &b[1]);
-    gateway_coalesce_batch_clear(&held);
-    gateway_coalesce_batch_clear(&b[0]);
-    gateway_coalesce_batch_clear(&b[1]);
+    finish(c, &held);
+    finish(c, &b[0]);
+    finish(c, &b[1]);
     /* Five queued, two per message, three messages at once: 2 + 2 + 1. */
     size_t sizes[3];
     for (size_t i = 0; i < 3; i++) {
@@ -200,18 +205,15 @@ static void a_batch_holds_at_most_max_bytes(void **state)
     opt.max_bytes = 42;
     struct gateway_coalesce *c = make(&opt);
     struct gateway_coalesce_batch held, b;
-    add(c, TOPIC, 0, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &held));
+    held = send_alone(c, TOPIC, 0, NOW);
     for (size_t n = 1; n <= 3; n++) {
         add(c, TOPIC, n, NOW);
     }
-    answer(c, &held);
-    gateway_coalesce_batch_clear(&held);
+    finish(c, &held);
     assert_true(gateway_coalesce_take(c, TOPIC, NOW, &b));
     assert_int_equal(b.n_items, 2);
     assert_true(b.len <= opt.max_bytes);
-    answer(c, &b);
-    gateway_coalesce_batch_clear(&b);
+    finish(c, &b);
     assert_true(gateway_coalesce_take(c, TOPIC, NOW, &b));
     assert_int_equal(b.n_items, 1);
     gateway_coalesce_batch_clear(&b);
@@ -230,8 +232,7 @@ static void a_request_larger_than_max_bytes_still_goes_alone(void **state)
     assert_true(gateway_coalesce_take(c, TOPIC, NOW, &b));
     assert_int_equal(b.n_items, 1);
     assert_string_equal(b.payload, "{\"id\":\"ev-0\"}");
-    answer(c, &b);
-    gateway_coalesce_batch_clear(&b);
+    finish(c, &b);
     assert_true(gateway_coalesce_take(c, TOPIC, NOW, &b));
     assert_int_equal(b.n_items, 1);
     gateway_coalesce_batch_clear(&b);
@@ -243,8 +244,7 @@ static void an_unanswered_message_stops_holding_the_queue_after_stall_ms(void **
     (void)state;
     struct gateway_coalesce *c = make(&defaults);
     struct gateway_coalesce_batch lost, b;
-    add(c, TOPIC, 0, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &lost));
+    lost = send_alone(c, TOPIC, 0, NOW);
     add(c, TOPIC, 1, NOW + 10);
     add(c, TOPIC, 2, NOW + 20);
     assert_false(gateway_coalesce_take(c, TOPIC, NOW + defaults.stall_ms - 1, &b));
@@ -263,8 +263,7 @@ static void a_message_unanswered_for_expire_ms_is_forgotten(void **state)
     (void)state;
     struct gateway_coalesce *c = make(&defaults);
     struct gateway_coalesce_batch lost, b;
-    add(c, TOPIC, 0, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &lost));
+    lost = send_alone(c, TOPIC, 0, NOW);
     add(c, TOPIC, 1, NOW + defaults.expire_ms);
     assert_true(gateway_coalesce_take(c, TOPIC, NOW + defaults.expire_ms, &b));
     assert_false(gateway_coalesce_answered(c, lost.correlation, GATEWAY_CORRELATION_LEN, NULL, 0,
@@ -280,8 +279,7 @@ static void answered_names_the_topic_and_the_waiters_in_order(void **state)
     (void)state;
     struct gateway_coalesce *c = make(&defaults);
     struct gateway_coalesce_batch first, b;
-    add(c, TOPIC, 0, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &first));
+    first = send_alone(c, TOPIC, 0, NOW);
     add(c, TOPIC, 5, NOW);
     add(c, TOPIC, 3, NOW);
     answer(c, &first);
@@ -316,8 +314,7 @@ static void batch_correlations_differ(void **state)
     struct gateway_coalesce *c = make(&defaults);
     char seen[4][GATEWAY_CORRELATION_LEN + 1];
     struct gateway_coalesce_batch held;
-    add(c, TOPIC, 0, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &held));
+    held = send_alone(c, TOPIC, 0, NOW);
     for (size_t round = 0; round < 4; round++) {
         add(c, TOPIC, 1, NOW);
         add(c, TOPIC, 2, NOW);
@@ -339,8 +336,7 @@ static void a_forgotten_request_leaves_the_queue(void **state)
     (void)state;
     struct gateway_coalesce *c = make(&defaults);
     struct gateway_coalesce_batch first, b;
-    add(c, TOPIC, 0, NOW);
-    assert_true(gateway_coalesce_take(c, TOPIC, NOW, &first));
+    first = send_alone(c, TOPIC, 0, NOW);
     add(c, TOPIC, 1, NOW);
     add(c, TOPIC, 2, NOW);
     add(c, TOPIC, 3, NOW);
@@ -355,8 +351,7 @@ static void a_forgotten_request_leaves_the_queue(void **state)
     assert_true(gateway_coalesce_take(c, TOPIC, NOW, &b));
     assert_int_equal(b.n_items, 1);
     assert_int_equal(b.tickets[0].slot, 1);
-    answer(c, &b);
-    gateway_coalesce_batch_clear(&b);
+    finish(c, &b);
     add(c, TOPIC, 4, NOW); /* the queue still appends after its tail was taken out */
     assert_true(gateway_coalesce_take(c, TOPIC, NOW, &b));
     assert_int_equal(b.tickets[0].slot, 4);
