@@ -6,7 +6,7 @@ import re
 import threading
 import unittest
 
-from hausbus_harness import HTTP_TIMEOUT_S, VALGRIND, StackTestCase
+from hausbus_harness import HTTP_TIMEOUT_S, VALGRIND, StackTestCase, Subscriber
 
 CLIENTS = 64
 ROUNDS = 3
@@ -143,7 +143,8 @@ class CoalesceCase(StackTestCase):
     def place_watched(self, user):
         """place_concurrently, watching the bus: returns the order ids and how many
         batched order.place messages went (check_wire)."""
-        with self.stack.subscribe([PLACE_TOPIC, "hausbus/v1/reply/#"]) as sub:
+        topics = [PLACE_TOPIC, "hausbus/v1/reply/#"]
+        with Subscriber(self.stack.mqtt_port, topics, raw=True) as sub:  # batches as they came
             ids = self.place_concurrently(user)
             sub.wait(lambda ms: answered(ms) >= {m["properties"].get("correlation-data")
                                                   for m in ms if m["topic"] == PLACE_TOPIC})
