@@ -39,10 +39,15 @@ struct gateway_coalesce {
     uint64_t next_batch; /* makes every batch correlation unique within the process */
     struct topic topics[GATEWAY_COALESCE_TOPICS_MAX];
     size_t n_topics;
-    struct item *free_items;
-    struct message *free_messages;
-    struct item *item_pool;       /* 2 x capacity of them (see gateway_coalesce_create) */
+    /* Both pools are handed out from the start up (the used counts), what was given back
+     * first, so only as much of them as the busiest moment needed is ever touched. */
+    size_t pool;                  /* 2 x capacity (see gateway_coalesce_create) */
+    struct item *item_pool;       /* pool of them */
+    size_t items_used;            /* item_pool[0..items_used) have been handed out */
+    struct item *free_items;      /* of those, the ones given back */
     struct message *message_pool; /* as many: every message holds at least one item */
+    size_t messages_used;
+    struct message *free_messages;
 };
 
 hb_err_t gateway_coalesce_create(const struct gateway_coalesce_options *opt,
@@ -59,21 +64,17 @@ hb_err_t gateway_coalesce_create(const struct gateway_coalesce_options *opt,
     }
     /* A request that gave up may still be in an unanswered message, while its pending
      * slot already serves a new one: twice the slots leave room for that. */
-    size_t pool = 2 * opt->capacity;
-    c->item_pool = calloc(pool, sizeof(c->item_pool[0]));
-    c->message_pool = calloc(pool, sizeof(c->message_pool[0]));
+    c->pool = 2 * opt->capacity;
+    /* malloc, not calloc: an element is cleared when first handed out, so pages no
+     * request ever reached stay untouched (not resident) on a small board. */
+    c->item_pool = malloc(c->pool * sizeof(c->item_pool[0]));
+    c->message_pool = malloc(c->pool * sizeof(c->message_pool[0]));
     if (!c->item_pool || !c->message_pool || pthread_mutex_init(&c->lock, NULL) != 0) {
         free(c->item_pool);
         free(c->message_pool);
         free(c);
         return HB_ERR_NOMEM;
     }
-    for (size_t i = 0; i < pool; i++) {
-        c->item_pool[i].next = i + 1 < pool ? &c->item_pool[i + 1] : NULL;
-        c->message_pool[i].next = i + 1 < pool ? &c->message_pool[i + 1] : NULL;
-    }
-    c->free_items = c->item_pool;
-    c->free_messages = c->message_pool;
     c->opt = *opt;
     c->next_batch = 1;
     *out = c;
@@ -85,7 +86,7 @@ void gateway_coalesce_destroy(struct gateway_coalesce *c)
     if (!c) {
         return;
     }
-    for (size_t i = 0; i < 2 * c->opt.capacity; i++) {
+    for (size_t i = 0; i < c->items_used; i++) {
         free(c->item_pool[i].payload);
     }
     pthread_mutex_destroy(&c->lock);
@@ -109,6 +110,30 @@ static struct topic *find_topic(struct gateway_coalesce *c, const char *name, bo
     struct topic *t = &c->topics[c->n_topics++];
     snprintf(t->name, sizeof(t->name), "%s", name);
     return t;
+}
+
+/* A free item, or NULL when all are in use. Call with the lock held. */
+static struct item *item_take(struct gateway_coalesce *c)
+{
+    struct item *it = c->free_items;
+    if (it) {
+        c->free_items = it->next;
+    } else if (c->items_used < c->pool) {
+        it = &c->item_pool[c->items_used++];
+    }
+    return it;
+}
+
+/* A free message, or NULL when all are in use. Call with the lock held. */
+static struct message *message_take(struct gateway_coalesce *c)
+{
+    struct message *m = c->free_messages;
+    if (m) {
+        c->free_messages = m->next;
+    } else if (c->messages_used < c->pool) {
+        m = &c->message_pool[c->messages_used++];
+    }
+    return m;
 }
 
 /* Returns m and its items to the free lists. Call with the lock held, m unlinked. */
@@ -154,19 +179,19 @@ hb_err_t gateway_coalesce_add(struct gateway_coalesce *c, const char *topic,
     }
     pthread_mutex_lock(&c->lock);
     struct topic *t = find_topic(c, topic, true);
-    if (t && !c->free_items) {
+    struct item *it = t ? item_take(c) : NULL;
+    if (t && !it) {
         for (size_t i = 0; i < c->n_topics; i++) {
             expire(c, &c->topics[i], now_ms);
         }
+        it = item_take(c);
     }
-    struct item *it = t ? c->free_items : NULL;
     if (!it) {
         pthread_mutex_unlock(&c->lock);
         free(payload);
         return HB_ERR_BUSY;
     }
-    c->free_items = it->next;
-    it->next = NULL;
+    memset(it, 0, sizeof(*it));
     it->ticket = *ticket;
     snprintf(it->id, sizeof(it->id), "%s", id);
     it->payload = payload;
@@ -230,9 +255,8 @@ bool gateway_coalesce_take(struct gateway_coalesce *c, const char *topic, int64_
         return false;
     }
     /* Every message holds an item and t->head is in none, so the equal pools leave one. */
-    struct message *m = c->free_messages;
+    struct message *m = message_take(c);
     assert(m);
-    c->free_messages = m->next;
     memset(m, 0, sizeof(*m));
     take_items(c, t, m);
     m->sent_ms = now_ms;
