@@ -12,7 +12,7 @@
 #include "pending.h"
 
 #define GATEWAY_COALESCE_TOPIC_MAX 128 /* bytes of a command topic with the NUL */
-#define GATEWAY_COALESCE_TOPICS_MAX 32 /* command topics with a queue; the route table has 12 */
+#define GATEWAY_COALESCE_TOPICS_MAX 32 /* command topics with a queue; the route table has 9 */
 #define GATEWAY_COALESCE_ID_MAX 64     /* bytes of a request's CloudEvent id with the NUL */
 /* A batch's Correlation Data starts with this; a lone request's (the pending table's
  * sequence in hex) never does, so a reply says by itself which kind it answers. */
