@@ -21,10 +21,11 @@
 /* The rule (docs/PROTOCOL.md, "Batches"): a request goes out at once, alone, unless
  * GATEWAY_COALESCE_DEPTH messages to its topic are already unanswered; then it waits in
  * the topic's queue, and whatever has queued goes out together as soon as one of those
- * is answered. So a lone request is never held back, and under load the queue fills
- * while the component works on the previous messages, which it could not have started
- * sooner anyway. An unanswered message stops holding the queue back after stall_ms (a
- * lost message must not stall its topic for the whole request timeout). */
+ * is answered. So a lone request is never held back, and under load requests gather
+ * while the component works on the two messages before them (two, not one: the second
+ * waits at the component while it commits the first, so it never idles for a round
+ * trip). An unanswered message stops holding the queue back after stall_ms (a lost
+ * message must not stall its topic for the whole request timeout). */
 #define GATEWAY_COALESCE_DEPTH 2
 #define GATEWAY_COALESCE_STALL_MS 250
 
