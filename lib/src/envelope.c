@@ -83,6 +83,47 @@ void hb_time_now(char *out, size_t len)
     snprintf(out, len, "%s.%03ldZ", date, ts.tv_nsec / 1000000L);
 }
 
+hb_err_t hb_time_parse_ms(const char *text, int64_t *out)
+{
+    /* RFC 3339 in UTC as hb_time_now writes it (the fraction optional, any digits). */
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int consumed = 0;
+    if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
+        consumed != 19) {
+        return HB_ERR_DECODE;
+    }
+    const char *rest = text + consumed;
+    int64_t ms = 0;
+    if (*rest == '.') {
+        int digits = 0;
+        for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++) {
+            if (digits < 3) {
+                ms = ms * 10 + (*rest - '0');
+            }
+        }
+        if (digits == 0) {
+            return HB_ERR_DECODE;
+        }
+        for (; digits < 3; digits++) {
+            ms *= 10;
+        }
+    }
+    if (strcmp(rest, "Z") != 0 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
+        return HB_ERR_DECODE;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t seconds = timegm(&tm);
+    if (seconds == (time_t)-1) {
+        return HB_ERR_DECODE;
+    }
+    *out = (int64_t)seconds * 1000 + ms;
+    return HB_OK;
+}
+
 int64_t hb_now_ms(void)
 {
     struct timespec ts;

@@ -1,5 +1,6 @@
 /* The component runtime: message loop, batches, outbox, replies, dead letters. */
 #include "component_int.h"
+#include "reply_batch.h"
 
 #include <assert.h>
 #include <signal.h>
@@ -30,6 +31,17 @@
  * the PUBACK before on_message runs, so a crash loses what is acknowledged but not yet
  * committed: one message at most with the default of 1, up to a batch otherwise. */
 
+/* The owners whose events one component reads: the replay requests' bound too. */
+#define REPLAY_OWNERS_MAX 8
+
+/* The newest event of one owner that the open transaction applied, by the owner's clock
+ * (the event's time): committed with it into hb_replay_mark, where the replay request
+ * after a restart starts from. */
+struct replay_mark {
+    char owner[32];
+    int64_t event_ms;
+};
+
 struct inflight {
     int mid;
     int64_t row_id;
@@ -42,6 +54,7 @@ struct pending_reply {
     void *correlation;
     size_t correlation_len;
     char *payload;
+    size_t batch_items; /* the request's items when it was a batch, 0 for a single one */
 };
 
 struct runtime {
@@ -57,7 +70,9 @@ struct runtime {
     size_t n_acked;                     /* n_inflight + n_acked <= OUTBOX_INFLIGHT_MAX */
     char heartbeat[600];
     bool in_batch;          /* a transaction is open for the current burst */
-    size_t batch_size;      /* messages in it */
+    size_t batch_size;      /* events in it */
+    struct replay_mark marks[REPLAY_OWNERS_MAX]; /* of the events in it, per owner */
+    size_t n_marks;
     size_t arrived;         /* messages seen in the current poll */
     struct pending_reply replies[HB_COMMIT_BATCH_MAX];
     size_t n_replies;
@@ -175,7 +190,8 @@ static void send_pending(struct runtime *rt, struct pending_reply *pr)
 
 /* Holds payload (malloc'd JSON, taken over) as the reply to msg until the transaction
  * commits (an answer must never promise what a failed commit then loses). */
-static void queue_reply_text(struct runtime *rt, const struct hb_message *msg, char *payload)
+static void queue_reply_text(struct runtime *rt, const struct hb_message *msg, char *payload,
+                             size_t batch_items)
 {
     if (!msg->response_topic || !payload) {
         cJSON_free(payload);
@@ -184,6 +200,7 @@ static void queue_reply_text(struct runtime *rt, const struct hb_message *msg, c
     assert(rt->n_replies < HB_COMMIT_BATCH_MAX); /* one per message, messages <= the cap */
     struct pending_reply *pr = &rt->replies[rt->n_replies];
     pr->payload = payload;
+    pr->batch_items = batch_items;
     pr->topic = strdup(msg->response_topic);
     pr->correlation_len = msg->correlation_len;
     pr->correlation = msg->correlation_len ? malloc(msg->correlation_len) : NULL;
@@ -205,7 +222,47 @@ static void queue_reply_text(struct runtime *rt, const struct hb_message *msg, c
 static void queue_reply(struct runtime *rt, const struct hb_message *msg, struct hb_reply *reply)
 {
     if (msg->response_topic && reply->code != 0) {
-        queue_reply_text(rt, msg, encode_reply(reply, false, NULL));
+        queue_reply_text(rt, msg, encode_reply(reply, false, NULL), 0);
+    }
+}
+
+/* Copies into owner the <owner> of an "hausbus/v1/evt/<owner>/..." filter; false for others. */
+static bool event_owner(const char *filter, char *owner, size_t cap)
+{
+    static const char prefix[] = HB_TOPIC_PREFIX "evt/";
+    if (strncmp(filter, prefix, sizeof(prefix) - 1) != 0) {
+        return false;
+    }
+    const char *name = filter + sizeof(prefix) - 1;
+    const char *slash = strchr(name, '/');
+    size_t len = slash ? (size_t)(slash - name) : 0;
+    if (len == 0 || len >= cap) {
+        return false;
+    }
+    memcpy(owner, name, len);
+    owner[len] = '\0';
+    return true;
+}
+
+/* Remembers ev's time, by its owner's clock, as the newest of that owner the open
+ * transaction applied. Events on other than evt/<owner>/ topics, and times that do not
+ * parse, leave the marks as they are. */
+static void note_replay_mark(struct runtime *rt, const char *topic, const struct hb_event *ev)
+{
+    char owner[32];
+    int64_t ms;
+    if (!event_owner(topic, owner, sizeof(owner)) || hb_time_parse_ms(ev->time, &ms) != HB_OK) {
+        return;
+    }
+    for (size_t i = 0; i < rt->n_marks; i++) {
+        if (strcmp(rt->marks[i].owner, owner) == 0) {
+            rt->marks[i].event_ms = ms > rt->marks[i].event_ms ? ms : rt->marks[i].event_ms;
+            return;
+        }
+    }
+    if (rt->n_marks < REPLAY_OWNERS_MAX) {
+        snprintf(rt->marks[rt->n_marks].owner, sizeof(rt->marks[0].owner), "%s", owner);
+        rt->marks[rt->n_marks++].event_ms = ms;
     }
 }
 
@@ -217,6 +274,10 @@ static void finish_batch(struct runtime *rt)
         return;
     }
     hb_err_t rc = hb_store_outbox_delete_many(rt->ctx.store, rt->acked, rt->n_acked);
+    for (size_t i = 0; i < rt->n_marks && rc == HB_OK; i++) {
+        rc = hb_store_replay_mark(rt->ctx.store, rt->marks[i].owner, rt->marks[i].event_ms);
+    }
+    rt->n_marks = 0;
     if (rc == HB_OK) {
         rc = hb_store_commit(rt->ctx.store);
     }
@@ -233,7 +294,7 @@ static void finish_batch(struct runtime *rt)
     for (size_t i = 0; i < rt->n_replies; i++) {
         if (rc != HB_OK) {
             cJSON_free(rt->replies[i].payload);
-            rt->replies[i].payload = strdup("{\"code\":500,\"body\":{\"error\":\"commit failed\"}}");
+            rt->replies[i].payload = hb_reply_batch_failed(rt->replies[i].batch_items);
         }
         if (rt->replies[i].payload) {
             send_pending(rt, &rt->replies[i]);
@@ -244,24 +305,36 @@ static void finish_batch(struct runtime *rt)
     rt->batch_size = 0;
 }
 
-/* Applies the decoded event ev (from a message on topic; raw is what a dead letter
- * shows) in the open transaction and fills reply: the handler's answer, or 400/500 with
- * the message dead-lettered. */
+/* Applies the decoded event ev (from a message on topic) in the open transaction and
+ * fills reply with the handler's answer. On failure, 400 (refused) or 500, with the
+ * message dead-lettered: raw (raw_len bytes), or for an item of a batch, item printed
+ * with ev's data put back (hb_envelope_from_json moved it out). */
 static void apply_event(struct runtime *rt, const char *topic, const struct hb_event *ev,
-                        const char *raw, size_t raw_len, struct hb_reply *reply)
+                        const char *raw, size_t raw_len, cJSON *item, struct hb_reply *reply)
 {
     rt->ctx.now_ms = hb_wall_ms();
     hb_err_t rc = hb_dispatch_in_tx(rt->def, &rt->ctx, topic, ev, reply);
+    if (rc == HB_OK) {
+        note_replay_mark(rt, topic, ev);
+        return;
+    }
+    char why[160];
     if (rc == HB_ERR_DECODE) {
-        dead_letter(rt, topic, raw, raw_len, rt->ctx.error);
-        hb_reply_error(reply, 400, rt->ctx.error);
-    } else if (rc != HB_OK) {
-        char why[96];
+        snprintf(why, sizeof(why), "%s", rt->ctx.error);
+    } else {
         snprintf(why, sizeof(why), "internal error: %s", hb_strerror(rc));
         rt->metrics.handler_errors++;
         HB_LOGE(atoll(ev->subject), "%s handling %s", why, ev->type);
+    }
+    hb_reply_error(reply, rc == HB_ERR_DECODE ? 400 : 500, why);
+    if (!hb_store_in_tx(rt->ctx.store)) {
+        return; /* sqlite ended the transaction: nothing may be written outside it */
+    }
+    if (item) {
+        cJSON_AddItemReferenceToObject(item, "data", ev->data);
+        dead_letter_item(rt, topic, item, why);
+    } else {
         dead_letter(rt, topic, raw, raw_len, why);
-        hb_reply_error(reply, 500, why);
     }
 }
 
@@ -277,50 +350,11 @@ static void apply_single(struct runtime *rt, const struct hb_message *msg)
         dead_letter(rt, msg->topic, msg->payload, msg->len, reason);
         hb_reply_error(&reply, 400, reason);
     } else {
-        apply_event(rt, msg->topic, &ev, msg->payload, msg->len, &reply);
+        apply_event(rt, msg->topic, &ev, msg->payload, msg->len, NULL, &reply);
     }
     queue_reply(rt, msg, &reply);
     hb_reply_clear(&reply);
     hb_event_clear(&ev);
-}
-
-/* Appends item (a malloc'd JSON text, taken over) to the batched reply being built in
- * *out (len/cap): "[a,b,...". An item that would take the whole reply over HB_REPLY_MAX
- * is replaced by a 500 for it. Returns false when out of memory. */
-static bool reply_batch_append(char **out, size_t *len, size_t *cap, char *item,
-                               const char *id)
-{
-    char fallback[160];
-    if (item && *len + strlen(item) + 2 > HB_REPLY_MAX) {
-        cJSON_free(item);
-        item = NULL;
-        cJSON *quoted = cJSON_CreateString(id ? id : "");
-        char *q = quoted && id ? cJSON_PrintUnformatted(quoted) : NULL;
-        cJSON_Delete(quoted);
-        snprintf(fallback, sizeof(fallback),
-                 "{\"id\":%s,\"code\":500,\"body\":{\"error\":\"reply batch too large\"}}",
-                 q && strlen(q) < 100 ? q : "null");
-        cJSON_free(q);
-    }
-    const char *text = item ? item : fallback;
-    size_t n = strlen(text);
-    if (*len + n + 2 > *cap) {
-        size_t want = (*len + n + 2) * 2;
-        char *grown = realloc(*out, want);
-        if (!grown) {
-            cJSON_free(item);
-            return false;
-        }
-        *out = grown;
-        *cap = want;
-    }
-    char sep = *len == 0 ? '[' : ',';
-    (*out)[(*len)++] = sep;
-    memcpy(*out + *len, text, n);
-    *len += n;
-    (*out)[*len] = '\0';
-    cJSON_free(item);
-    return true;
 }
 
 /* A CloudEvents batch: every item applied in the open transaction in its own savepoint
@@ -350,46 +384,43 @@ static void apply_batch(struct runtime *rt, const struct hb_message *msg)
     }
     rt->metrics.batches_in++;
     rt->metrics.batch_events_in += (uint64_t)n_items;
-    char *replies = NULL;
-    size_t len = 0, cap = 0;
-    bool replies_ok = msg->response_topic != NULL;
+    struct hb_reply_batch replies = {0};
+    int left = n_items;
     for (cJSON *item = items->child; item; item = item->next) {
         struct hb_event ev;
         struct hb_reply reply = {0};
+        left--;
         hb_topic_counts_add(&rt->metrics.handled, msg->topic);
         rt->batch_size++;
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
         const char *reply_id = cJSON_IsString(id) ? id->valuestring : NULL;
-        if (hb_envelope_from_json(item, &ev, &why) != HB_OK) {
+        if (!hb_store_in_tx(rt->ctx.store)) {
+            /* sqlite rolled the transaction back (disk full, I/O): nothing more may run
+             * outside it; finish_batch answers 500 for the lot. */
+            hb_reply_error(&reply, 500, "transaction lost");
+        } else if (hb_envelope_from_json(item, &ev, &why) != HB_OK) {
             dead_letter_item(rt, msg->topic, item, why);
             hb_reply_error(&reply, 400, why);
         } else {
-            char *raw = cJSON_PrintUnformatted(item); /* what a dead letter would show */
-            apply_event(rt, msg->topic, &ev, raw ? raw : "", raw ? strlen(raw) : 0, &reply);
-            cJSON_free(raw);
+            apply_event(rt, msg->topic, &ev, NULL, 0, item, &reply);
             reply_id = ev.id;
         }
-        if (replies_ok && reply.code == 0) {
+        if (msg->response_topic && reply.code == 0) {
             hb_reply_error(&reply, 500, "no answer for this request");
         }
-        if (replies_ok) {
-            replies_ok = reply_batch_append(&replies, &len, &cap,
-                                            encode_reply(&reply, true, reply_id), reply_id);
+        if (msg->response_topic) {
+            hb_reply_batch_add(&replies, encode_reply(&reply, true, reply_id), reply_id,
+                               (size_t)left);
         }
         hb_reply_clear(&reply);
         hb_event_clear(&ev);
     }
     cJSON_Delete(items);
-    if (replies_ok && len + 2 <= cap) {
-        replies[len++] = ']';
-        replies[len] = '\0';
-        queue_reply_text(rt, msg, replies);
-    } else {
-        if (msg->response_topic) {
-            HB_LOGE(0, "out of memory building the batched reply on %s", msg->response_topic);
-        }
-        free(replies);
+    char *text = hb_reply_batch_finish(&replies);
+    if (msg->response_topic && !text) {
+        HB_LOGE(0, "out of memory building the batched reply on %s", msg->response_topic);
     }
+    queue_reply_text(rt, msg, text, (size_t)n_items);
 }
 
 static void on_message(void *arg, const struct hb_message *msg)
@@ -408,7 +439,7 @@ static void on_message(void *arg, const struct hb_message *msg)
     } else {
         apply_single(rt, msg);
     }
-    if (rt->batch_size >= (size_t)rt->cfg.commit_batch) {
+    if (rt->batch_size >= (size_t)rt->cfg.commit_batch || !hb_store_in_tx(rt->ctx.store)) {
         finish_batch(rt); /* before returning: the broker already has our PUBACK */
     }
 }
@@ -434,24 +465,6 @@ static void on_published(void *arg, int mid)
         rt->metrics.batches_out++;
         rt->metrics.batch_events_out += rows;
     }
-}
-
-/* Copies into owner the <owner> of an "hausbus/v1/evt/<owner>/..." filter; false for others. */
-static bool event_owner(const char *filter, char *owner, size_t cap)
-{
-    static const char prefix[] = HB_TOPIC_PREFIX "evt/";
-    if (strncmp(filter, prefix, sizeof(prefix) - 1) != 0) {
-        return false;
-    }
-    const char *name = filter + sizeof(prefix) - 1;
-    const char *slash = strchr(name, '/');
-    size_t len = slash ? (size_t)(slash - name) : 0;
-    if (len == 0 || len >= cap) {
-        return false;
-    }
-    memcpy(owner, name, len);
-    owner[len] = '\0';
-    return true;
 }
 
 /* Writes a replay request for owner into the outbox (published after commit). */
@@ -481,15 +494,17 @@ static hb_err_t put_replay_request(struct runtime *rt, const char *owner, int64_
  * after either, this is how the lost events come back. */
 static void request_replays(struct runtime *rt)
 {
+    /* Before hb_replay_mark (an older database), and for an owner never heard from: our
+     * own clock at the last message we handled. */
     int64_t last_handled_s = 0;
     hb_store_query_int(rt->ctx.store, "SELECT max(handled_at) FROM hb_inbox", NULL, 0, 0,
                        &last_handled_s);
-    int64_t since_ms = last_handled_s > 0 ? last_handled_s * 1000 - REPLAY_MARGIN_MS : 0;
+    int64_t fallback_ms = last_handled_s > 0 ? last_handled_s * 1000 : 0;
     bool own_tx = !rt->in_batch;
     if (own_tx && hb_store_begin(rt->ctx.store) != HB_OK) {
         return;
     }
-    char asked[8][32];
+    char asked[REPLAY_OWNERS_MAX][32];
     size_t n_asked = 0;
     hb_err_t rc = HB_OK;
     for (size_t i = 0; i < rt->def->n_routes && rc == HB_OK; i++) {
@@ -502,8 +517,14 @@ static void request_replays(struct runtime *rt)
         for (size_t k = 0; k < n_asked; k++) {
             seen = seen || strcmp(asked[k], owner) == 0;
         }
-        if (!seen && n_asked < sizeof(asked) / sizeof(asked[0])) {
+        if (!seen && n_asked < REPLAY_OWNERS_MAX) {
             snprintf(asked[n_asked++], sizeof(asked[0]), "%s", owner);
+            /* From the owner's own clock at the newest of its events we committed: what a
+             * crash lost, acknowledged and not committed, came after it in its stream,
+             * however far behind (a backlog) we were. */
+            int64_t mark_ms = fallback_ms;
+            hb_store_replay_mark_get(rt->ctx.store, owner, fallback_ms, &mark_ms);
+            int64_t since_ms = mark_ms > 0 ? mark_ms - REPLAY_MARGIN_MS : 0;
             rc = put_replay_request(rt, owner, since_ms < 0 ? 0 : since_ms);
         }
     }

@@ -36,6 +36,10 @@ struct hb_store {
 static const char base_schema[] =
     "CREATE TABLE IF NOT EXISTS hb_inbox("
     "  event_id TEXT PRIMARY KEY, handled_at INTEGER NOT NULL) WITHOUT ROWID;"
+    /* Per owner, its clock at the newest of its events committed here: replays start
+     * there (lib/src/runtime.c, request_replays). */
+    "CREATE TABLE IF NOT EXISTS hb_replay_mark("
+    "  owner TEXT PRIMARY KEY, event_ms INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS hb_outbox("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload TEXT NOT NULL);";
 
@@ -305,6 +309,42 @@ hb_err_t hb_store_outbox_delete(struct hb_store *st, int64_t id)
 {
     sqlite3_bind_int64(st->outbox_delete, 1, id);
     return step_once(st, st->outbox_delete, "outbox delete");
+}
+
+bool hb_store_in_tx(struct hb_store *st)
+{
+    return sqlite3_get_autocommit(st->db) == 0;
+}
+
+hb_err_t hb_store_replay_mark(struct hb_store *st, const char *owner, int64_t event_ms)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_cached(st,
+                                     "INSERT INTO hb_replay_mark(owner, event_ms) VALUES(?, ?)"
+                                     " ON CONFLICT(owner) DO UPDATE SET"
+                                     " event_ms = max(event_ms, excluded.event_ms)",
+                                     &s));
+    sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, event_ms);
+    int step = sqlite3_step(s);
+    hb_store_release(st, s);
+    return step == SQLITE_DONE ? HB_OK : db_fail(st, "replay mark");
+}
+
+hb_err_t hb_store_replay_mark_get(struct hb_store *st, const char *owner, int64_t fallback,
+                                  int64_t *out)
+{
+    sqlite3_stmt *s = NULL;
+    *out = fallback;
+    HB_RETURN_ON_ERR(hb_store_cached(st, "SELECT event_ms FROM hb_replay_mark WHERE owner = ?",
+                                     &s));
+    sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+    }
+    hb_store_release(st, s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? HB_OK : db_fail(st, "replay mark");
 }
 
 hb_err_t hb_store_outbox_delete_many(struct hb_store *st, const int64_t *ids, size_t n)

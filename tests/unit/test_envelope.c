@@ -738,6 +738,31 @@ static void uuid_random_bits_each_take_both_values(void **state)
     }
 }
 
+/* Event times read back as Unix ms: the replay marks compare owners' clocks with them. */
+static void rfc3339_times_parse_to_ms(void **state)
+{
+    (void)state;
+    int64_t ms = 0;
+    assert_int_equal(hb_time_parse_ms("2026-01-01T00:02:00.500Z", &ms), HB_OK);
+    assert_int_equal(ms, 1767225720500LL);
+    assert_int_equal(hb_time_parse_ms("1970-01-01T00:00:01Z", &ms), HB_OK);
+    assert_int_equal(ms, 1000);
+    assert_int_equal(hb_time_parse_ms("1970-01-01T00:00:00.1234Z", &ms), HB_OK);
+    assert_int_equal(ms, 123);
+    char now[40];
+    hb_time_now(now, sizeof(now));
+    int64_t before = hb_wall_ms();
+    assert_int_equal(hb_time_parse_ms(now, &ms), HB_OK);
+    assert_true(ms <= before && ms > before - 1000);
+    static const char *const bad[] = {"", "2026-01-01", "2026-01-01T00:00:00+01:00",
+                                      "2026-13-01T00:00:00Z", "2026-01-01T00:00:00.Z",
+                                      "2026-01-01T00:00:00Zjunk", "x026-01-01T00:00:00Z"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(hb_time_parse_ms(bad[i], &ms), HB_ERR_DECODE);
+    }
+    assert_int_equal(hb_time_parse_ms(NULL, &ms), HB_ERR_DECODE);
+}
+
 /* The first 48 bits are the wall clock in ms, so an id made later never sorts earlier. */
 static void uuids_start_with_the_time(void **state)
 {
@@ -839,6 +864,7 @@ int main(void)
         cmocka_unit_test(uuids_are_distinct_v7_values),
         cmocka_unit_test(uuid_random_bits_each_take_both_values),
         cmocka_unit_test(uuids_start_with_the_time),
+        cmocka_unit_test(rfc3339_times_parse_to_ms),
         cmocka_unit_test(uuids_from_several_threads_are_distinct),
         cmocka_unit_test(clocks_move_forward),
     };

@@ -56,6 +56,14 @@ struct hb_bus {
     int dead_letter_publishes; /* PUBLISHes on dlq/, always alone */
     bool batch_sent;           /* the batched request went in */
     cJSON *batch_reply;        /* its one reply, an array */
+    /* A batch whose second item makes sqlite end the transaction (as a full disk does). */
+    bool mixed_sent;
+    cJSON *mixed_reply;
+    int mixed_events; /* WidgetMixed events published: none may be */
+    /* Replays start from the owner's clock at its newest committed event. */
+    bool gadgets_sent;
+    bool reconnected;
+    int64_t replay_since; /* data.since of the last cmd/gadget/replay, -1 before */
 };
 
 static struct hb_bus bus; /* the one bus of the one run in this process */
@@ -67,6 +75,28 @@ static hb_err_t widget_make(struct hb_ctx *ctx, const struct hb_event *ev, struc
     (void)ev;
     HB_RETURN_ON_ERR(hb_store_emit(ctx->store, "WidgetMade", 0, NULL));
     reply->code = 201;
+    return HB_OK;
+}
+
+/* "mixed": emits WidgetMixed and answers 201, or with data.crash ends the whole
+ * transaction (what sqlite does itself on SQLITE_FULL or an I/O error) and fails. */
+static hb_err_t widget_mixed(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev->data, "crash"))) {
+        hb_store_exec(ctx->store, "ROLLBACK");
+        return HB_ERR_DB;
+    }
+    HB_RETURN_ON_ERR(hb_store_emit(ctx->store, "WidgetMixed", 0, NULL));
+    reply->code = 201;
+    return HB_OK;
+}
+
+/* Events of another component, owner "gadget": nothing to do but take them. */
+static hb_err_t gadget_seen(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
+{
+    (void)ctx;
+    (void)ev;
+    (void)reply;
     return HB_OK;
 }
 
@@ -92,6 +122,8 @@ static hb_err_t widget_setup(struct hb_ctx *ctx)
 
 static const struct hb_route widget_routes[] = {
     {.topic = HB_CMD_TOPIC("widget", "make"), .handler = widget_make},
+    {.topic = HB_CMD_TOPIC("widget", "mixed"), .handler = widget_mixed},
+    {.topic = HB_TOPIC_PREFIX "evt/gadget/+", .handler = gadget_seen},
 };
 
 static const struct hb_component widget_component = {
@@ -109,6 +141,7 @@ static hb_err_t fake_create(const struct hb_config *cfg, const struct hb_bus_opt
     bus.opt = *opt;
     bus.disk_full = true;
     bus.last_event_n = -1;
+    bus.replay_since = -1;
     bus.events_in_order = true;
     *out = &bus;
     return HB_OK;
@@ -149,6 +182,12 @@ static hb_err_t fake_publish(struct hb_bus *b, const char *topic, const char *pa
         saw_event(b, event);
     } else if (strncmp(topic, HB_TOPIC_PREFIX "dlq/", strlen(HB_TOPIC_PREFIX "dlq/")) == 0) {
         b->dead_letter_publishes++;
+    } else if (strcmp(topic, HB_CMD_TOPIC("gadget", "replay")) == 0) {
+        const cJSON *data = cJSON_GetObjectItemCaseSensitive(event, "data");
+        b->replay_since = (int64_t)cJSON_GetObjectItemCaseSensitive(data, "since")->valuedouble;
+    }
+    if (strcmp(topic, HB_EVT_TOPIC("widget", "WidgetMixed")) == 0) {
+        b->mixed_events++;
     }
     cJSON_Delete(event);
     return HB_OK;
@@ -193,10 +232,11 @@ static hb_err_t fake_reply(struct hb_bus *b, const struct hb_message *msg, const
     cJSON *reply = cJSON_Parse(payload);
     assert_non_null(reply);
     if (cJSON_IsArray(reply)) {
-        assert_null(b->batch_reply);
         assert_int_equal(msg->correlation_len, 5);
-        assert_memory_equal(msg->correlation, "batch", 5);
-        b->batch_reply = reply;
+        cJSON **slot = memcmp(msg->correlation, "batch", 5) == 0 ? &b->batch_reply
+                                                                  : &b->mixed_reply;
+        assert_null(*slot);
+        *slot = reply;
         return HB_OK;
     }
     int code = cJSON_GetObjectItemCaseSensitive(reply, "code")->valueint;
@@ -262,6 +302,43 @@ static void deliver_batch(struct hb_bus *b)
     hb_event_clear(&last);
 }
 
+/* Delivers a batch of three CloudEvents (ids "<tag>-0".."<tag>-2") on topic, the i-th
+ * with data items[i] (JSON text) and time times[i] (NULL: now). */
+static void deliver_events(struct hb_bus *b, const char *topic, const char *type,
+                           const char *tag, const char *const items[3],
+                           const char *const times[3], const char *correlation)
+{
+    cJSON *array = cJSON_CreateArray();
+    for (int i = 0; i < 3; i++) {
+        struct hb_event ev;
+        assert_int_equal(hb_event_init(&ev, "gateway", type, 0, cJSON_Parse(items[i])), HB_OK);
+        snprintf(ev.id, sizeof(ev.id), "%s-%d", tag, i);
+        if (times[i]) {
+            snprintf(ev.time, sizeof(ev.time), "%s", times[i]);
+        }
+        char *text = hb_envelope_encode(&ev);
+        cJSON_AddItemToArray(array, cJSON_Parse(text));
+        cJSON_free(text);
+        hb_event_clear(&ev);
+    }
+    char *payload = cJSON_PrintUnformatted(array);
+    struct hb_message msg = {
+        .topic = topic,
+        .payload = payload,
+        .len = strlen(payload),
+        .response_topic = correlation ? HB_TOPIC_PREFIX "reply/test" : NULL,
+        .correlation = correlation,
+        .correlation_len = correlation ? strlen(correlation) : 0,
+        .content_type = HB_CONTENT_TYPE_CE_BATCH,
+    };
+    b->opt.on_message(b->opt.ctx, &msg);
+    cJSON_free(payload);
+    cJSON_Delete(array);
+}
+
+#define GADGET_NEWEST "2026-01-01T00:02:00.500Z"
+#define GADGET_NEWEST_MS 1767225720500LL
+
 static void ack_all(struct hb_bus *b)
 {
     while (b->n_unacked > 0) {
@@ -307,7 +384,24 @@ static hb_err_t fake_run_once(struct hb_bus *b, int timeout_ms)
     } else if (b->burst_sent && !b->batch_sent) {
         b->batch_sent = true;
         deliver_batch(b);
-    } else if (b->batch_sent && b->n_unacked == 0 && hb_store_outbox_count(store) == 0) {
+    } else if (b->batch_sent && !b->mixed_sent) {
+        b->mixed_sent = true;
+        static const char *const items[3] = {"{}", "{\"crash\":true}", "{}"};
+        static const char *const now[3] = {NULL, NULL, NULL};
+        deliver_events(b, HB_CMD_TOPIC("widget", "mixed"), "widget.mixed", "mixed", items, now,
+                       "mixed");
+    } else if (b->mixed_sent && !b->gadgets_sent) {
+        b->gadgets_sent = true;
+        static const char *const items[3] = {"{}", "{}", "{}"};
+        /* Out of order on purpose: the mark is the newest, not the last. */
+        static const char *const times[3] = {"2026-01-01T00:01:00.000Z", GADGET_NEWEST,
+                                             "2026-01-01T00:01:30.000Z"};
+        deliver_events(b, HB_EVT_TOPIC("gadget", "GadgetMade"), "GadgetMade", "gadget", items,
+                       times, NULL);
+    } else if (b->gadgets_sent && !b->reconnected) {
+        b->reconnected = true;
+        b->connected = false; /* the next poll connects again: replays are asked for */
+    } else if (b->reconnected && b->n_unacked == 0 && hb_store_outbox_count(store) == 0) {
         b->outbox_emptied = true;
         hb_component_stop();
     } else if (b->batch_sent && b->n_unacked == 0) {
@@ -354,6 +448,7 @@ static int remove_data_dir(void **state)
     (void)state;
     char cmd[128];
     cJSON_Delete(bus.batch_reply);
+    cJSON_Delete(bus.mixed_reply);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -430,6 +525,31 @@ static void a_batch_holds_its_replies_until_it_commits(void **state)
     }
 }
 
+/* When sqlite ends the transaction itself (a full disk, an I/O error), the rest of the
+ * batch is not applied outside it (where each item would commit on its own) and every
+ * item hears 500: the first item's event was rolled back, the third never ran. */
+static void a_transaction_lost_mid_batch_applies_nothing_and_answers_500(void **state)
+{
+    (void)state;
+    assert_true(cJSON_IsArray(bus.mixed_reply));
+    assert_int_equal(cJSON_GetArraySize(bus.mixed_reply), 3);
+    for (int i = 0; i < 3; i++) {
+        const cJSON *item = cJSON_GetArrayItem(bus.mixed_reply, i);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(item, "code")->valueint, 500);
+    }
+    assert_int_equal(bus.mixed_events, 0);
+}
+
+/* After a reconnect the replay request starts 30 s before the owner's own time at the
+ * newest of its events we committed, not at our clock: a crash while we drained an old
+ * backlog loses events from the owner's past. */
+static void replays_start_from_the_owners_newest_committed_event(void **state)
+{
+    (void)state;
+    assert_true(bus.reconnected);
+    assert_int_equal(bus.replay_since, GADGET_NEWEST_MS - 30000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +559,8 @@ int main(void)
         cmocka_unit_test(a_batch_holds_its_replies_until_it_commits),
         cmocka_unit_test(waiting_events_go_out_in_batches_in_order),
         cmocka_unit_test(a_batched_request_gets_one_reply_per_item),
+        cmocka_unit_test(a_transaction_lost_mid_batch_applies_nothing_and_answers_500),
+        cmocka_unit_test(replays_start_from_the_owners_newest_committed_event),
     };
     return cmocka_run_group_tests(tests, run_script, remove_data_dir);
 }

@@ -73,6 +73,19 @@ hb_err_t hb_store_outbox_each(struct hb_store *st, int64_t after_id, int limit,
 /* Removes an outbox row once the broker acknowledged it. Unknown ids are ignored. */
 hb_err_t hb_store_outbox_delete(struct hb_store *st, int64_t id);
 
+/* True while a transaction is open: false after commit, rollback, or an error that made
+ * sqlite roll it back on its own (a full disk), after which nothing may run as if it
+ * were still open. Can't fail. */
+bool hb_store_in_tx(struct hb_store *st);
+
+/* In the open transaction: raises owner's replay mark, its clock (ms) at the newest of
+ * its events applied here, to event_ms (a lower value leaves it). */
+hb_err_t hb_store_replay_mark(struct hb_store *st, const char *owner, int64_t event_ms);
+
+/* owner's replay mark into *out, fallback when there is none. */
+hb_err_t hb_store_replay_mark_get(struct hb_store *st, const char *owner, int64_t fallback,
+                                  int64_t *out);
+
 /* Removes the outbox rows ids[0..n) in one statement (a batch's acknowledged rows).
  * Unknown ids are ignored; n == 0 does nothing. */
 hb_err_t hb_store_outbox_delete_many(struct hb_store *st, const int64_t *ids, size_t n);
