@@ -83,24 +83,53 @@ void hb_time_now(char *out, size_t len)
     snprintf(out, len, "%s.%03ldZ", date, ts.tv_nsec / 1000000L);
 }
 
+/* Reads n decimal digits at *p into *out and moves *p past them; false if one is not. */
+static bool read_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9') {
+            return false;
+        }
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+/* True when *p starts with c; moves past it. */
+static bool read_char(const char **p, char c)
+{
+    if (**p != c) {
+        return false;
+    }
+    (*p)++;
+    return true;
+}
+
 hb_err_t hb_time_parse_ms(const char *text, int64_t *out)
 {
-    /* RFC 3339 in UTC as hb_time_now writes it (the fraction optional, any digits). */
+    /* RFC 3339 in UTC as hb_time_now writes it (the fraction optional, any digits), by
+     * hand: it runs for every event applied, and sscanf costs a microsecond. */
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
-    int consumed = 0;
-    if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-        consumed != 19) {
+    const char *p = text;
+    if (!p || !read_digits(&p, 4, &tm.tm_year) || !read_char(&p, '-') ||
+        !read_digits(&p, 2, &tm.tm_mon) || !read_char(&p, '-') ||
+        !read_digits(&p, 2, &tm.tm_mday) || !read_char(&p, 'T') ||
+        !read_digits(&p, 2, &tm.tm_hour) || !read_char(&p, ':') ||
+        !read_digits(&p, 2, &tm.tm_min) || !read_char(&p, ':') ||
+        !read_digits(&p, 2, &tm.tm_sec)) {
         return HB_ERR_DECODE;
     }
-    const char *rest = text + consumed;
     int64_t ms = 0;
-    if (*rest == '.') {
+    if (*p == '.') {
         int digits = 0;
-        for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++) {
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
             if (digits < 3) {
-                ms = ms * 10 + (*rest - '0');
+                ms = ms * 10 + (*p - '0');
             }
         }
         if (digits == 0) {
@@ -110,7 +139,7 @@ hb_err_t hb_time_parse_ms(const char *text, int64_t *out)
             ms *= 10;
         }
     }
-    if (strcmp(rest, "Z") != 0 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+    if (strcmp(p, "Z") != 0 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
         tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
         return HB_ERR_DECODE;
     }
