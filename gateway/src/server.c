@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <civetweb.h>
 
 #include "auth_settings.h"
+#include "client_id.h"
 #include "hausbus/bus.h"
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
@@ -140,16 +142,11 @@ static void trim_worker_stack(const struct mg_connection *conn)
 static void make_client_id(struct gateway *gw)
 {
     char uuid[37];
-    char hex[17];
-    size_t n = 0;
     hb_uuid(uuid);
-    for (size_t i = 0; uuid[i] != '\0' && n < sizeof(hex) - 1; i++) {
-        if (uuid[i] != '-') {
-            hex[n++] = uuid[i];
-        }
-    }
-    hex[n] = '\0';
-    snprintf(gw->client_id, sizeof(gw->client_id), "hausbus-gateway-%s", hex);
+    /* Can't fail: hb_uuid writes 32 hex digits, and the buffer has room for the id. */
+    hb_err_t rc = gateway_client_id_from_uuid(uuid, gw->client_id, sizeof(gw->client_id));
+    assert(rc == HB_OK);
+    (void)rc;
     snprintf(gw->reply_topic, sizeof(gw->reply_topic), HB_TOPIC_PREFIX "reply/%s",
              gw->client_id);
 }
