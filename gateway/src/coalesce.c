@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hausbus/envelope.h"
+
 /* A request, from gateway_coalesce_add until its message is answered or forgotten. */
 struct item {
     struct item *next; /* in its topic's queue, its message's list, or the free list */
@@ -370,6 +372,29 @@ bool gateway_coalesce_forget(struct gateway_coalesce *c, const struct gateway_ti
     }
     pthread_mutex_unlock(&c->lock);
     return false;
+}
+
+hb_err_t gateway_coalesce_wait(struct gateway_coalesce *c, struct gateway_pending *pending,
+                               const char *topic, const struct gateway_ticket *ticket,
+                               int timeout_ms, gateway_coalesce_flush_fn *flush, void *ctx,
+                               char **reply, size_t *reply_len)
+{
+    int64_t deadline_ms = hb_now_ms() + timeout_ms;
+    int64_t left_ms = timeout_ms;
+    /* Not once but at every stall: a check that finds the messages ahead still fresh
+     * (sent at the previous stall, say, when more than a batch was queued) must come
+     * again, or a request whose turn comes after their replies are lost is never sent. */
+    while (left_ms > c->opt.stall_ms &&
+           !gateway_pending_await(pending, ticket, c->opt.stall_ms)) {
+        flush(ctx, topic);
+        left_ms = deadline_ms - hb_now_ms();
+    }
+    hb_err_t rc = gateway_pending_wait(pending, ticket, left_ms > 0 ? (int)left_ms : 0, reply,
+                                       reply_len);
+    if (rc == HB_ERR_TIMEOUT) {
+        gateway_coalesce_forget(c, ticket);
+    }
+    return rc;
 }
 
 bool gateway_coalesce_is_batch(const void *correlation, size_t len)

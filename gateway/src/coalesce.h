@@ -99,6 +99,21 @@ bool gateway_coalesce_answered(struct gateway_coalesce *c, const void *correlati
  * Returns true when it was, false when it has been sent or was never queued. */
 bool gateway_coalesce_forget(struct gateway_coalesce *c, const struct gateway_ticket *ticket);
 
+/* Sends what is due on topic (gateway_coalesce_take until false, publishing each): the
+ * I/O half of gateway_coalesce_wait, done by the caller. */
+typedef void gateway_coalesce_flush_fn(void *ctx, const char *topic);
+
+/* Waits up to timeout_ms for the reply to ticket, whose request was queued to topic with
+ * gateway_coalesce_add, with gateway_pending_wait's results (the slot is freed in every
+ * case). Every stall_ms without the reply, while more than stall_ms is left, it calls
+ * flush(ctx, topic): if the messages holding the queue back are lost, their stall lets
+ * the queue go without them, however many times that takes. On HB_ERR_TIMEOUT the
+ * request leaves its queue if it is still there (nobody wants it). */
+hb_err_t gateway_coalesce_wait(struct gateway_coalesce *c, struct gateway_pending *pending,
+                               const char *topic, const struct gateway_ticket *ticket,
+                               int timeout_ms, gateway_coalesce_flush_fn *flush, void *ctx,
+                               char **reply, size_t *reply_len);
+
 /* True when correlation (len bytes) is a batch's, as gateway_coalesce_take makes them.
  * Can't fail. */
 bool gateway_coalesce_is_batch(const void *correlation, size_t len);

@@ -62,8 +62,8 @@ static void fail_batch(struct gateway *gw, const struct gateway_coalesce_batch *
 
 /* Publishes every message due on topic (docs/PROTOCOL.md, "Batches"): a request alone
  * as it always went, two or more as one batch. Run by the HTTP worker that queued a
- * request, by the MQTT thread when a reply frees the topic, and by a worker whose request
- * still waits in the queue after GATEWAY_COALESCE_STALL_MS. No thread or timer of its own. */
+ * request, by the MQTT thread when a reply frees the topic, and by a worker still waiting
+ * for its reply at every GATEWAY_COALESCE_STALL_MS. No thread or timer of its own. */
 static void flush_topic(struct gateway *gw, const char *topic)
 {
     struct gateway_coalesce_batch batch;
@@ -371,27 +371,26 @@ static hb_err_t send_command(struct gateway *gw, const char *topic,
     return rc;
 }
 
+/* flush_topic as a gateway_coalesce_flush_fn (ctx is the struct gateway). */
+static void flush_for_waiter(void *ctx, const char *topic)
+{
+    flush_topic(ctx, topic);
+}
+
 /* Waits up to the request timeout for ticket's reply, with gateway_pending_wait's
- * results. A coalesced request still waiting after GATEWAY_COALESCE_STALL_MS sends what
- * is due on its topic (if the message holding the queue back is lost, that sends the
- * queue without it), and one that gives up leaves the queue. */
+ * results. A coalesced request sends what is due on its topic at every
+ * GATEWAY_COALESCE_STALL_MS it waits (if the messages holding the queue back are lost,
+ * that sends the queue without them), and one that gives up leaves the queue. */
 static hb_err_t wait_reply(struct gateway *gw, const char *topic,
                            const struct gateway_ticket *ticket, bool coalesced, char **reply,
                            size_t *reply_len)
 {
     int timeout_ms = gw->cfg->request_timeout_ms;
-    int64_t deadline_ms = hb_now_ms() + timeout_ms;
-    int stall_ms = timeout_ms < GATEWAY_COALESCE_STALL_MS ? timeout_ms : GATEWAY_COALESCE_STALL_MS;
-    if (coalesced && !gateway_pending_await(gw->pending, ticket, stall_ms)) {
-        flush_topic(gw, topic);
+    if (coalesced) {
+        return gateway_coalesce_wait(gw->coalesce, gw->pending, topic, ticket, timeout_ms,
+                                     flush_for_waiter, gw, reply, reply_len);
     }
-    int64_t left_ms = deadline_ms - hb_now_ms();
-    hb_err_t rc = gateway_pending_wait(gw->pending, ticket, left_ms > 0 ? (int)left_ms : 0,
-                                       reply, reply_len);
-    if (coalesced && rc == HB_ERR_TIMEOUT) {
-        gateway_coalesce_forget(gw->coalesce, ticket); /* if still queued: nobody wants it */
-    }
-    return rc;
+    return gateway_pending_wait(gw->pending, ticket, timeout_ms, reply, reply_len);
 }
 
 /* Publishes component.command with data (about order_id, 0 for none) and waits for the

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "coalesce.h"
+#include "hausbus/envelope.h"
+#include "pending.h"
 
 #define TOPIC "hausbus/v1/cmd/order/place"
 #define OTHER_TOPIC "hausbus/v1/cmd/order/get"
@@ -360,6 +362,132 @@ static void a_forgotten_request_leaves_the_queue(void **state)
     gateway_coalesce_destroy(c);
 }
 
+/* What the waiter's flush did: the slots of the requests it sent, in order. */
+struct flushed {
+    struct gateway_coalesce *c;
+    size_t calls;
+    size_t sent[8];
+    size_t n_sent;
+};
+
+/* A gateway_coalesce_flush_fn that publishes nothing: its messages are lost. */
+static void flush_into_the_void(void *ctx, const char *topic)
+{
+    struct flushed *f = ctx;
+    struct gateway_coalesce_batch b;
+    f->calls++;
+    while (gateway_coalesce_take(f->c, topic, hb_now_ms(), &b)) {
+        for (size_t i = 0; i < b.n_items && f->n_sent < 8; i++) {
+            f->sent[f->n_sent++] = b.tickets[i].slot;
+        }
+        gateway_coalesce_batch_clear(&b);
+    }
+}
+
+/* Opens a pending ticket and queues its request (CloudEvent {"id":"ev-<slot>"}). */
+static struct gateway_ticket queue_request(struct gateway_coalesce *c,
+                                           struct gateway_pending *pending, int64_t now)
+{
+    struct gateway_ticket t;
+    char id[32];
+    char text[64];
+    assert_int_equal(gateway_pending_open(pending, &t), HB_OK);
+    snprintf(id, sizeof(id), "ev-%zu", t.slot);
+    snprintf(text, sizeof(text), "{\"id\":\"%s\"}", id);
+    assert_int_equal(gateway_coalesce_add(c, TOPIC, &t, id, strdup(text), strlen(text), now),
+                     HB_OK);
+    return t;
+}
+
+/* A request queued behind messages that are lost, one after another (each sent only once
+ * the one before stalled), still goes out: the waiter checks the queue at every stall,
+ * not only at the first. */
+static void a_waiter_sends_its_queue_at_every_stall_until_its_request_goes(void **state)
+{
+    (void)state;
+    struct gateway_coalesce_options opt = defaults;
+    opt.max_items = 1;
+    opt.stall_ms = 20;
+    struct gateway_coalesce *c = make(&opt);
+    struct gateway_pending *pending = NULL;
+    assert_int_equal(gateway_pending_create(8, &pending), HB_OK);
+    struct flushed f = {.c = c};
+    int64_t now = hb_now_ms();
+    struct gateway_ticket lost = queue_request(c, pending, now);
+    flush_into_the_void(&f, TOPIC);
+    assert_int_equal(f.n_sent, 1); /* the lone request went at once */
+    struct gateway_ticket before = queue_request(c, pending, now);
+    struct gateway_ticket mine = queue_request(c, pending, now);
+    char *reply = NULL;
+    size_t reply_len = 0;
+    assert_int_equal(gateway_coalesce_wait(c, pending, TOPIC, &mine, 300, flush_into_the_void,
+                                           &f, &reply, &reply_len),
+                     HB_ERR_TIMEOUT);
+    /* The first stall sent the request before mine, a later one mine. */
+    assert_int_equal(f.n_sent, 3);
+    assert_int_equal(f.sent[0], lost.slot);
+    assert_int_equal(f.sent[1], before.slot);
+    assert_int_equal(f.sent[2], mine.slot);
+    assert_true(f.calls >= 3);
+    gateway_pending_destroy(pending);
+    gateway_coalesce_destroy(c);
+}
+
+static void a_waiter_whose_reply_is_in_takes_it_without_sending_anything(void **state)
+{
+    (void)state;
+    struct gateway_coalesce *c = make(&defaults);
+    struct gateway_pending *pending = NULL;
+    assert_int_equal(gateway_pending_create(8, &pending), HB_OK);
+    struct flushed f = {.c = c};
+    struct gateway_ticket t = queue_request(c, pending, hb_now_ms());
+    static const char answer_text[] = "{\"code\":200,\"body\":{}}";
+    assert_true(gateway_pending_deliver(pending, t.correlation, GATEWAY_CORRELATION_LEN,
+                                        answer_text, strlen(answer_text)));
+    char *reply = NULL;
+    size_t reply_len = 0;
+    assert_int_equal(gateway_coalesce_wait(c, pending, TOPIC, &t, 5000, flush_into_the_void, &f,
+                                           &reply, &reply_len),
+                     HB_OK);
+    assert_string_equal(reply, answer_text);
+    assert_int_equal(f.calls, 0);
+    free(reply);
+    assert_int_equal(gateway_pending_in_use(pending), 0);
+    gateway_pending_destroy(pending);
+    gateway_coalesce_destroy(c);
+}
+
+/* A gateway_coalesce_flush_fn that sends nothing: the queue stays held. */
+static void flush_nothing(void *ctx, const char *topic)
+{
+    (void)topic;
+    ((struct flushed *)ctx)->calls++;
+}
+
+static void a_waiter_that_times_out_leaves_the_queue(void **state)
+{
+    (void)state;
+    struct gateway_coalesce_options opt = defaults;
+    opt.stall_ms = 20;
+    struct gateway_coalesce *c = make(&opt);
+    struct gateway_pending *pending = NULL;
+    assert_int_equal(gateway_pending_create(8, &pending), HB_OK);
+    struct flushed f = {.c = c};
+    struct gateway_ticket t = queue_request(c, pending, hb_now_ms());
+    char *reply = NULL;
+    size_t reply_len = 0;
+    assert_int_equal(gateway_coalesce_wait(c, pending, TOPIC, &t, 50, flush_nothing, &f, &reply,
+                                           &reply_len),
+                     HB_ERR_TIMEOUT);
+    assert_true(f.calls >= 1);
+    assert_false(gateway_coalesce_forget(c, &t)); /* already out of the queue */
+    struct gateway_coalesce_batch b;
+    assert_false(gateway_coalesce_take(c, TOPIC, hb_now_ms(), &b));
+    assert_int_equal(gateway_pending_in_use(pending), 0);
+    gateway_pending_destroy(pending);
+    gateway_coalesce_destroy(c);
+}
+
 static void a_full_pool_refuses_more_requests(void **state)
 {
     (void)state;
@@ -486,6 +614,9 @@ int main(void)
         cmocka_unit_test(answered_names_the_topic_and_the_waiters_in_order),
         cmocka_unit_test(batch_correlations_differ),
         cmocka_unit_test(a_forgotten_request_leaves_the_queue),
+        cmocka_unit_test(a_waiter_sends_its_queue_at_every_stall_until_its_request_goes),
+        cmocka_unit_test(a_waiter_whose_reply_is_in_takes_it_without_sending_anything),
+        cmocka_unit_test(a_waiter_that_times_out_leaves_the_queue),
         cmocka_unit_test(a_full_pool_refuses_more_requests),
         cmocka_unit_test(bad_requests_are_refused_and_their_payload_freed),
         cmocka_unit_test(more_topics_than_the_table_holds_are_busy),
