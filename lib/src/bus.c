@@ -30,7 +30,8 @@ struct hb_bus {
     bool stopping;
     int backoff_ms;
     int64_t next_attempt_ms;
-    int last_subscribe_mid; /* connected = this SUBACK came */
+    int feeds_subscribe_mid; /* the SUBSCRIBE of the feeds (the last n_feeds filters) */
+    int last_subscribe_mid;  /* of the reliable ones, sent last: connected = its SUBACK came */
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -126,11 +127,12 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     size_t reliable = bus->opt.n_subscriptions - feeds;
     if (feeds > 0) {
         int src = mosquitto_subscribe_multiple(
-            mosq, &bus->last_subscribe_mid, (int)feeds,
+            mosq, &bus->feeds_subscribe_mid, (int)feeds,
             (char *const *)bus->opt.subscriptions + reliable, 0, 0, NULL);
         if (src != MOSQ_ERR_SUCCESS) {
             bus_err(src, "subscribe");
         }
+        bus->last_subscribe_mid = bus->feeds_subscribe_mid; /* unless reliable ones follow */
     }
     if (reliable > 0) {
         int src = mosquitto_subscribe_multiple(mosq, &bus->last_subscribe_mid, (int)reliable,
@@ -145,6 +147,25 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     }
 }
 
+/* The topic filter that entry index of the SUBACK with this mid answers, or NULL for a
+ * SUBACK we cannot place (from before a reconnect). Can't fail. */
+static const char *subscribed_filter(const struct hb_bus *bus, int mid, int index)
+{
+    size_t feeds = bus->opt.n_feeds < bus->opt.n_subscriptions ? bus->opt.n_feeds
+                                                                : bus->opt.n_subscriptions;
+    size_t reliable = bus->opt.n_subscriptions - feeds;
+    if (index < 0) {
+        return NULL;
+    }
+    if (feeds > 0 && mid == bus->feeds_subscribe_mid) {
+        return (size_t)index < feeds ? bus->opt.subscriptions[reliable + (size_t)index] : NULL;
+    }
+    if (reliable > 0 && mid == bus->last_subscribe_mid) {
+        return (size_t)index < reliable ? bus->opt.subscriptions[index] : NULL;
+    }
+    return NULL;
+}
+
 /* "Connected" for the caller means subscribed: a request sent earlier could lose its
  * reply. */
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
@@ -156,8 +177,9 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_cou
     name_thread(bus);
     for (int i = 0; i < qos_count; i++) {
         if (granted_qos[i] >= 0x80) {
-            HB_LOGE(0, "broker refused a subscription (%d of the SUBSCRIBE with mid %d)", i,
-                    mid);
+            const char *filter = subscribed_filter(bus, mid, i);
+            HB_LOGE(0, "broker refused the subscription to %.200s (reason 0x%02x)",
+                    filter ? filter : "an unknown topic filter", (unsigned)granted_qos[i]);
         }
     }
     /* The reliable subscriptions go last: their SUBACK means everything is in place. */
