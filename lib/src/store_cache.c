@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hausbus/log.h"
+
 /* The slot holding sql's statement, or NULL. Keyed by the text, not the pointer: a caller
  * may build its SQL in a buffer that holds another text next time. */
 static struct hb_stmt_slot *find(struct hb_stmt_cache *cache, const char *sql, size_t len)
@@ -42,11 +44,24 @@ static void empty(struct hb_stmt_slot *slot)
     memset(slot, 0, sizeof(*slot));
 }
 
+/* SQLITE_MISUSE for sql that sqlite prepared into no statement (only blanks or a
+ * comment: SQLITE_OK with a NULL statement, which a caller would step), logged here, as
+ * sqlite3_errmsg has nothing to say about it; else rc. */
+static int refuse_empty(int rc, const sqlite3_stmt *stmt, const char *sql)
+{
+    if (rc == SQLITE_OK && !stmt) {
+        HB_LOGE(0, "sqlite prepare: no statement in \"%.80s\" (only blanks or a comment)", sql);
+        return SQLITE_MISUSE;
+    }
+    return rc;
+}
+
 /* Prepares sql without caching it. *out is set only on SQLITE_OK. */
 static int prepare_uncached(sqlite3 *db, const char *sql, sqlite3_stmt **out)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    rc = refuse_empty(rc, stmt, sql);
     if (rc == SQLITE_OK) {
         *out = stmt;
     }
@@ -76,11 +91,9 @@ int hb_stmt_cache_get(struct hb_stmt_cache *cache, sqlite3 *db, const char *sql,
     }
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
-    if (rc != SQLITE_OK || !stmt) { /* no statement: only blanks or a comment */
+    rc = refuse_empty(rc, stmt, sql);
+    if (rc != SQLITE_OK) {
         free(key);
-        if (rc == SQLITE_OK) {
-            *out = NULL;
-        }
         return rc;
     }
     empty(slot);

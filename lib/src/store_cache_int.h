@@ -32,7 +32,8 @@ struct hb_stmt_cache {
  * use of the same SQL), or every slot is, *out is a fresh statement that
  * hb_stmt_cache_put finalizes. A full cache forgets its least recently used statement.
  * Returns sqlite's result code; *out is set only on SQLITE_OK (sqlite3_errmsg(db) says
- * why not). */
+ * why not), never to NULL: SQL without a statement (only blanks or a comment) is
+ * SQLITE_MISUSE, logged here, since sqlite3_errmsg says "not an error" then. */
 int hb_stmt_cache_get(struct hb_stmt_cache *cache, sqlite3 *db, const char *sql,
                       sqlite3_stmt **out);
 

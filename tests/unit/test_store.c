@@ -778,6 +778,35 @@ static void cached_bad_sql_is_a_db_error_and_leaves_out_unset(void **state)
     hb_store_close(st);
 }
 
+/* sqlite prepares blank SQL (or only a comment) into no statement at all: a caller would
+ * step a NULL statement, so it is an error, with the cache full or not. */
+static void cached_sql_without_a_statement_is_a_db_error_and_leaves_out_unset(void **state)
+{
+    (void)state;
+    static const char *const blanks[] = {"", "   \n", "-- nothing to run", "/* nor here */ "};
+    struct hb_store *st = open_memory();
+    int before = live_statements(st);
+    sqlite3_stmt *s = (sqlite3_stmt *)&s; /* not NULL: must stay as it is */
+    for (size_t i = 0; i < sizeof(blanks) / sizeof(blanks[0]); i++) {
+        assert_int_equal(hb_store_cached(st, blanks[i], &s), HB_ERR_DB);
+        assert_ptr_equal(s, (sqlite3_stmt *)&s);
+    }
+    /* Every slot handed out: the SQL is prepared outside the cache, and refused alike. */
+    sqlite3_stmt *held[32];
+    char sql[32];
+    for (int i = 0; i < 32; i++) {
+        snprintf(sql, sizeof(sql), "SELECT %d", i);
+        assert_int_equal(hb_store_cached(st, sql, &held[i]), HB_OK);
+    }
+    assert_int_equal(hb_store_cached(st, "", &s), HB_ERR_DB);
+    assert_ptr_equal(s, (sqlite3_stmt *)&s);
+    for (int i = 0; i < 32; i++) {
+        hb_store_release(st, held[i]);
+    }
+    assert_int_equal(live_statements(st), before + 32);
+    hb_store_close(st);
+}
+
 static void close_finalizes_statements_still_handed_out(void **state)
 {
     (void)state;
@@ -819,6 +848,7 @@ int main(void)
         cmocka_unit_test(cache_is_bounded_and_forgets_the_least_recently_used),
         cmocka_unit_test(cache_with_every_slot_handed_out_still_prepares),
         cmocka_unit_test(cached_bad_sql_is_a_db_error_and_leaves_out_unset),
+        cmocka_unit_test(cached_sql_without_a_statement_is_a_db_error_and_leaves_out_unset),
         cmocka_unit_test(close_finalizes_statements_still_handed_out),
         cmocka_unit_test(file_database_keeps_outbox_rows_across_close_and_reopen),
         cmocka_unit_test(committed_outbox_rows_outlive_a_crash_and_open_work_does_not),
