@@ -90,7 +90,8 @@ hb_err_t hb_config_load(struct hb_config *cfg)
     HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_REDRIVE_MS", 5000, 50, 3600 * 1000, &redrive));
     HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_REQUEST_TIMEOUT_MS", 5000, 50, 600 * 1000, &timeout));
     int64_t commit_batch;
-    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_COMMIT_BATCH", HB_COMMIT_BATCH_DEFAULT, 1, HB_COMMIT_BATCH_MAX, &commit_batch));
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_COMMIT_BATCH", HB_COMMIT_BATCH_DEFAULT, 1,
+                                HB_COMMIT_BATCH_MAX, &commit_batch));
     cfg->commit_batch = (int)commit_batch;
     int64_t bus_batch;
     HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_BUS_BATCH", HB_BUS_BATCH_MAX, 1, HB_BUS_BATCH_MAX,
@@ -103,7 +104,8 @@ hb_err_t hb_config_load(struct hb_config *cfg)
                              sizeof(cfg->mqtt_username)));
     HB_RETURN_ON_ERR(hb_env_secret("HAUSBUS_MQTT_PASSWORD", cfg->mqtt_password,
                                    sizeof(cfg->mqtt_password)));
-    HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_CAFILE", "", cfg->mqtt_cafile, sizeof(cfg->mqtt_cafile)));
+    HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_CAFILE", "", cfg->mqtt_cafile,
+                                sizeof(cfg->mqtt_cafile)));
     HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_CERTFILE", "", cfg->mqtt_certfile,
                              sizeof(cfg->mqtt_certfile)));
     HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_KEYFILE", "", cfg->mqtt_keyfile,
