@@ -506,15 +506,17 @@ static void render_per_component(struct page *p, const struct gateway_metrics *m
 static void render_components(struct page *p, struct gateway_metrics *m)
 {
     render_topics(p, m, "hausbus_messages_handled_total", "handled",
-                  "Messages a component took in, by topic (since its start).");
+                  "Events a component took in (each of a batch), by topic (since its "
+                  "start).");
     render_topics(p, m, "hausbus_messages_published_total", "published",
-                  "Outbox messages the broker acknowledged, by topic (since its start).");
+                  "Outbox events the broker acknowledged (each of a batch), by topic "
+                  "(since its start).");
     render_per_component(p, m, "hausbus_dead_letters_total", "counter", "deadLetters",
                          "Messages a component sent to its dead-letter topic.");
     render_per_component(p, m, "hausbus_handler_errors_total", "counter", "handlerErrors",
                          "Handlers that failed for another reason than a bad message.");
     render_per_component(p, m, "hausbus_duplicates_total", "counter", "duplicates",
-                         "Messages recognised as already handled (inbox hits).");
+                         "Events recognised as already handled (inbox hits).");
     render_per_component(p, m, "hausbus_outbox_pending", "gauge", "outboxPending",
                          "Events committed but not yet acknowledged by the broker.");
     char name[GATEWAY_METRICS_LABEL_MAX];
