@@ -55,15 +55,20 @@ hb_err_t hb_store_prepare(struct hb_store *st, const char *sql, sqlite3_stmt **o
         *out = NULL;
         return db_fail(st, "prepare");
     }
+    if (!*out) {
+        HB_LOGE(0, "sqlite prepare: no statement in \"%.80s\"", sql);
+        return HB_ERR_DB; /* only blanks or a comment: nothing a caller could step */
+    }
     return HB_OK;
 }
 
 hb_err_t hb_store_cached(struct hb_store *st, const char *sql, sqlite3_stmt **out)
 {
-    if (hb_stmt_cache_get(&st->cache, st->db, sql, out) != SQLITE_OK) {
-        return db_fail(st, "prepare");
+    int rc = hb_stmt_cache_get(&st->cache, st->db, sql, out);
+    if (rc == SQLITE_MISUSE) {
+        return HB_ERR_DB; /* no statement in sql: the cache has said so */
     }
-    return HB_OK;
+    return rc == SQLITE_OK ? HB_OK : db_fail(st, "prepare");
 }
 
 void hb_store_release(struct hb_store *st, sqlite3_stmt *stmt)

@@ -790,6 +790,8 @@ static void cached_sql_without_a_statement_is_a_db_error_and_leaves_out_unset(vo
     for (size_t i = 0; i < sizeof(blanks) / sizeof(blanks[0]); i++) {
         assert_int_equal(hb_store_cached(st, blanks[i], &s), HB_ERR_DB);
         assert_ptr_equal(s, (sqlite3_stmt *)&s);
+        sqlite3_stmt *fresh = NULL;
+        assert_int_equal(hb_store_prepare(st, blanks[i], &fresh), HB_ERR_DB); /* uncached */
     }
     /* Every slot handed out: the SQL is prepared outside the cache, and refused alike. */
     sqlite3_stmt *held[32];
