@@ -587,6 +587,8 @@ struct relay {
     size_t n, cap;
 };
 
+/* hb_store_outbox_each's callback: copies row into the relay (arg); non-zero stops the
+ * walk when the relay is full or a copy fails (the rest waits for the next flush). */
 static int collect_row(void *arg, const struct hb_outbox_row *row)
 {
     struct relay *r = arg;
@@ -608,6 +610,7 @@ static int collect_row(void *arg, const struct hb_outbox_row *row)
     return 0;
 }
 
+/* Frees the rows' copies and the row array. Can't fail. */
 static void relay_free(struct relay *r)
 {
     for (size_t i = 0; i < r->n; i++) {
@@ -632,6 +635,7 @@ static bool publish_group(struct runtime *rt, struct relay *r, size_t first)
 {
     size_t members[HB_BUS_BATCH_MAX];
     size_t n = 0;
+    assert(rt->cfg.bus_batch <= HB_BUS_BATCH_MAX); /* hb_config_load bounds it */
     size_t bytes = r->rows[first].len + 2; /* the brackets */
     const char *topic = r->rows[first].topic;
     members[n++] = first;
