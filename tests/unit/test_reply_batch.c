@@ -17,9 +17,10 @@
 
 static char *dup_text(const char *text)
 {
-    char *copy = malloc(strlen(text) + 1);
+    size_t size = strlen(text) + 1;
+    char *copy = malloc(size);
     assert_non_null(copy);
-    return strcpy(copy, text);
+    return memcpy(copy, text, size);
 }
 
 /* Whatever the lengths of the items, the text is one JSON array with an element per item:
