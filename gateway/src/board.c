@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "hausbus/bus.h"
+#include "hausbus/envelope.h"
 #include "routes.h"
 #include "status.h"
 
@@ -240,37 +241,6 @@ static bool on_order_event(struct gateway_board *board, const char *event, const
     return true;
 }
 
-/* "2026-11-25T12:00:00.000Z" (milliseconds optional) -> ms since the epoch; false for
- * anything else. */
-static bool parse_time_ms(const char *text, int64_t *out)
-{
-    int y, mo, d, h, mi, s, ms = 0, used = 0;
-    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6) {
-        return false;
-    }
-    const char *rest = text + used;
-    if (rest[0] == '.') {
-        int digits = 0;
-        if (sscanf(rest, ".%3d%n", &ms, &digits) != 1 || digits != 4) {
-            return false;
-        }
-        rest += digits;
-    }
-    if (strcmp(rest, "Z") != 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-        s > 60 || y < 1970) {
-        return false;
-    }
-    /* Days from the civil date (H. Hinnant's algorithm): no timegm, no TZ state. */
-    int yy = mo <= 2 ? y - 1 : y;
-    int era = yy / 400;
-    int yoe = yy - era * 400;
-    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = (int64_t)era * 146097 + doe - 719468;
-    *out = ((days * 24 + h) * 60 + mi) * 60000LL + s * 1000LL + ms;
-    return true;
-}
-
 /* Who sent what a component handled on topic, per the metrics contract: the component in
  * an event topic, the gateway for a command. false for other topics. */
 static bool topic_source(const char *topic, char *out, size_t cap)
@@ -330,7 +300,7 @@ static bool on_metrics(struct gateway_board *board, const char *name, const cJSO
     const cJSON *handled = cJSON_GetObjectItemCaseSensitive(root, "handled");
     copy_member(root, "startedAt", started, sizeof(started));
     copy_member(root, "time", time_text, sizeof(time_text));
-    if (!cJSON_IsObject(handled) || !parse_time_ms(time_text, &time_ms) ||
+    if (!cJSON_IsObject(handled) || hb_time_parse_ms(time_text, &time_ms) != HB_OK ||
         !gateway_process_name_valid(name, strlen(name), GATEWAY_BOARD_NAME_MAX)) {
         return false;
     }

@@ -111,45 +111,31 @@ static bool read_char(const char **p, char c)
 
 hb_err_t hb_time_parse_ms(const char *text, int64_t *out)
 {
-    /* RFC 3339 in UTC as hb_time_now writes it (the fraction optional, any digits), by
-     * hand: it runs for every event applied, and sscanf costs a microsecond. */
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
+    /* By hand, not sscanf: it runs for every event applied, and sscanf costs a
+     * microsecond. */
+    int y, mo, d, h, mi, sec, ms = 0;
     const char *p = text;
-    if (!p || !read_digits(&p, 4, &tm.tm_year) || !read_char(&p, '-') ||
-        !read_digits(&p, 2, &tm.tm_mon) || !read_char(&p, '-') ||
-        !read_digits(&p, 2, &tm.tm_mday) || !read_char(&p, 'T') ||
-        !read_digits(&p, 2, &tm.tm_hour) || !read_char(&p, ':') ||
-        !read_digits(&p, 2, &tm.tm_min) || !read_char(&p, ':') ||
-        !read_digits(&p, 2, &tm.tm_sec)) {
+    if (!p || !read_digits(&p, 4, &y) || !read_char(&p, '-') || !read_digits(&p, 2, &mo) ||
+        !read_char(&p, '-') || !read_digits(&p, 2, &d) || !read_char(&p, 'T') ||
+        !read_digits(&p, 2, &h) || !read_char(&p, ':') || !read_digits(&p, 2, &mi) ||
+        !read_char(&p, ':') || !read_digits(&p, 2, &sec)) {
         return HB_ERR_DECODE;
     }
-    int64_t ms = 0;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
-            if (digits < 3) {
-                ms = ms * 10 + (*p - '0');
-            }
-        }
-        if (digits == 0) {
-            return HB_ERR_DECODE;
-        }
-        for (; digits < 3; digits++) {
-            ms *= 10;
-        }
-    }
-    if (strcmp(p, "Z") != 0 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
+    if (read_char(&p, '.') && !read_digits(&p, 3, &ms)) {
         return HB_ERR_DECODE;
     }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t seconds = timegm(&tm);
-    if (seconds == (time_t)-1) {
+    if (strcmp(p, "Z") != 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60 || y < 1970) {
         return HB_ERR_DECODE;
     }
-    *out = (int64_t)seconds * 1000 + ms;
+    /* Days from the civil date (H. Hinnant's algorithm): no timegm, no TZ state. */
+    int yy = mo <= 2 ? y - 1 : y;
+    int era = yy / 400;
+    int yoe = yy - era * 400;
+    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + doe - 719468;
+    *out = ((days * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + ms;
     return HB_OK;
 }
 

@@ -20,7 +20,6 @@ struct hb_store {
     sqlite3_stmt *inbox_insert;
     sqlite3_stmt *outbox_insert;
     sqlite3_stmt *outbox_select;
-    sqlite3_stmt *outbox_delete;
     sqlite3_stmt *outbox_delete_many;
     /* The transaction statements, prepared once: a batch runs several per message. */
     sqlite3_stmt *tx_begin;
@@ -141,8 +140,6 @@ hb_err_t hb_store_open(const char *path, const char *component, const char *sche
         (rc = hb_store_prepare(st, "SELECT id, topic, payload FROM hb_outbox WHERE id > ? "
                                    "ORDER BY id LIMIT ?",
                                &st->outbox_select)) != HB_OK ||
-        (rc = hb_store_prepare(st, "DELETE FROM hb_outbox WHERE id = ?", &st->outbox_delete)) !=
-            HB_OK ||
         (rc = hb_store_prepare(st, "DELETE FROM hb_outbox WHERE id IN "
                                    "(SELECT value FROM json_each(?))",
                                &st->outbox_delete_many)) != HB_OK ||
@@ -168,7 +165,6 @@ void hb_store_close(struct hb_store *st)
     sqlite3_finalize(st->inbox_insert);
     sqlite3_finalize(st->outbox_insert);
     sqlite3_finalize(st->outbox_select);
-    sqlite3_finalize(st->outbox_delete);
     sqlite3_finalize(st->outbox_delete_many);
     sqlite3_finalize(st->tx_begin);
     sqlite3_finalize(st->tx_commit);
@@ -308,12 +304,6 @@ hb_err_t hb_store_outbox_each(struct hb_store *st, int64_t after_id, int limit,
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return rc == SQLITE_DONE ? HB_OK : db_fail(st, "outbox select");
-}
-
-hb_err_t hb_store_outbox_delete(struct hb_store *st, int64_t id)
-{
-    sqlite3_bind_int64(st->outbox_delete, 1, id);
-    return step_once(st, st->outbox_delete, "outbox delete");
 }
 
 bool hb_store_in_tx(struct hb_store *st)

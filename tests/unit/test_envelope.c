@@ -747,8 +747,6 @@ static void rfc3339_times_parse_to_ms(void **state)
     assert_int_equal(ms, 1767225720500LL);
     assert_int_equal(hb_time_parse_ms("1970-01-01T00:00:01Z", &ms), HB_OK);
     assert_int_equal(ms, 1000);
-    assert_int_equal(hb_time_parse_ms("1970-01-01T00:00:00.1234Z", &ms), HB_OK);
-    assert_int_equal(ms, 123);
     char now[40];
     hb_time_now(now, sizeof(now));
     int64_t before = hb_wall_ms();
@@ -756,7 +754,9 @@ static void rfc3339_times_parse_to_ms(void **state)
     assert_true(ms <= before && ms > before - 1000);
     static const char *const bad[] = {"", "2026-01-01", "2026-01-01T00:00:00+01:00",
                                       "2026-13-01T00:00:00Z", "2026-01-01T00:00:00.Z",
-                                      "2026-01-01T00:00:00Zjunk", "x026-01-01T00:00:00Z"};
+                                      "2026-01-01T00:00:00Zjunk", "x026-01-01T00:00:00Z",
+                                      "2026-01-01T00:00:00.1Z", "2026-01-01T00:00:00.1234Z",
+                                      "1969-12-31T23:59:59Z"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(hb_time_parse_ms(bad[i], &ms), HB_ERR_DECODE);
     }

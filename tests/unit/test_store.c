@@ -315,10 +315,11 @@ static void outbox_delete_removes_one_row_and_ignores_unknown_ids(void **state)
     int64_t first = 0;
     put_rows(st, 3, &first);
     assert_int_equal(hb_store_outbox_count(st), 3);
-    assert_int_equal(hb_store_outbox_delete(st, first + 1), HB_OK);
+    int64_t second = first + 1, unknown = 999999;
+    assert_int_equal(hb_store_outbox_delete_many(st, &second, 1), HB_OK);
     assert_int_equal(hb_store_outbox_count(st), 2);
-    assert_int_equal(hb_store_outbox_delete(st, first + 1), HB_OK);
-    assert_int_equal(hb_store_outbox_delete(st, 999999), HB_OK);
+    assert_int_equal(hb_store_outbox_delete_many(st, &second, 1), HB_OK);
+    assert_int_equal(hb_store_outbox_delete_many(st, &unknown, 1), HB_OK);
     assert_int_equal(hb_store_outbox_count(st), 2);
 
     struct walk w = {0};
@@ -336,7 +337,8 @@ static void outbox_ids_are_not_reused_after_delete(void **state)
     struct hb_store *st = open_memory();
     int64_t first = 0;
     put_rows(st, 2, &first);
-    assert_int_equal(hb_store_outbox_delete(st, first + 1), HB_OK);
+    int64_t second = first + 1;
+    assert_int_equal(hb_store_outbox_delete_many(st, &second, 1), HB_OK);
     int64_t next = 0;
     put_rows(st, 1, &next);
     /* a publisher's cursor past a deleted row must not skip a new one */

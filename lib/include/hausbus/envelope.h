@@ -68,8 +68,9 @@ void hb_uuid(char out[37]);
 /* Writes the current UTC time as RFC 3339 with milliseconds. len >= 25. */
 void hb_time_now(char *out, size_t len);
 
-/* Reads an RFC 3339 UTC time ("2026-11-25T09:00:00.123Z"; the fraction optional) as Unix
- * milliseconds into *out. HB_ERR_DECODE for anything else (offsets other than Z too). */
+/* Reads an RFC 3339 UTC time as hb_time_now writes it ("2026-11-25T09:00:00.123Z": the
+ * fraction optional, and if there, three digits; 1970 or later) as Unix milliseconds into
+ * *out. HB_ERR_DECODE for anything else (offsets other than Z too). */
 hb_err_t hb_time_parse_ms(const char *text, int64_t *out);
 
 /* Milliseconds on a monotonic clock, for timeouts. */

@@ -70,9 +70,6 @@ struct hb_outbox_row {
 hb_err_t hb_store_outbox_each(struct hb_store *st, int64_t after_id, int limit,
                               int (*fn)(void *ctx, const struct hb_outbox_row *row), void *ctx);
 
-/* Removes an outbox row once the broker acknowledged it. Unknown ids are ignored. */
-hb_err_t hb_store_outbox_delete(struct hb_store *st, int64_t id);
-
 /* True while a transaction is open: false after commit, rollback, or an error that made
  * sqlite roll it back on its own (a full disk), after which nothing may run as if it
  * were still open. Can't fail. */
