@@ -43,7 +43,7 @@ hb_err_t hb_reply_record(struct hb_ctx *ctx, const struct hb_event *ev, struct h
 {
     int64_t id;
     HB_RETURN_ON_ERR(read_id(ctx, ev, key, &id));
-    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, sql, &id, 1, &reply->body));
+    HB_RETURN_ON_ERR(hb_store_query_object(ctx->store, sql, &id, 1, &reply->body));
     if (!reply->body) {
         return hb_reply_error(reply, 404, not_found);
     }
@@ -59,8 +59,8 @@ hb_err_t hb_reply_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_
     if (filtered) {
         HB_RETURN_ON_ERR(read_id(ctx, ev, key, &id));
     }
-    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, filtered ? sql_filtered : sql_all, &id,
-                                         filtered ? 1 : 0, &reply->body));
+    HB_RETURN_ON_ERR(hb_store_query_objects(ctx->store, filtered ? sql_filtered : sql_all, &id,
+                                            filtered ? 1 : 0, &reply->body));
     reply->code = 200;
     return HB_OK;
 }

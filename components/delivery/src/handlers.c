@@ -15,9 +15,10 @@ static const char delivery_schema[] =
     "  status TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1, updated_at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS deliveries_by_change ON deliveries(updated_at);";
 
+/* A delivery's fields as JSON names (hb_store_query_object builds the JSON). */
 #define DELIVERY_FIELDS(id_key)                                                                \
-    "json_object('" id_key "', id, 'orderId', order_id, 'userId', user_id,"                   \
-    " 'productName', product_name, 'qty', qty, 'status', status, 'version', version)"
+    "id AS " id_key ", order_id AS orderId, user_id AS userId,"                                \
+    " product_name AS productName, qty, status, version"
 
 /* The event that announces each delivery status. */
 static const struct {
@@ -42,7 +43,7 @@ static const char *event_for(const char *status)
 static hb_err_t emit_delivery(struct hb_ctx *ctx, int64_t order_id, const char *type)
 {
     cJSON *data = NULL;
-    HB_RETURN_ON_ERR(hb_store_query_json(
+    HB_RETURN_ON_ERR(hb_store_query_object(
         ctx->store, "SELECT " DELIVERY_FIELDS("deliveryId") " FROM deliveries WHERE order_id = ?",
         &order_id, 1, &data));
     HB_LOGI(order_id, "%s", type);
@@ -168,9 +169,9 @@ static hb_err_t brand_action(struct hb_ctx *ctx, const struct hb_event *ev,
     HB_RETURN_ON_ERR(set_status(ctx, order_id, to));
     HB_RETURN_ON_ERR(emit_delivery(ctx, order_id, event_for(to)));
     reply->code = 200;
-    return hb_store_query_json(ctx->store,
-                               "SELECT " DELIVERY_FIELDS("id") " FROM deliveries WHERE id = ?",
-                               &id, 1, &reply->body);
+    return hb_store_query_object(ctx->store,
+                                 "SELECT " DELIVERY_FIELDS("id") " FROM deliveries WHERE id = ?",
+                                 &id, 1, &reply->body);
 }
 
 hb_err_t delivery_confirm(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
@@ -189,8 +190,8 @@ hb_err_t delivery_complete(struct hb_ctx *ctx, const struct hb_event *ev, struct
 }
 
 #define DELIVERY_LIST_SQL(where)                                                               \
-    "SELECT json_group_array(json(j)) FROM (SELECT " DELIVERY_FIELDS("id")                     \
-    " AS j FROM deliveries " where " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX) ")"
+    "SELECT " DELIVERY_FIELDS("id") " FROM deliveries " where                                  \
+    " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX)
 
 hb_err_t delivery_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {

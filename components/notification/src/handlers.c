@@ -18,16 +18,17 @@ static const char notification_schema[] =
     "CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications(user_id);"
     "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(status, next_attempt_at);";
 
+/* A notification's fields as JSON names (hb_store_query_object builds the JSON). */
 #define NOTIFICATION_FIELDS(id_key)                                                            \
-    "json_object('" id_key "', id, 'orderId', order_id, 'deliveryId', delivery_id,"           \
-    " 'userId', user_id, 'channel', channel, 'text', text, 'status', status,"                 \
-    " 'attempts', attempts, 'lastError', last_error, 'nextAttemptAt', next_attempt_at)"
+    "id AS " id_key ", order_id AS orderId, delivery_id AS deliveryId,"                        \
+    " user_id AS userId, channel, text, status,"                                               \
+    " attempts, last_error AS lastError, next_attempt_at AS nextAttemptAt"
 
 /* Emits CustomerNotified (sent) or NotificationFailed with the notification's record. */
 static hb_err_t emit_notification(struct hb_ctx *ctx, int64_t id, int64_t order_id, bool sent)
 {
     cJSON *data = NULL;
-    HB_RETURN_ON_ERR(hb_store_query_json(
+    HB_RETURN_ON_ERR(hb_store_query_object(
         ctx->store,
         "SELECT " NOTIFICATION_FIELDS("notificationId") " FROM notifications WHERE id = ?", &id,
         1, &data));
@@ -230,8 +231,8 @@ hb_err_t notification_tick_inline(struct hb_ctx *ctx)
 }
 
 #define NOTIFICATION_LIST_SQL(where)                                                           \
-    "SELECT json_group_array(json(j)) FROM (SELECT " NOTIFICATION_FIELDS("id")                 \
-    " AS j FROM notifications " where " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX) ")"
+    "SELECT " NOTIFICATION_FIELDS("id") " FROM notifications " where                           \
+    " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX)
 
 hb_err_t notification_list(struct hb_ctx *ctx, const struct hb_event *ev,
                            struct hb_reply *reply)

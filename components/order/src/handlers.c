@@ -101,12 +101,12 @@ static const char order_schema[] =
     "  WHERE NOT EXISTS (SELECT 1 FROM order_steps);";
 
 /* The order as the API shows it; events carry the same fields with "orderId" for "id",
- * like every other event of the saga. */
+ * like every other event of the saga. Column names are the JSON names
+ * (hb_store_query_object builds the JSON). */
 #define ORDER_FIELDS(id_key)                                                                   \
-    "SELECT json_object('" id_key "', id, 'productId', product_id,"                            \
-    " 'productName', product_name, 'qty', qty, 'userId', user_id, 'amount', amount,"           \
-    " 'status', status, 'reason', reason, 'deliveryId', NULLIF(delivery_id, 0),"               \
-    " 'version', version)"
+    "SELECT id AS " id_key ", product_id AS productId,"                                        \
+    " product_name AS productName, qty, user_id AS userId, amount,"                            \
+    " status, reason, NULLIF(delivery_id, 0) AS deliveryId, version"
 static const char order_event_sql[] = ORDER_FIELDS("orderId") " FROM orders WHERE id = ?";
 
 struct order {
@@ -172,7 +172,7 @@ static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
 static hb_err_t emit_snapshot(struct hb_ctx *ctx, int64_t id, const char *event_type)
 {
     cJSON *snapshot = NULL;
-    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, order_event_sql, &id, 1, &snapshot));
+    HB_RETURN_ON_ERR(hb_store_query_object(ctx->store, order_event_sql, &id, 1, &snapshot));
     return hb_store_emit(ctx->store, event_type, id, snapshot);
 }
 
@@ -351,8 +351,7 @@ hb_err_t order_cancel(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_r
 }
 
 #define ORDER_LIST_SQL(where)                                                                  \
-    "SELECT json_group_array(json(j)) FROM (" ORDER_FIELDS("id") " AS j FROM orders " where    \
-    " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX) ")"
+    ORDER_FIELDS("id") " FROM orders " where " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX)
 
 hb_err_t order_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {

@@ -19,14 +19,15 @@ static const char payment_schema[] =
     "CREATE TABLE IF NOT EXISTS voided_orders(order_id INTEGER PRIMARY KEY, user_id INTEGER,"
     "  updated_at INTEGER NOT NULL);";
 
+/* A payment's fields as JSON names (hb_store_query_object builds the JSON). */
 #define PAYMENT_FIELDS(id_key)                                                                 \
-    "json_object('" id_key "', id, 'orderId', order_id, 'userId', user_id, 'amount', amount," \
-    " 'productName', product_name, 'status', status, 'reason', reason, 'version', version)"
+    "id AS " id_key ", order_id AS orderId, user_id AS userId, amount,"                        \
+    " product_name AS productName, status, reason, version"
 
 static hb_err_t emit_payment(struct hb_ctx *ctx, int64_t order_id, const char *type)
 {
     cJSON *data = NULL;
-    HB_RETURN_ON_ERR(hb_store_query_json(
+    HB_RETURN_ON_ERR(hb_store_query_object(
         ctx->store, "SELECT " PAYMENT_FIELDS("paymentId") " FROM payments WHERE order_id = ?",
         &order_id, 1, &data));
     HB_LOGI(order_id, "%s", type);
@@ -144,8 +145,8 @@ hb_err_t payment_on_order_withdrawn(struct hb_ctx *ctx, const struct hb_event *e
 }
 
 #define PAYMENT_LIST_SQL(where)                                                                \
-    "SELECT json_group_array(json(j)) FROM (SELECT " PAYMENT_FIELDS("id")                      \
-    " AS j FROM payments " where " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX) ")"
+    "SELECT " PAYMENT_FIELDS("id") " FROM payments " where                                     \
+    " ORDER BY id LIMIT " HB_STR(HB_LIST_MAX)
 
 hb_err_t payment_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {

@@ -24,19 +24,19 @@ static const char product_schema[] =
     "  status TEXT NOT NULL, reason TEXT, updated_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS reservations_by_change ON reservations(updated_at);";
 
-#define PRODUCT_FIELDS                                                                         \
-    "json_object('id', id, 'productName', name, 'stock', stock, 'price', price)"
+/* A product's fields as JSON names (hb_store_query_object builds the JSON). */
+#define PRODUCT_FIELDS "id, name AS productName, stock, price"
 
 static const char reservation_event_sql[] =
-    "SELECT json_object('orderId', r.order_id, 'productId', r.product_id,"
-    " 'productName', p.name, 'qty', r.qty, 'price', p.price, 'amount', r.amount,"
-    " 'userId', r.user_id, 'reason', r.reason, 'status', r.status)"
+    "SELECT r.order_id AS orderId, r.product_id AS productId,"
+    " p.name AS productName, r.qty AS qty, p.price AS price, r.amount AS amount,"
+    " r.user_id AS userId, r.reason AS reason, r.status AS status"
     " FROM reservations r LEFT JOIN products p ON p.id = r.product_id WHERE r.order_id = ?";
 
 static hb_err_t emit_reservation(struct hb_ctx *ctx, int64_t order_id, const char *type)
 {
     cJSON *data = NULL;
-    HB_RETURN_ON_ERR(hb_store_query_json(ctx->store, reservation_event_sql, &order_id, 1, &data));
+    HB_RETURN_ON_ERR(hb_store_query_object(ctx->store, reservation_event_sql, &order_id, 1, &data));
     HB_LOGI(order_id, "%s", type);
     return hb_store_emit(ctx->store, type, order_id, data);
 }
@@ -106,7 +106,7 @@ hb_err_t product_create(struct hb_ctx *ctx, const struct hb_event *ev, struct hb
         return HB_ERR_DB;
     }
     int64_t id = sqlite3_last_insert_rowid(hb_store_db(ctx->store));
-    HB_RETURN_ON_ERR(hb_store_query_json(
+    HB_RETURN_ON_ERR(hb_store_query_object(
         ctx->store, "SELECT " PRODUCT_FIELDS " FROM products WHERE id = ?", &id, 1, &reply->body));
     reply->code = 201;
     snprintf(reply->location, sizeof(reply->location), "/products/%lld", (long long)id);
@@ -123,8 +123,8 @@ hb_err_t product_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_re
 hb_err_t product_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
     return hb_reply_list(ctx, ev, reply, NULL, NULL,
-                         "SELECT json_group_array(json(j)) FROM (SELECT " PRODUCT_FIELDS
-                         " AS j FROM products ORDER BY id LIMIT " HB_STR(HB_LIST_MAX) ")");
+                         "SELECT " PRODUCT_FIELDS
+                         " FROM products ORDER BY id LIMIT " HB_STR(HB_LIST_MAX));
 }
 
 hb_err_t product_on_order_placed(struct hb_ctx *ctx, const struct hb_event *ev,

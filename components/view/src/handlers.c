@@ -142,15 +142,25 @@ hb_err_t view_on_customer_notified(struct hb_ctx *ctx, const struct hb_event *ev
 
 hb_err_t view_mypage(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
-    return hb_reply_list(
+    HB_RETURN_ON_ERR(hb_reply_list(
         ctx, ev, reply, "userId",
-        "SELECT json_group_array(json(j)) FROM (SELECT json_object('orderId', order_id,"
-        " 'productName', product_name, 'qty', qty, 'amount', amount,"
-        " 'orderStatus', order_status, 'paymentStatus', payment_status,"
-        " 'deliveryStatus', delivery_status,"
-        " 'notified', json(CASE WHEN notified THEN 'true' ELSE 'false' END)) AS j"
-        " FROM mypage WHERE user_id = ? ORDER BY order_id LIMIT " HB_STR(HB_LIST_MAX) ")",
-        NULL);
+        "SELECT order_id AS orderId, product_name AS productName, qty, amount,"
+        " order_status AS orderStatus, payment_status AS paymentStatus,"
+        " delivery_status AS deliveryStatus, notified"
+        " FROM mypage WHERE user_id = ? ORDER BY order_id LIMIT " HB_STR(HB_LIST_MAX),
+        NULL));
+    /* sqlite has no boolean: the row's 0/1 becomes the record's false/true. */
+    cJSON *row = NULL;
+    cJSON_ArrayForEach(row, reply->body)
+    {
+        cJSON *notified = cJSON_GetObjectItemCaseSensitive(row, "notified");
+        cJSON *flag = cJSON_CreateBool(cJSON_IsNumber(notified) && notified->valuedouble != 0);
+        if (!flag || !cJSON_ReplaceItemInObjectCaseSensitive(row, "notified", flag)) {
+            cJSON_Delete(flag);
+            return HB_ERR_NOMEM;
+        }
+    }
+    return HB_OK;
 }
 
 static const struct hb_route view_routes[] = {

@@ -117,12 +117,14 @@ int hb_component_probe(const char *name);
 hb_err_t hb_reply_error(struct hb_reply *reply, int code, const char *msg);
 
 /* Answers a query for one record: data.<key> must be a positive id (else HB_ERR_DECODE),
- * sql has one "?" for it and returns the record as JSON; replies 200 with it, or 404
+ * sql has one "?" for it and selects the record's columns (hb_store_query_object: JSON
+ * built in C from `col AS jsonName`); replies 200 with it, or 404
  * {"error": not_found} when there is no row. */
 hb_err_t hb_reply_record(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply,
                          const char *key, const char *sql, const char *not_found);
 
-/* Answers a list query with 200 and the JSON array the SQL returns: sql_filtered (one "?")
+/* Answers a list query with 200 and an array of the rows the SQL selects (at most
+ * HB_LIST_MAX: the SQL's LIMIT; hb_store_query_objects builds them): sql_filtered (one "?")
  * when data has <key> (a positive id, else HB_ERR_DECODE), sql_all otherwise; with
  * sql_all NULL the key is required; with key NULL sql_all always runs. */
 hb_err_t hb_reply_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply,

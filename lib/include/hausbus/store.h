@@ -16,7 +16,8 @@ struct hb_store;
 /* Opens (creating if needed) the database at path (":memory:" for tests) in WAL
  * mode, creates the inbox and outbox tables and runs schema_sql (may be NULL).
  * component names the event source and the topics emitted events go to.
- * Returns HB_ERR_DB with a logged reason on failure; *out is set only on success. */
+ * The store may be used by one thread at a time only (no connection mutex: each
+ * component loop owns its store). Returns HB_ERR_DB with a logged reason on failure; *out is set only on success. */
 hb_err_t hb_store_open(const char *path, const char *component, const char *schema_sql,
                        struct hb_store **out);
 
@@ -106,14 +107,19 @@ hb_err_t hb_store_cached(struct hb_store *st, const char *sql, sqlite3_stmt **ou
  * text read from its columns is invalid after. Accepts NULL. Can't fail. */
 void hb_store_release(struct hb_store *st, sqlite3_stmt *stmt);
 
-/* The query helpers below take sql's statement from the cache (hb_store_cached).
- *
- * Runs sql (one statement) with the int64 arguments bound in order and parses the first
- * column of the first row as JSON (queries build it with sqlite's json_object and
- * json_group_array). *out is NULL when there is no row or the column is NULL; the
- * caller owns it otherwise. */
-hb_err_t hb_store_query_json(struct hb_store *st, const char *sql, const int64_t *args,
-                             int n_args, cJSON **out);
+/* The query helpers below take sql's statement from the cache (hb_store_cached). */
+
+/* Runs sql (one statement) with the int64 arguments bound in order and builds the first
+ * row as a JSON object in C: each column under its name (write `col AS jsonName`), in
+ * column order; integers and reals as numbers, text as strings, NULL as null. *out is
+ * NULL when there is no row; the caller owns it otherwise. HB_ERR_NOMEM, HB_ERR_DB. */
+hb_err_t hb_store_query_object(struct hb_store *st, const char *sql, const int64_t *args,
+                               int n_args, cJSON **out);
+
+/* As hb_store_query_object, for every row: *out is an array of the row objects (empty
+ * when there is none), owned by the caller on success. */
+hb_err_t hb_store_query_objects(struct hb_store *st, const char *sql, const int64_t *args,
+                                int n_args, cJSON **out);
 
 /* Runs sql (one statement, no result rows needed) with int64 arguments bound in order. */
 hb_err_t hb_store_run(struct hb_store *st, const char *sql, const int64_t *args, int n_args);
