@@ -256,7 +256,7 @@ char *hb_envelope_encode(const struct hb_event *ev)
         cJSON_Delete(root);
         return NULL;
     }
-    char *out = cJSON_PrintUnformatted(root);
+    char *out = hb_json_print(root);
     cJSON_Delete(root);
     return out;
 }

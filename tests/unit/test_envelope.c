@@ -302,7 +302,7 @@ static void encode_then_decode_keeps_every_field(void **state)
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "datacontenttype")->valuestring,
                         "application/json");
     cJSON_Delete(root);
-    cJSON_free(json);
+    free(json);
     hb_event_clear(&in);
     hb_event_clear(&out);
 }
@@ -326,8 +326,8 @@ static void encode_leaves_the_data_to_the_event(void **state)
     assert_null(data->next);
     assert_int_equal(hb_json_int(ev.data, "orderId", 1, 10, &(int64_t){0}), HB_OK);
     assert_non_null(strstr(first, "\"data\":{\"orderId\":7,\"items\":[{\"sku\":\"a\"},{\"sku\":\"b\"}]}"));
-    cJSON_free(first);
-    cJSON_free(second);
+    free(first);
+    free(second);
     hb_event_clear(&ev);
 }
 
@@ -386,7 +386,7 @@ static void event_without_order_is_encoded_without_subject(void **state)
     assert_int_equal(hb_envelope_decode(json, strlen(json), &in, NULL), HB_OK);
     assert_string_equal(in.subject, "");
     cJSON_Delete(root);
-    cJSON_free(json);
+    free(json);
     hb_event_clear(&in);
     hb_event_clear(&out);
 }
