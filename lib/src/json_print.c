@@ -1,5 +1,6 @@
 /* The one way hausbus prints a cJSON tree: cJSON_PrintUnformatted's text, made cheaper. */
 #include "hausbus/envelope.h"
+#include "json_print_int.h"
 
 #include <float.h>
 #include <math.h>
@@ -12,15 +13,9 @@
 #define FIRST_CAP 256 /* cJSON's first buffer too: most of our documents fit */
 #define LOCAL_DEPTH 32 /* open containers tracked without a heap allocation */
 
-struct out {
-    char *buf;
-    size_t len; /* bytes written, no NUL yet */
-    size_t cap;
-};
-
 /* Makes room for n more bytes (and a NUL). Returns false on allocation failure or when the
  * size would overflow; buf stays valid for the caller to free either way. */
-static bool grow(struct out *o, size_t n)
+static bool grow(struct hb_json_out *o, size_t n)
 {
     if (n > SIZE_MAX / 2 - 1 - o->len) {
         return false;
@@ -39,12 +34,12 @@ static bool grow(struct out *o, size_t n)
     return true;
 }
 
-static inline bool reserve(struct out *o, size_t n)
+static inline bool reserve(struct hb_json_out *o, size_t n)
 {
     return o->cap - o->len > n || grow(o, n);
 }
 
-static inline bool put(struct out *o, const char *text, size_t n)
+static inline bool put(struct hb_json_out *o, const char *text, size_t n)
 {
     if (!reserve(o, n)) {
         return false;
@@ -54,11 +49,25 @@ static inline bool put(struct out *o, const char *text, size_t n)
     return true;
 }
 
+/* One byte: the walk's brackets, commas and colons, a call to memcpy each otherwise. */
+static inline bool put_byte(struct hb_json_out *o, char byte)
+{
+    if (!reserve(o, 1)) {
+        return false;
+    }
+    o->buf[o->len++] = byte;
+    return true;
+}
+
+bool hb_json_out_raw(struct hb_json_out *o, const char *text, size_t n)
+{
+    return put(o, text, n);
+}
+
 /* What follows the backslash for each byte cJSON escapes: 'u' for \u00xx, 0 for a byte
- * copied as it is (0x7f and every byte of UTF-8 too). NUL ends the string, hence 'u' there
- * only as a stop mark. */
+ * copied as it is (0x7f and every byte of UTF-8 too). NUL ends the string before. */
 static const char ESCAPE[256] = {
-    ['\0'] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u',
+    [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u',
     [0x06] = 'u', [0x07] = 'u', ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', [0x0b] = 'u',
     ['\f'] = 'f', ['\r'] = 'r', [0x0e] = 'u', [0x0f] = 'u', [0x10] = 'u', [0x11] = 'u',
     [0x12] = 'u', [0x13] = 'u', [0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u',
@@ -66,21 +75,46 @@ static const char ESCAPE[256] = {
     [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
 };
 
-/* cJSON's print_string_ptr: NULL prints as "". */
-static bool put_string(struct out *o, const char *text)
+/* Whether any of the 8 bytes in word is one cJSON escapes: below 0x20, '"' or '\\'. The
+ * classic "has a byte less than n" and "has a zero byte" tests, exact for whether any byte
+ * matches (which one is left to the table). */
+static inline bool any_escape(uint64_t word)
+{
+    const uint64_t ones = 0x0101010101010101u;
+    const uint64_t highs = 0x8080808080808080u;
+    uint64_t quote = word ^ (ones * '"');
+    uint64_t backslash = word ^ (ones * '\\');
+    return (((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
+            ((backslash - ones) & ~backslash)) &
+           highs;
+}
+
+/* cJSON's print_string_ptr: NULL prints as "". The plain stretches between escapes are
+ * found 8 bytes at a time (within the measured length) and copied at once. */
+bool hb_json_out_string(struct hb_json_out *o, const char *text)
 {
     static const char hex[] = "0123456789abcdef";
     if (!text) {
         return put(o, "\"\"", 2);
     }
-    if (!reserve(o, 1)) {
+    const unsigned char *p = (const unsigned char *)text;
+    const unsigned char *end = p + strlen(text);
+    /* the quotes and, when nothing needs escaping, all of the text */
+    if (!reserve(o, (size_t)(end - p) + 2)) {
         return false;
     }
     o->buf[o->len++] = '"';
-    const unsigned char *p = (const unsigned char *)text;
     for (;;) {
         const unsigned char *run = p;
-        while (!ESCAPE[*p]) {
+        while (end - p >= 8) {
+            uint64_t word;
+            memcpy(&word, p, sizeof(word));
+            if (any_escape(word)) {
+                break;
+            }
+            p += 8;
+        }
+        while (p < end && !ESCAPE[*p]) {
             p++;
         }
         size_t n = (size_t)(p - run);
@@ -90,7 +124,7 @@ static bool put_string(struct out *o, const char *text)
         }
         memcpy(o->buf + o->len, run, n);
         o->len += n;
-        if (*p == '\0') {
+        if (p == end) {
             break;
         }
         char *w = o->buf + o->len;
@@ -121,8 +155,9 @@ static bool close_enough(double a, double b)
 /* cJSON's print_number. An integral value below 1e15 in magnitude has at most 15 digits,
  * which %1.15g prints exactly as an integer (and they read back exactly), so those are
  * written by hand; everything else takes cJSON's way: %1.15g, and %1.17g when that does
- * not read back close enough, with the locale's decimal point turned into '.'. */
-static bool put_number(struct out *o, double d)
+ * not read back close enough, with the locale's decimal point turned into '.' (nothing of
+ * ours calls setlocale, so that is '.' already). */
+static bool put_number(struct hb_json_out *o, double d)
 {
     char digits[32];
     if (isnan(d) || isinf(d)) {
@@ -165,7 +200,7 @@ static bool put_number(struct out *o, double d)
 
 /* A leaf: anything but an array or object. False for a raw item without text and for an
  * invalid type, as in cJSON. */
-static bool put_leaf(struct out *o, const cJSON *item)
+static bool put_leaf(struct hb_json_out *o, const cJSON *item)
 {
     switch (item->type & 0xff) {
     case cJSON_NULL:
@@ -177,7 +212,7 @@ static bool put_leaf(struct out *o, const cJSON *item)
     case cJSON_Number:
         return put_number(o, item->valuedouble);
     case cJSON_String:
-        return put_string(o, item->valuestring);
+        return hb_json_out_string(o, item->valuestring);
     case cJSON_Raw:
         return item->valuestring && put(o, item->valuestring, strlen(item->valuestring));
     default:
@@ -216,8 +251,14 @@ static bool push(struct path *path, const cJSON *container)
     return true;
 }
 
+/* A member's name and colon; cJSON prints a missing name as "". */
+static bool put_key(struct hb_json_out *o, const cJSON *member)
+{
+    return hb_json_out_string(o, member->string) && put_byte(o, ':');
+}
+
 /* Writes item: a depth-first walk without recursion. */
-static bool put_tree(struct out *o, const cJSON *item, struct path *path)
+static bool put_tree(struct hb_json_out *o, const cJSON *item, struct path *path)
 {
     const cJSON *node = item;
     for (;;) {
@@ -232,7 +273,7 @@ static bool put_tree(struct out *o, const cJSON *item, struct path *path)
                     return false;
                 }
                 node = node->child;
-                if (type == cJSON_Object && (!put_string(o, node->string) || !put(o, ":", 1))) {
+                if (type == cJSON_Object && !put_key(o, node)) {
                     return false;
                 }
                 continue;
@@ -250,13 +291,12 @@ static bool put_tree(struct out *o, const cJSON *item, struct path *path)
             bool in_object = (parent->type & 0xff) == cJSON_Object;
             if (node->next) {
                 node = node->next;
-                if (!put(o, ",", 1) ||
-                    (in_object && (!put_string(o, node->string) || !put(o, ":", 1)))) {
+                if (!put_byte(o, ',') || (in_object && !put_key(o, node))) {
                     return false;
                 }
                 break;
             }
-            if (!put(o, in_object ? "}" : "]", 1)) {
+            if (!put_byte(o, in_object ? '}' : ']')) {
                 return false;
             }
             node = parent;
@@ -265,24 +305,48 @@ static bool put_tree(struct out *o, const cJSON *item, struct path *path)
     }
 }
 
-char *hb_json_print(const cJSON *item)
+bool hb_json_out_value(struct hb_json_out *o, const cJSON *item)
 {
     if (!item) {
-        return NULL;
+        return false;
     }
-    struct out o = {.buf = malloc(FIRST_CAP), .cap = FIRST_CAP};
     struct path path = {.cap = LOCAL_DEPTH};
     path.at = path.local;
-    bool ok = o.buf && put_tree(&o, item, &path);
+    bool ok = put_tree(o, item, &path);
     if (path.at != path.local) {
         free(path.at);
     }
-    if (!ok) {
-        free(o.buf);
+    return ok;
+}
+
+bool hb_json_out_init(struct hb_json_out *o, size_t cap)
+{
+    o->buf = malloc(cap);
+    o->len = 0;
+    o->cap = o->buf ? cap : 0;
+    return o->buf != NULL;
+}
+
+char *hb_json_out_finish(struct hb_json_out *o, bool ok)
+{
+    char *text = o->buf;
+    size_t len = o->len;
+    *o = (struct hb_json_out){0};
+    if (!ok || !text) {
+        free(text);
         return NULL;
     }
-    o.buf[o.len] = '\0'; /* reserve always keeps a byte for it */
+    text[len] = '\0'; /* reserve always keeps a byte for it */
     /* Give back the slack, as cJSON does: some callers keep the text a while. */
-    char *fitted = realloc(o.buf, o.len + 1);
-    return fitted ? fitted : o.buf;
+    char *fitted = realloc(text, len + 1);
+    return fitted ? fitted : text;
+}
+
+char *hb_json_print(const cJSON *item)
+{
+    struct hb_json_out o;
+    if (!item || !hb_json_out_init(&o, FIRST_CAP)) {
+        return NULL;
+    }
+    return hb_json_out_finish(&o, hb_json_out_value(&o, item));
 }
