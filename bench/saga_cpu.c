@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     char *create = command("product", "create",
                            "{\"productName\":\"Sofa\",\"stock\":1000000000,\"price\":1}");
     deliver(&comps[1], HB_CMD_TOPIC("product", "create"), create);
-    cJSON_free(create);
+    free(create);
     relay(&comps[1], &q);
     queue_clear(&q);
     for (size_t i = 0; i < n_comps; i++) {
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
     for (long o = 0; o < orders; o++) {
         char *place = command("order", "place", "{\"productId\":1,\"qty\":1,\"userId\":7}");
         deliver(&comps[0], HB_CMD_TOPIC("order", "place"), place);
-        cJSON_free(place);
+        free(place);
         relay(&comps[0], &q);
         /* Breadth first: each event to every component that routes it, in order. */
         for (int e = 0; e < q.n; e++) {

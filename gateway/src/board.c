@@ -484,7 +484,7 @@ char *gateway_board_render(struct gateway_board *board, unsigned mask,
         }
     }
     pthread_mutex_unlock(&board->lock);
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    char *text = ok ? hb_json_print(root) : NULL;
     cJSON_Delete(root);
     return text;
 }

@@ -5,6 +5,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "hausbus/envelope.h"
+
 char *gateway_health_render(struct gateway_status *status, enum gateway_probe probe,
                             const char *auth_mode, bool broker_connected, int *code)
 {
@@ -36,7 +38,7 @@ char *gateway_health_render(struct gateway_status *status, enum gateway_probe pr
             ok = name && cJSON_AddItemToArray(missing, name);
         }
     }
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    char *text = ok ? hb_json_print(root) : NULL;
     cJSON_Delete(root);
     *code = (live ? broker_connected : ready) ? 200 : 503;
     return text;

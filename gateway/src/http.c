@@ -250,7 +250,7 @@ static int send_error_with(struct mg_connection *conn, int status, const char *m
     cJSON *root = cJSON_CreateObject();
     char *text = NULL;
     if (root && cJSON_AddStringToObject(root, "error", message)) {
-        text = cJSON_PrintUnformatted(root);
+        text = hb_json_print(root);
     }
     cJSON_Delete(root);
     if (!text) {

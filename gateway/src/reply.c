@@ -52,7 +52,7 @@ hb_err_t gateway_reply_decode(const char *payload, size_t len, struct gateway_re
         }
         snprintf(out->location, sizeof(out->location), "%s", location->valuestring);
     }
-    out->body = body ? cJSON_PrintUnformatted(body) : strdup("{}");
+    out->body = body ? hb_json_print(body) : strdup("{}");
     if (!out->body) {
         why = "out of memory";
         rc = HB_ERR_NOMEM;
@@ -104,7 +104,7 @@ size_t gateway_reply_split(const char *payload, size_t len, const char *const *i
                 element = e;
             }
         }
-        texts[i] = element ? cJSON_PrintUnformatted(element) : NULL;
+        texts[i] = element ? hb_json_print(element) : NULL;
         matched += texts[i] != NULL;
     }
     cJSON_Delete(root);

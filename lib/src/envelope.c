@@ -1,5 +1,6 @@
 /* CloudEvents 1.0 JSON envelopes, UUIDs, clocks and typed JSON field readers. */
 #include "hausbus/envelope.h"
+#include "json_print_int.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -235,30 +236,33 @@ hb_err_t hb_envelope_decode(const char *payload, size_t len, struct hb_event *ev
     return rc;
 }
 
+/* Appends the literal text to out. */
+static bool put_literal(struct hb_json_out *out, const char *text)
+{
+    return hb_json_out_raw(out, text, strlen(text));
+}
+
 char *hb_envelope_encode(const struct hb_event *ev)
 {
-    cJSON *root = cJSON_CreateObject();
-    if (!root) {
+    /* Written straight out, not built as a cJSON object first (seven copied strings and
+     * their frees, for one print): the same text, member for member, as that object's
+     * cJSON_PrintUnformatted. Most envelopes fit in 512 bytes. */
+    struct hb_json_out out;
+    if (!hb_json_out_init(&out, 512)) {
         return NULL;
     }
-    /* data goes in by reference, not as a copy: printing only reads it, and deleting root
-     * leaves a referenced item to its owner (ev). */
-    if (!cJSON_AddStringToObject(root, "specversion", "1.0") ||
-        !cJSON_AddStringToObject(root, "id", ev->id) ||
-        !cJSON_AddStringToObject(root, "source", ev->source) ||
-        !cJSON_AddStringToObject(root, "type", ev->type) ||
-        !cJSON_AddStringToObject(root, "time", ev->time) ||
-        /* CloudEvents 1.0: a subject, when present, is non-empty; none means no order. */
-        (ev->subject[0] && !cJSON_AddStringToObject(root, "subject", ev->subject)) ||
-        !cJSON_AddStringToObject(root, "datacontenttype", "application/json") ||
-        !(ev->data ? cJSON_AddItemReferenceToObject(root, "data", ev->data)
-                   : cJSON_AddObjectToObject(root, "data") != NULL)) {
-        cJSON_Delete(root);
-        return NULL;
-    }
-    char *out = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return out;
+    bool ok = put_literal(&out, "{\"specversion\":\"1.0\",\"id\":") &&
+              hb_json_out_string(&out, ev->id) && put_literal(&out, ",\"source\":") &&
+              hb_json_out_string(&out, ev->source) && put_literal(&out, ",\"type\":") &&
+              hb_json_out_string(&out, ev->type) && put_literal(&out, ",\"time\":") &&
+              hb_json_out_string(&out, ev->time) &&
+              /* CloudEvents 1.0: a subject, when present, is non-empty; none means no order. */
+              (!ev->subject[0] || (put_literal(&out, ",\"subject\":") &&
+                                   hb_json_out_string(&out, ev->subject))) &&
+              put_literal(&out, ",\"datacontenttype\":\"application/json\",\"data\":") &&
+              (ev->data ? hb_json_out_value(&out, ev->data) : put_literal(&out, "{}")) &&
+              put_literal(&out, "}");
+    return hb_json_out_finish(&out, ok);
 }
 
 hb_err_t hb_event_init(struct hb_event *ev, const char *component, const char *type,

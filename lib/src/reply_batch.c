@@ -20,13 +20,13 @@ void hb_reply_batch_add(struct hb_reply_batch *rb, char *item, const char *id,
     size_t reserve = (items_left + 1) * (HB_REPLY_BATCH_FALLBACK_MAX + 1) + 2;
     if (!text || rb->len + strlen(text) + reserve > HB_REPLY_MAX) {
         cJSON *quoted = id ? cJSON_CreateString(id) : NULL;
-        char *q = quoted ? cJSON_PrintUnformatted(quoted) : NULL;
+        char *q = quoted ? hb_json_print(quoted) : NULL;
         cJSON_Delete(quoted);
         snprintf(fallback, sizeof(fallback),
                  "{\"id\":%s,\"code\":500,\"body\":{\"error\":\"%s\"}}",
                  q && strlen(q) <= FALLBACK_ID_MAX ? q : "null",
                  text ? "reply batch too large" : "out of memory");
-        cJSON_free(q);
+        free(q);
         text = fallback;
     }
     size_t n = strlen(text);
@@ -47,7 +47,7 @@ void hb_reply_batch_add(struct hb_reply_batch *rb, char *item, const char *id,
         rb->len += n;
         rb->text[rb->len] = '\0';
     }
-    cJSON_free(item);
+    free(item);
 }
 
 char *hb_reply_batch_finish(struct hb_reply_batch *rb)

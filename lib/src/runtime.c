@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hausbus/bus.h"
+#include "hausbus/envelope.h"
 #include "hausbus/log.h"
 #include "hausbus/metrics.h"
 #include "hausbus/probe.h"
@@ -128,7 +129,7 @@ static void dead_letter(struct runtime *rt, const char *topic, const char *paylo
     if (text && letter && cJSON_AddStringToObject(letter, "reason", reason) &&
         cJSON_AddStringToObject(letter, "topic", topic) &&
         cJSON_AddStringToObject(letter, "payload", text)) {
-        json = cJSON_PrintUnformatted(letter);
+        json = hb_json_print(letter);
     }
     rt->metrics.dead_letters++;
     if (!json || hb_store_outbox_put(rt->ctx.store, dlq_topic, json) != HB_OK) {
@@ -136,7 +137,7 @@ static void dead_letter(struct runtime *rt, const char *topic, const char *paylo
     } else {
         HB_LOGW(0, "dead-lettered a message from %s: %s", topic, reason);
     }
-    cJSON_free(json);
+    free(json);
     cJSON_Delete(letter);
     free(text);
 }
@@ -145,9 +146,9 @@ static void dead_letter(struct runtime *rt, const char *topic, const char *paylo
 static void dead_letter_item(struct runtime *rt, const char *topic, const cJSON *item,
                              const char *reason)
 {
-    char *text = cJSON_PrintUnformatted(item);
+    char *text = hb_json_print(item);
     dead_letter(rt, topic, text ? text : "", text ? strlen(text) : 0, reason);
-    cJSON_free(text);
+    free(text);
 }
 
 /* Encodes reply as {"code", "body", "location"}, or for an item of a batched reply as
@@ -166,7 +167,7 @@ static char *encode_reply(struct hb_reply *reply, bool with_id, const char *id)
         if (reply->location[0]) {
             cJSON_AddStringToObject(root, "location", reply->location);
         }
-        json = cJSON_PrintUnformatted(root);
+        json = hb_json_print(root);
     }
     cJSON_Delete(root);
     return json;
@@ -184,7 +185,7 @@ static void send_pending(struct runtime *rt, struct pending_reply *pr)
     }
     free(pr->topic);
     free(pr->correlation);
-    cJSON_free(pr->payload);
+    free(pr->payload);
     memset(pr, 0, sizeof(*pr));
 }
 
@@ -194,7 +195,7 @@ static void queue_reply_text(struct runtime *rt, const struct hb_message *msg, c
                              size_t batch_items)
 {
     if (!msg->response_topic || !payload) {
-        cJSON_free(payload);
+        free(payload);
         return;
     }
     assert(rt->n_replies < HB_COMMIT_BATCH_MAX); /* one per message, messages <= the cap */
@@ -208,7 +209,7 @@ static void queue_reply_text(struct runtime *rt, const struct hb_message *msg, c
         HB_LOGE(0, "out of memory queueing a reply on %s", msg->response_topic);
         free(pr->topic);
         free(pr->correlation);
-        cJSON_free(pr->payload);
+        free(pr->payload);
         memset(pr, 0, sizeof(*pr));
         return;
     }
@@ -293,7 +294,7 @@ static void finish_batch(struct runtime *rt)
     }
     for (size_t i = 0; i < rt->n_replies; i++) {
         if (rc != HB_OK) {
-            cJSON_free(rt->replies[i].payload);
+            free(rt->replies[i].payload);
             rt->replies[i].payload = hb_reply_batch_failed(rt->replies[i].batch_items);
         }
         if (rt->replies[i].payload) {
@@ -484,7 +485,7 @@ static hb_err_t put_replay_request(struct runtime *rt, const char *owner, int64_
     char *payload = hb_envelope_encode(&ev);
     hb_event_clear(&ev);
     hb_err_t rc = payload ? hb_store_outbox_put(rt->ctx.store, topic, payload) : HB_ERR_NOMEM;
-    cJSON_free(payload);
+    free(payload);
     return rc;
 }
 
@@ -790,14 +791,14 @@ static void publish_metrics(struct runtime *rt)
         }
         cJSON_Delete(extra);
     }
-    char *json = snapshot ? cJSON_PrintUnformatted(snapshot) : NULL;
+    char *json = snapshot ? hb_json_print(snapshot) : NULL;
     cJSON_Delete(snapshot);
     char topic[96];
     snprintf(topic, sizeof(topic), HB_TOPIC_PREFIX "metrics/%s", rt->def->name);
     if (!json || rt->bus_ops->publish_snapshot(rt->bus, topic, json, strlen(json)) != HB_OK) {
         HB_LOGW(0, "could not publish metrics on %s", topic);
     }
-    cJSON_free(json);
+    free(json);
 }
 
 static hb_err_t open_store(struct runtime *rt)

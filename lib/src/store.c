@@ -297,7 +297,7 @@ hb_err_t hb_store_emit(struct hb_store *st, const char *type, int64_t order_id, 
     if (n > 0 && (size_t)n < sizeof(topic)) {
         rc = hb_store_outbox_put(st, topic, payload);
     }
-    cJSON_free(payload);
+    free(payload);
     return rc;
 }
 

@@ -302,7 +302,7 @@ static void encode_then_decode_keeps_every_field(void **state)
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "datacontenttype")->valuestring,
                         "application/json");
     cJSON_Delete(root);
-    cJSON_free(json);
+    free(json);
     hb_event_clear(&in);
     hb_event_clear(&out);
 }
@@ -326,9 +326,69 @@ static void encode_leaves_the_data_to_the_event(void **state)
     assert_null(data->next);
     assert_int_equal(hb_json_int(ev.data, "orderId", 1, 10, &(int64_t){0}), HB_OK);
     assert_non_null(strstr(first, "\"data\":{\"orderId\":7,\"items\":[{\"sku\":\"a\"},{\"sku\":\"b\"}]}"));
-    cJSON_free(first);
-    cJSON_free(second);
+    free(first);
+    free(second);
     hb_event_clear(&ev);
+}
+
+/* The envelope as it was built before hb_envelope_encode wrote it directly: a cJSON object
+ * of the same members, printed by cJSON. */
+static char *encode_with_cjson(const struct hb_event *ev)
+{
+    cJSON *root = cJSON_CreateObject();
+    assert_non_null(root);
+    cJSON_AddStringToObject(root, "specversion", "1.0");
+    cJSON_AddStringToObject(root, "id", ev->id);
+    cJSON_AddStringToObject(root, "source", ev->source);
+    cJSON_AddStringToObject(root, "type", ev->type);
+    cJSON_AddStringToObject(root, "time", ev->time);
+    if (ev->subject[0]) {
+        cJSON_AddStringToObject(root, "subject", ev->subject);
+    }
+    cJSON_AddStringToObject(root, "datacontenttype", "application/json");
+    if (ev->data) {
+        cJSON_AddItemReferenceToObject(root, "data", ev->data);
+    } else {
+        cJSON_AddObjectToObject(root, "data");
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+/* Byte for byte what cJSON printed: with and without subject, without data, with data of
+ * every kind, and with fields that need escapes. */
+static void encode_prints_what_cjson_printed(void **state)
+{
+    (void)state;
+    static const char *const datas[] = {
+        NULL, "{}", "[]", "{\"orderId\":7,\"items\":[{\"sku\":\"a\",\"qty\":2.5}],\"ok\":true}",
+        "{\"text\":\"line\\nbreak \\\"q\\\" \\u0001 caf\\u00e9\",\"n\":-0.1,\"big\":1e300}",
+        "[1,null,false,\"x\"]", "42", "\"just a string\"",
+    };
+    for (size_t i = 0; i < sizeof(datas) / sizeof(datas[0]); i++) {
+        for (int order = 0; order < 2; order++) {
+            struct hb_event ev;
+            cJSON *data = datas[i] ? cJSON_Parse(datas[i]) : NULL;
+            assert_true(!datas[i] || data);
+            assert_int_equal(hb_event_init(&ev, "order", "OrderPlaced", order, data), HB_OK);
+            if (!datas[i]) {
+                cJSON_Delete(ev.data); /* hb_event_init made {}; encode then prints {} */
+                ev.data = NULL;
+            }
+            if (i % 2) {
+                snprintf(ev.type, sizeof(ev.type), "%s", "odd\"type\\\t\x01\x7f\xc3\xa9");
+            }
+            char *want = encode_with_cjson(&ev);
+            char *got = hb_envelope_encode(&ev);
+            assert_non_null(want);
+            assert_non_null(got);
+            assert_string_equal(got, want);
+            cJSON_free(want);
+            free(got);
+            hb_event_clear(&ev);
+        }
+    }
 }
 
 static void event_init_sets_uuid_time_subject_and_source(void **state)
@@ -386,7 +446,7 @@ static void event_without_order_is_encoded_without_subject(void **state)
     assert_int_equal(hb_envelope_decode(json, strlen(json), &in, NULL), HB_OK);
     assert_string_equal(in.subject, "");
     cJSON_Delete(root);
-    cJSON_free(json);
+    free(json);
     hb_event_clear(&in);
     hb_event_clear(&out);
 }
@@ -845,6 +905,7 @@ int main(void)
         cmocka_unit_test(payload_of_exactly_64_kib_is_accepted),
         cmocka_unit_test(encode_then_decode_keeps_every_field),
         cmocka_unit_test(encode_leaves_the_data_to_the_event),
+        cmocka_unit_test(encode_prints_what_cjson_printed),
         cmocka_unit_test(event_init_sets_uuid_time_subject_and_source),
         cmocka_unit_test(event_init_without_order_has_empty_subject_and_empty_data),
         cmocka_unit_test(event_without_order_is_encoded_without_subject),

@@ -44,11 +44,11 @@ static void template_is_a_text_object_linking_the_order(void **state)
                         "https://shop.example/orders/42");
     assert_int_equal(cJSON_GetArraySize(root), 4);
     cJSON_Delete(root);
-    cJSON_free(json);
+    free(json);
 
     json = kakao_template_json(&msg, "http://localhost:8080/orders"); /* no slash: same */
     assert_non_null(strstr(json, "\"web_url\":\"http://localhost:8080/orders/42\""));
-    cJSON_free(json);
+    free(json);
 }
 
 static void template_escapes_quotes_and_control_characters(void **state)
@@ -58,7 +58,7 @@ static void template_escapes_quotes_and_control_characters(void **state)
     assert_non_null(strstr(json, "\\\"Sofa\\\""));
     assert_non_null(strstr(json, "\\n"));
     assert_null(strchr(json, '\n'));
-    cJSON_free(json);
+    free(json);
 }
 
 /* Decodes %XX (the body has no '+'), for the round trip. */
@@ -100,7 +100,7 @@ static void form_body_is_template_object_percent_encoded(void **state)
     assert_string_equal(decoded, json);
     free(decoded);
     free(body);
-    cJSON_free(json);
+    free(json);
 
     body = kakao_form_body("");
     assert_string_equal(body, "template_object=");

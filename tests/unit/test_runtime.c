@@ -266,7 +266,7 @@ static void deliver_make(struct hb_bus *b)
         .correlation_len = 1,
     };
     b->opt.on_message(b->opt.ctx, &msg);
-    cJSON_free(payload);
+    free(payload);
     hb_event_clear(&ev);
 }
 
@@ -296,8 +296,8 @@ static void deliver_batch(struct hb_bus *b)
         .content_type = HB_CONTENT_TYPE_CE_BATCH,
     };
     b->opt.on_message(b->opt.ctx, &msg);
-    cJSON_free(a);
-    cJSON_free(c);
+    free(a);
+    free(c);
     hb_event_clear(&first);
     hb_event_clear(&last);
 }
@@ -318,7 +318,7 @@ static void deliver_events(struct hb_bus *b, const char *topic, const char *type
         }
         char *text = hb_envelope_encode(&ev);
         cJSON_AddItemToArray(array, cJSON_Parse(text));
-        cJSON_free(text);
+        free(text);
         hb_event_clear(&ev);
     }
     char *payload = cJSON_PrintUnformatted(array);

@@ -7,6 +7,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "hausbus/envelope.h"
+
 char *kakao_template_json(const struct notification_msg *msg, const char *order_url_base)
 {
     char url[640];
@@ -29,7 +31,7 @@ char *kakao_template_json(const struct notification_msg *msg, const char *order_
         cJSON_AddItemToObject(root, "link", link);
         link = NULL; /* owned by root */
         if (cJSON_AddStringToObject(root, "button_title", KAKAO_BUTTON_TITLE)) {
-            json = cJSON_PrintUnformatted(root);
+            json = hb_json_print(root);
         }
     }
     cJSON_Delete(link);

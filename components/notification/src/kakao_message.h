@@ -10,7 +10,7 @@
 /* The default text template of msg (developers.kakao.com, message-template/default):
  * {"object_type":"text","text":msg->text,"link":{"web_url":U,"mobile_web_url":U},
  *  "button_title":KAKAO_BUTTON_TITLE} with U = order_url_base "/" order id.
- * Returns a malloc'd string (free it with cJSON_free), or NULL on allocation failure. */
+ * Returns a malloc'd string (free it with free()), or NULL on allocation failure. */
 char *kakao_template_json(const struct notification_msg *msg, const char *order_url_base);
 
 /* "template_object=" followed by template_json percent-encoded for

@@ -81,7 +81,7 @@ static enum notifier_outcome kakao_send(void *self, const struct notification_ms
     struct kakao *k = self;
     char *template_json = kakao_template_json(msg, k->settings.order_url_base);
     char *body = template_json ? kakao_form_body(template_json) : NULL;
-    cJSON_free(template_json);
+    free(template_json);
     CURL *curl = body ? k->curl->easy_init() : NULL;
     struct curl_slist *headers = NULL, *more = NULL;
     if (curl && (headers = k->curl->slist_append(NULL, k->authorization)) != NULL) {

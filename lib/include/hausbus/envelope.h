@@ -115,6 +115,14 @@ cJSON *hb_json_parse(const char *text, size_t len, const char **end);
  * document". */
 cJSON *hb_json_parse_document(const char *text, size_t len, const char **reason);
 
+/* Prints item as cJSON_PrintUnformatted does, byte for byte (the same escapes, the same
+ * %1.15g/%1.17g number text, NaN and infinities as null, raw items verbatim, a string
+ * whose valuestring is NULL as ""), without its sprintf/sscanf round trip for integral
+ * numbers, and without recursion: a deep tree costs heap, not stack. Returns a malloc'd
+ * string the caller frees with free(), or NULL for a NULL item, an item of invalid type
+ * (or a raw one without text) anywhere in the tree, and on allocation failure. */
+char *hb_json_print(const cJSON *item);
+
 /* Reads an integer member of obj that is a JSON number with no fraction in
  * [min, max]. Returns HB_ERR_DECODE when missing, wrongly typed or out of range. */
 hb_err_t hb_json_int(const cJSON *obj, const char *name, int64_t min, int64_t max,
