@@ -31,6 +31,29 @@
     "CASE " step " WHEN 'PAID' THEN 'PLACED' WHEN 'PREPARING' THEN 'PAID'"                     \
     " WHEN 'SHIPPING' THEN 'PREPARING' ELSE 'SHIPPING' END"
 
+/* Saga step pairs whose latency the metrics report, as "<from>_to_<to>" in lower case
+ * (the names order_step_latency's trigger builds). */
+static const struct {
+    const char *name;
+    const char *from;
+    const char *to;
+} saga_steps[] = {
+    {"placed_to_paid", "PLACED", "PAID"},
+    {"paid_to_preparing", "PAID", "PREPARING"},
+    {"preparing_to_shipping", "PREPARING", "SHIPPING"},
+    {"shipping_to_delivered", "SHIPPING", "DELIVERED"},
+};
+
+/* The bounds of order_step_latency's buckets (ms): 5 ms .. 10 s for the machine steps, on
+ * to 7 days for the steps that wait on people. Keep in step with LATENCY_BUCKET_SQL. */
+static const double saga_latency_le_ms[] = {
+    5,       10,      25,       50,       100,      250,      500,       1000,
+    2500,    5000,    10000,    30000,    60000,    300000,   900000,    3600000,
+    10800000, 21600000, 43200000, 86400000, 172800000, 345600000, 604800000};
+_Static_assert(sizeof(saga_latency_le_ms) / sizeof(saga_latency_le_ms[0]) <=
+                   HB_HISTOGRAM_BUCKETS_MAX,
+               "saga latency bounds fit one hb_histogram");
+
 static const char order_schema[] =
     "CREATE TABLE IF NOT EXISTS orders("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -47,7 +70,7 @@ static const char order_schema[] =
     "CREATE INDEX IF NOT EXISTS orders_by_redrive ON orders(next_redrive_at)"
     "  WHERE next_redrive_at IS NOT NULL;"
     /* Each status an order reached, once, with when (ms): the saga metrics count these
-     * rows, so a redelivered or replayed event can never count twice. Triggers write
+     * rows, so a redelivered or replayed event can never count twice. record_step writes
      * them in the transaction of the status change itself. */
     "CREATE TABLE IF NOT EXISTS order_steps("
     "  order_id INTEGER NOT NULL, step TEXT NOT NULL, at INTEGER,"
@@ -65,15 +88,12 @@ static const char order_schema[] =
     "DELETE FROM order_step_latency WHERE EXISTS (SELECT 1 FROM sqlite_master"
     "  WHERE type = 'trigger' AND name = 'order_step_latency_on_step');"
     "DROP TRIGGER IF EXISTS order_step_latency_on_step;"
-    "CREATE TRIGGER IF NOT EXISTS order_step_latency_on_step_v2 AFTER INSERT ON order_steps"
-    "  WHEN NEW.at IS NOT NULL AND NEW.step IN ('PAID', 'PREPARING', 'SHIPPING', 'DELIVERED')"
-    "  BEGIN INSERT INTO order_step_latency(name, bucket, n, sum_ms)"
-    "  SELECT lower(prev.step) || '_to_' || lower(NEW.step), " LATENCY_BUCKET_SQL ", 1, d"
-    "  FROM (SELECT step, max(NEW.at - at, 0) AS d FROM order_steps"
-    "    WHERE order_id = NEW.order_id AND at IS NOT NULL"
-    "    AND step = " PREVIOUS_STEP_SQL("NEW.step") ") AS prev WHERE true"
-    "  ON CONFLICT(name, bucket) DO UPDATE SET n = n + 1, sum_ms = sum_ms + excluded.sum_ms;"
-    "  END;"
+    /* Until this release triggers wrote the steps and their latencies; record_step does it
+     * in C now (a trigger program cost more than the rest of a status change), so a
+     * database from before drops them instead of counting twice. */
+    "DROP TRIGGER IF EXISTS order_step_latency_on_step_v2;"
+    "DROP TRIGGER IF EXISTS order_steps_on_insert;"
+    "DROP TRIGGER IF EXISTS order_steps_on_update;"
     /* An empty aggregate is rebuilt from the steps (a no-op on a new database). */
     "INSERT INTO order_step_latency(name, bucket, n, sum_ms)"
     "  SELECT name, " LATENCY_BUCKET_SQL ", count(*), sum(d) FROM ("
@@ -84,11 +104,6 @@ static const char order_schema[] =
     "    WHERE cur.step IN ('PAID', 'PREPARING', 'SHIPPING', 'DELIVERED')"
     "      AND cur.at IS NOT NULL AND prev.at IS NOT NULL)"
     "  WHERE NOT EXISTS (SELECT 1 FROM order_step_latency) GROUP BY 1, 2;"
-    "CREATE TRIGGER IF NOT EXISTS order_steps_on_insert AFTER INSERT ON orders BEGIN"
-    "  INSERT OR IGNORE INTO order_steps VALUES(NEW.id, NEW.status, NEW.updated_at); END;"
-    "CREATE TRIGGER IF NOT EXISTS order_steps_on_update AFTER UPDATE OF status ON orders"
-    "  WHEN NEW.status IS NOT OLD.status BEGIN"
-    "  INSERT OR IGNORE INTO order_steps VALUES(NEW.id, NEW.status, NEW.updated_at); END;"
     /* A database from before order_steps: what each order evidently went through, without
      * times (no latencies). Runs on every start but inserts only while the table is empty,
      * which after the first new order it never is again. */
@@ -120,6 +135,7 @@ struct order {
     bool stock_released;
     bool payment_settled;
     char status[20];
+    char stored_status[20]; /* status as loaded: a change is a saga step (record_step) */
     char reason[32];
     char delivery_status[20];
     char product_name[101];
@@ -160,12 +176,84 @@ static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
         o->stock_released = sqlite3_column_int(s, 6) != 0;
         o->payment_settled = sqlite3_column_int(s, 7) != 0;
         copy_text(o->status, sizeof(o->status), sqlite3_column_text(s, 8));
+        memcpy(o->stored_status, o->status, sizeof(o->status));
         copy_text(o->reason, sizeof(o->reason), sqlite3_column_text(s, 9));
         copy_text(o->delivery_status, sizeof(o->delivery_status), sqlite3_column_text(s, 10));
         copy_text(o->product_name, sizeof(o->product_name), sqlite3_column_text(s, 11));
     }
     hb_store_release(ctx->store, s);
     return rc;
+}
+
+/* The bucket of a step latency of d ms: the first bound of saga_latency_le_ms that d is
+ * not over, the count of bounds when it is over them all (as LATENCY_BUCKET_SQL). */
+static int64_t latency_bucket(int64_t d)
+{
+    size_t n = sizeof(saga_latency_le_ms) / sizeof(saga_latency_le_ms[0]);
+    for (size_t i = 0; i < n; i++) {
+        if ((double)d <= saga_latency_le_ms[i]) {
+            return (int64_t)i;
+        }
+    }
+    return (int64_t)n;
+}
+
+/* Adds the latency from the step before `step` (saga_steps) to `step` at `at` to
+ * order_step_latency, when the order has that earlier step with a time. */
+static hb_err_t record_step_latency(struct hb_ctx *ctx, int64_t order_id, const char *step,
+                                    int64_t at)
+{
+    size_t i = 0;
+    size_t n = sizeof(saga_steps) / sizeof(saga_steps[0]);
+    while (i < n && strcmp(saga_steps[i].to, step) != 0) {
+        i++;
+    }
+    if (i == n) {
+        return HB_OK; /* a step whose latency is not measured */
+    }
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_cached(
+        ctx->store, "SELECT at FROM order_steps WHERE order_id = ? AND step = ? AND at IS NOT NULL",
+        &s));
+    sqlite3_bind_int64(s, 1, order_id);
+    sqlite3_bind_text(s, 2, saga_steps[i].from, -1, SQLITE_STATIC);
+    int found = sqlite3_step(s);
+    int64_t from_at = found == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    hb_store_release(ctx->store, s);
+    if (found != SQLITE_ROW) {
+        return found == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+    }
+    int64_t d = at > from_at ? at - from_at : 0;
+    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+                                     "INSERT INTO order_step_latency(name, bucket, n, sum_ms)"
+                                     " VALUES(?, ?, 1, ?) ON CONFLICT(name, bucket) DO UPDATE"
+                                     " SET n = n + 1, sum_ms = sum_ms + excluded.sum_ms",
+                                     &s));
+    sqlite3_bind_text(s, 1, saga_steps[i].name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, latency_bucket(d));
+    sqlite3_bind_int64(s, 3, d);
+    int step_rc = sqlite3_step(s);
+    hb_store_release(ctx->store, s);
+    return step_rc == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+}
+
+/* Records that the order reached `step` at `at` (ms), once: a step seen again (a replay,
+ * a refused cancel that keeps SHIPPING) changes nothing, so nothing counts twice. */
+static hb_err_t record_step(struct hb_ctx *ctx, int64_t order_id, const char *step, int64_t at)
+{
+    sqlite3_stmt *s = NULL;
+    HB_RETURN_ON_ERR(hb_store_cached(
+        ctx->store, "INSERT OR IGNORE INTO order_steps(order_id, step, at) VALUES(?, ?, ?)", &s));
+    sqlite3_bind_int64(s, 1, order_id);
+    sqlite3_bind_text(s, 2, step, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, at);
+    int step_rc = sqlite3_step(s);
+    bool fresh = sqlite3_changes(hb_store_db(ctx->store)) == 1;
+    hb_store_release(ctx->store, s);
+    if (step_rc != SQLITE_DONE) {
+        return HB_ERR_DB;
+    }
+    return fresh ? record_step_latency(ctx, order_id, step, at) : HB_OK;
 }
 
 /* Emits event_type carrying the order's current snapshot. */
@@ -225,6 +313,11 @@ static hb_err_t order_store(struct hb_ctx *ctx, struct order *o, const char *eve
     hb_store_release(ctx->store, s);
     if (step != SQLITE_DONE) {
         return HB_ERR_DB;
+    }
+    if (strcmp(o->status, o->stored_status) != 0) {
+        /* updated_at moves with every announced change, and only they change the status */
+        HB_RETURN_ON_ERR(record_step(ctx, o->id, o->status, ctx->now_ms));
+        memcpy(o->stored_status, o->status, sizeof(o->status));
     }
     if (!event_type) {
         return HB_OK;
@@ -317,6 +410,7 @@ hb_err_t order_place(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_re
      * write the same values again. */
     struct order o = {.id = sqlite3_last_insert_rowid(hb_store_db(ctx->store)), .version = 1};
     snprintf(o.status, sizeof(o.status), "PLACED");
+    HB_RETURN_ON_ERR(record_step(ctx, o.id, o.status, ctx->now_ms));
     HB_LOGI(o.id, "order %s (%s)", o.status, "OrderPlaced");
     HB_RETURN_ON_ERR(emit_snapshot(ctx, o.id, "OrderPlaced"));
     return reply_status(reply, 202, &o);
@@ -584,29 +678,6 @@ hb_err_t order_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
     HB_RETURN_ON_ERR(order_load(ctx, sqlite3_column_int64(row, 0), &o));
     return emit_snapshot(ctx, o.id, announce_event(&o));
 }
-
-/* Saga step pairs whose latency the metrics report, as "<from>_to_<to>" in lower case
- * (the names order_step_latency's trigger builds). */
-static const struct {
-    const char *name;
-    const char *from;
-    const char *to;
-} saga_steps[] = {
-    {"placed_to_paid", "PLACED", "PAID"},
-    {"paid_to_preparing", "PAID", "PREPARING"},
-    {"preparing_to_shipping", "PREPARING", "SHIPPING"},
-    {"shipping_to_delivered", "SHIPPING", "DELIVERED"},
-};
-
-/* The bounds of order_step_latency's buckets (ms): 5 ms .. 10 s for the machine steps, on
- * to 7 days for the steps that wait on people. Keep in step with LATENCY_BUCKET_SQL. */
-static const double saga_latency_le_ms[] = {
-    5,       10,      25,       50,       100,      250,      500,       1000,
-    2500,    5000,    10000,    30000,    60000,    300000,   900000,    3600000,
-    10800000, 21600000, 43200000, 86400000, 172800000, 345600000, 604800000};
-_Static_assert(sizeof(saga_latency_le_ms) / sizeof(saga_latency_le_ms[0]) <=
-                   HB_HISTOGRAM_BUCKETS_MAX,
-               "saga latency bounds fit one hb_histogram");
 
 #define SAGA_REASONS_MAX 32 /* rejection reasons reported; they come from our own code */
 
