@@ -494,6 +494,13 @@ static void time_now_is_rfc3339_with_milliseconds(void **state)
     if (!is_rfc3339_ms_utc(now)) {
         fail_msg("not RFC 3339 with ms and Z: \"%s\"", now);
     }
+    /* the fields are the clock's: read back, it is now (to the second) */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ms = 0;
+    assert_int_equal(hb_time_parse_ms(now, &ms), HB_OK);
+    int64_t wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    assert_true(ms <= wall_ms && wall_ms - ms < 2000);
     char small[8];
     hb_time_now(small, sizeof(small)); /* truncates, never overflows */
     assert_int_equal(strlen(small), sizeof(small) - 1);

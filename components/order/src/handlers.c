@@ -8,6 +8,7 @@
 #include "hausbus/bus.h"
 #include "hausbus/log.h"
 #include "hausbus/metrics.h"
+#include "hausbus/text.h"
 
 #define REDRIVE_BATCH 100
 #define REDRIVE_BACKOFF_MAX_SHIFT 6
@@ -148,7 +149,7 @@ static bool is(const struct order *o, const char *status)
 
 static void copy_text(char *dst, size_t cap, const unsigned char *src)
 {
-    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+    hb_strlcpy(dst, src ? (const char *)src : "", cap);
 }
 
 /* Loads order id into o. HB_ERR_NOT_FOUND when there is no such order. */
@@ -329,7 +330,7 @@ static hb_err_t order_store(struct hb_ctx *ctx, struct order *o, const char *eve
 static hb_err_t transition(struct hb_ctx *ctx, struct order *o, const char *status,
                            const char *event_type)
 {
-    snprintf(o->status, sizeof(o->status), "%s", status);
+    hb_strlcpy(o->status, status, sizeof(o->status));
     return order_store(ctx, o, event_type);
 }
 
@@ -359,7 +360,7 @@ static void take_product_name(struct order *o, const struct hb_event *ev)
 {
     const char *name = NULL;
     if (hb_json_str(ev->data, "productName", sizeof(o->product_name) - 1, &name) == HB_OK) {
-        snprintf(o->product_name, sizeof(o->product_name), "%s", name);
+        hb_strlcpy(o->product_name, name, sizeof(o->product_name));
     }
 }
 
