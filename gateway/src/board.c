@@ -21,6 +21,11 @@
 #define EVT_PREFIX HB_TOPIC_PREFIX "evt/"
 #define CMD_PREFIX HB_TOPIC_PREFIX "cmd/"
 #define TEXT_MAX 40 /* status, reason, event type, time: longer values are cut */
+/* Order events kept unread while no stream is open (see keep_unread). About 300 events:
+ * the lives of some 50 orders, more than the 20 a page shows. */
+#define BACKLOG_MAX (128 * 1024)
+/* A record in the backlog: payload length (4 bytes), type length (1), type, payload. */
+#define RECORD_HEAD 5
 
 struct counter {
     char topic[GATEWAY_BOARD_TOPIC_MAX];
@@ -66,6 +71,17 @@ struct gateway_board {
     struct order_row orders[GATEWAY_BOARD_ORDERS]; /* by order id, highest first */
     size_t n_edges;
     struct edge edges[GATEWAY_BOARD_EDGES];
+    /* Order events that came while no stream was open, as records, oldest first: read
+     * only when somebody looks (keep_unread). */
+    char *backlog; /* BACKLOG_MAX bytes once needed */
+    size_t backlog_len;
+    bool backlog_lost; /* older records were dropped unread: the orders shown may be stale */
+};
+
+/* A backlog taken out of the board for reading. */
+struct backlog {
+    char *records; /* malloc'd; NULL for none */
+    size_t len;
 };
 
 hb_err_t gateway_board_clients_parse(const char *text, int *out)
@@ -125,6 +141,7 @@ void gateway_board_destroy(struct gateway_board *board)
     }
     pthread_cond_destroy(&board->changed);
     pthread_mutex_destroy(&board->lock);
+    free(board->backlog);
     free(board);
 }
 
@@ -372,6 +389,107 @@ static bool on_metrics(struct gateway_board *board, const char *name, const cJSO
     return true;
 }
 
+/* Folds one message of evt/order/<event> (a CloudEvent or a batch of them) into the
+ * board. Returns false when it holds no order event. */
+static bool on_order_message(struct gateway_board *board, const char *event,
+                             const char *payload, size_t len)
+{
+    cJSON *root = gateway_json_parse(payload, len);
+    bool done = cJSON_IsObject(root) && on_order_event(board, event, root);
+    if (cJSON_IsArray(root)) {
+        /* A CloudEvents batch (docs/PROTOCOL.md, "Batches"): each of its events in turn. */
+        for (const cJSON *item = root->child; item; item = item->next) {
+            done = (cJSON_IsObject(item) && on_order_event(board, event, item)) || done;
+        }
+    }
+    cJSON_Delete(root);
+    return done;
+}
+
+/* Appends an order message to the backlog instead of parsing it: while no stream is
+ * open nobody sees the orders, and parsing every event was a tenth of the gateway's work
+ * under load. The backlog is read when somebody looks (take_backlog), so a page opened
+ * later still starts with the latest orders. When it is full, its older half is dropped
+ * unread and marked lost. Returns false (nothing kept) when out of memory; the caller
+ * then folds the message at once. Call with the lock held; event is shorter than
+ * TEXT_MAX, len at most GATEWAY_BOARD_PAYLOAD_MAX. */
+static bool keep_unread(struct gateway_board *board, const char *event, const char *payload,
+                        size_t len)
+{
+    size_t event_len = strlen(event);
+    size_t need = RECORD_HEAD + event_len + len;
+    if (!board->backlog && !(board->backlog = malloc(BACKLOG_MAX))) {
+        return false;
+    }
+    if (board->backlog_len + need > BACKLOG_MAX) {
+        /* Drop whole records from the front until at most half is left (and need fits). */
+        size_t at = 0;
+        while (at < board->backlog_len &&
+               (board->backlog_len - at > BACKLOG_MAX / 2 ||
+                board->backlog_len - at + need > BACKLOG_MAX)) {
+            uint32_t record_len;
+            memcpy(&record_len, board->backlog + at, sizeof(record_len));
+            at += RECORD_HEAD + (unsigned char)board->backlog[at + 4] + record_len;
+        }
+        memmove(board->backlog, board->backlog + at, board->backlog_len - at);
+        board->backlog_len -= at;
+        board->backlog_lost = true;
+    }
+    char *out = board->backlog + board->backlog_len;
+    uint32_t record_len = (uint32_t)len;
+    memcpy(out, &record_len, sizeof(record_len));
+    out[4] = (char)(unsigned char)event_len;
+    memcpy(out + RECORD_HEAD, event, event_len);
+    memcpy(out + RECORD_HEAD + event_len, payload, len);
+    board->backlog_len += need;
+    return true;
+}
+
+/* Takes the backlog out of the board (the caller folds it with fold_backlog, without the
+ * lock). When records were lost, the orders shown are forgotten now, in the same hold of
+ * the lock: an order whose latest event was dropped must not be shown in an older state,
+ * and the events after this moment reach the board in full. Call with the lock held. */
+static struct backlog take_backlog(struct gateway_board *board)
+{
+    struct backlog taken = {.records = board->backlog, .len = board->backlog_len};
+    if (board->backlog_lost) {
+        board->n_orders = 0;
+        bump(board, GATEWAY_BOARD_ORDERS_PART);
+    }
+    board->backlog = NULL;
+    board->backlog_len = 0;
+    board->backlog_lost = false;
+    return taken;
+}
+
+/* Folds the records of taken into the board, oldest first, and frees them. Call without
+ * the lock. */
+static void fold_backlog(struct gateway_board *board, struct backlog taken)
+{
+    size_t at = 0;
+    while (at < taken.len) {
+        uint32_t record_len;
+        memcpy(&record_len, taken.records + at, sizeof(record_len));
+        size_t event_len = (unsigned char)taken.records[at + 4];
+        char event[TEXT_MAX];
+        memcpy(event, taken.records + at + RECORD_HEAD, event_len);
+        event[event_len] = '\0';
+        on_order_message(board, event, taken.records + at + RECORD_HEAD + event_len,
+                         record_len);
+        at += RECORD_HEAD + event_len + record_len;
+    }
+    free(taken.records);
+}
+
+/* Reads what came while nobody looked, before somebody looks. Call without the lock. */
+static void catch_up(struct gateway_board *board)
+{
+    pthread_mutex_lock(&board->lock);
+    struct backlog taken = take_backlog(board);
+    pthread_mutex_unlock(&board->lock);
+    fold_backlog(board, taken);
+}
+
 bool gateway_board_on_message(struct gateway_board *board, const char *topic,
                               const char *payload, size_t len)
 {
@@ -390,15 +508,17 @@ bool gateway_board_on_message(struct gateway_board *board, const char *topic,
     if (strlen(rest) >= TEXT_MAX || strchr(rest, '/')) {
         return false;
     }
-    cJSON *root = gateway_json_parse(payload, len);
-    bool done = cJSON_IsObject(root) &&
-                (order ? on_order_event(board, rest, root) : on_metrics(board, rest, root));
-    if (order && cJSON_IsArray(root)) {
-        /* A CloudEvents batch (docs/PROTOCOL.md, "Batches"): each of its events in turn. */
-        for (const cJSON *event = root->child; event; event = event->next) {
-            done = (cJSON_IsObject(event) && on_order_event(board, rest, event)) || done;
+    if (order) {
+        pthread_mutex_lock(&board->lock);
+        bool kept = board->clients == 0 && keep_unread(board, rest, payload, len);
+        pthread_mutex_unlock(&board->lock);
+        if (kept) {
+            return true;
         }
+        return on_order_message(board, rest, payload, len);
     }
+    cJSON *root = gateway_json_parse(payload, len);
+    bool done = cJSON_IsObject(root) && on_metrics(board, rest, root);
     cJSON_Delete(root);
     return done;
 }
@@ -470,6 +590,9 @@ static bool render_parts(const struct gateway_board *board, unsigned mask, cJSON
 char *gateway_board_render(struct gateway_board *board, unsigned mask,
                            struct gateway_board_cursor *cursor)
 {
+    if (mask & GATEWAY_BOARD_ORDERS_PART) {
+        catch_up(board);
+    }
     cJSON *root = cJSON_CreateObject();
     if (!root) {
         return NULL;
@@ -510,6 +633,7 @@ unsigned gateway_board_wait(struct gateway_board *board, const struct gateway_bo
     int64_t ns = deadline.tv_nsec + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
     deadline.tv_sec += (time_t)(ns / 1000000000LL);
     deadline.tv_nsec = (long)(ns % 1000000000LL);
+    catch_up(board);
     pthread_mutex_lock(&board->lock);
     uint64_t wakes = board->wakes;
     unsigned mask = changed_since(board, cursor);
@@ -533,12 +657,17 @@ void gateway_board_wake(struct gateway_board *board)
 
 bool gateway_board_join(struct gateway_board *board)
 {
+    struct backlog taken = {.records = NULL};
     pthread_mutex_lock(&board->lock);
     bool admitted = board->clients < board->max_clients;
     if (admitted) {
         board->clients++;
+        /* From now on order events are folded as they come; what came before is in the
+         * backlog, taken in the same hold of the lock, so none is read twice or missed. */
+        taken = take_backlog(board);
     }
     pthread_mutex_unlock(&board->lock);
+    fold_backlog(board, taken);
     return admitted;
 }
 

@@ -55,13 +55,17 @@ hb_err_t gateway_board_clients_parse(const char *text, int *out);
  * hausbus/v1/metrics/<name> (docs/METRICS: "time", "startedAt", "handled"). The rate of
  * an edge is the increase of its handled counters over the seconds between two metrics
  * snapshots of the same process run. Returns false and changes nothing for another
- * topic or a malformed payload. Wakes waiting streams when something changed.
- * Thread-safe. */
+ * topic or a malformed payload. Wakes waiting streams when something changed. While no
+ * stream is open (gateway_board_join), an order event is kept unread instead (true) and
+ * folded, or found malformed, at the next join, render or wait; of those that came
+ * since, only the latest 128 KiB are kept, and when older ones were dropped the orders
+ * shown before are forgotten. Thread-safe. */
 bool gateway_board_on_message(struct gateway_board *board, const char *topic,
                               const char *payload, size_t len);
 
 /* Renders {"components":[...],"orders":[...],"edges":[...]} with only the parts in
- * mask, and sets *cursor (may be NULL) to the state rendered. Returns a malloc'd
+ * mask (with orders, after reading the order events kept unread), and sets *cursor (may
+ * be NULL) to the state rendered. Returns a malloc'd
  * string, NULL on allocation failure. Thread-safe. */
 char *gateway_board_render(struct gateway_board *board, unsigned mask,
                            struct gateway_board_cursor *cursor);
@@ -75,7 +79,9 @@ unsigned gateway_board_wait(struct gateway_board *board, const struct gateway_bo
 /* Wakes every waiting stream (the gateway is stopping). Thread-safe. */
 void gateway_board_wake(struct gateway_board *board);
 
-/* Takes one stream slot: false when max_clients streams are open. Thread-safe. */
+/* Takes one stream slot: false when max_clients streams are open. Reads the order
+ * events kept unread first; from then on until the last stream leaves, order events are
+ * read as they come. Thread-safe. */
 bool gateway_board_join(struct gateway_board *board);
 
 /* Gives back a slot taken by gateway_board_join. Thread-safe. */

@@ -377,7 +377,7 @@ bool gateway_coalesce_forget(struct gateway_coalesce *c, const struct gateway_ti
 hb_err_t gateway_coalesce_wait(struct gateway_coalesce *c, struct gateway_pending *pending,
                                const char *topic, const struct gateway_ticket *ticket,
                                int timeout_ms, gateway_coalesce_flush_fn *flush, void *ctx,
-                               char **reply, size_t *reply_len)
+                               struct gateway_answer *answer)
 {
     int64_t deadline_ms = hb_now_ms() + timeout_ms;
     int64_t left_ms = timeout_ms;
@@ -389,8 +389,7 @@ hb_err_t gateway_coalesce_wait(struct gateway_coalesce *c, struct gateway_pendin
         flush(ctx, topic);
         left_ms = deadline_ms - hb_now_ms();
     }
-    hb_err_t rc = gateway_pending_wait(pending, ticket, left_ms > 0 ? (int)left_ms : 0, reply,
-                                       reply_len);
+    hb_err_t rc = gateway_pending_wait(pending, ticket, left_ms > 0 ? (int)left_ms : 0, answer);
     if (rc == HB_ERR_TIMEOUT) {
         gateway_coalesce_forget(c, ticket);
     }

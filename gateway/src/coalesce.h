@@ -112,7 +112,7 @@ typedef void gateway_coalesce_flush_fn(void *ctx, const char *topic);
 hb_err_t gateway_coalesce_wait(struct gateway_coalesce *c, struct gateway_pending *pending,
                                const char *topic, const struct gateway_ticket *ticket,
                                int timeout_ms, gateway_coalesce_flush_fn *flush, void *ctx,
-                               char **reply, size_t *reply_len);
+                               struct gateway_answer *answer);
 
 /* True when correlation (len bytes) is a batch's, as gateway_coalesce_take makes them.
  * Can't fail. */

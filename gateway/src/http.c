@@ -38,24 +38,27 @@ static unsigned request_expiry_s(const struct gateway *gw)
     return timeout_ms > 0 ? (unsigned)(timeout_ms + 999) / 1000u : 1u;
 }
 
-/* Answers every waiter of batch with {"code": 503} (it could not be published, for why)
- * and forgets the message, so that it holds its topic back no longer. */
+/* Answers every waiter of batch with 503 (it could not be published, for why) and
+ * forgets the message, so that it holds its topic back no longer. */
 static void fail_batch(struct gateway *gw, const struct gateway_coalesce_batch *batch,
                        hb_err_t why)
 {
-    static const char unavailable[] =
-        "{\"code\":503,\"body\":{\"error\":\"message bus unavailable\"}}";
+    static const char unavailable[] = "{\"error\":\"message bus unavailable\"}";
     HB_LOGW(0, "cannot publish %zu requests to %s: %s", batch->n_items, batch->topic,
             hb_strerror(why));
     gateway_coalesce_answered(gw->coalesce, batch->correlation, GATEWAY_CORRELATION_LEN, NULL,
                               0, NULL, NULL);
     struct gateway_delivery deliveries[HB_BUS_BATCH_MAX];
     for (size_t i = 0; i < batch->n_items; i++) {
-        deliveries[i] = (struct gateway_delivery){
-            .ticket = batch->tickets[i],
-            .payload = unavailable,
-            .len = sizeof(unavailable) - 1,
-        };
+        deliveries[i] = (struct gateway_delivery){.ticket = batch->tickets[i]};
+        char *body = strdup(unavailable);
+        if (body) {
+            deliveries[i].reply.code = 503;
+            deliveries[i].reply.body = body;
+            deliveries[i].reply.body_len = sizeof(unavailable) - 1;
+        } else {
+            deliveries[i].why = "out of memory";
+        }
     }
     gateway_pending_deliver_each(gw->pending, deliveries, batch->n_items);
 }
@@ -88,9 +91,9 @@ static void flush_topic(struct gateway *gw, const char *topic)
     }
 }
 
-/* Hands each item of a batched reply to its waiter: one whose item is missing, or all of
- * them when the reply is no JSON array, gets an empty reply, which it answers 502 like
- * any malformed reply. Then sends what queued behind the batch. */
+/* Sends what queued behind a batch, then hands each item of its reply, decoded, to its
+ * waiter: one whose item is missing or malformed, or all of them when the reply is no
+ * JSON array, gets the reason instead, which it answers 502 like any malformed reply. */
 static void deliver_batch(struct gateway *gw, const struct hb_message *msg)
 {
     struct gateway_coalesce_waiter waiters[HB_BUS_BATCH_MAX];
@@ -103,27 +106,26 @@ static void deliver_batch(struct gateway *gw, const struct hb_message *msg)
     }
     flush_topic(gw, topic); /* first: the component is free for the next batch now */
     const char *ids[HB_BUS_BATCH_MAX];
-    char *texts[HB_BUS_BATCH_MAX];
+    const char *whys[HB_BUS_BATCH_MAX];
     struct gateway_delivery deliveries[HB_BUS_BATCH_MAX];
+    struct gateway_reply replies[HB_BUS_BATCH_MAX];
     for (size_t i = 0; i < n; i++) {
         ids[i] = waiters[i].id;
     }
-    size_t matched = gateway_reply_split(msg->payload, msg->len, ids, n, texts);
-    if (matched < n) {
+    /* Parsed and decoded once, here: each waiter gets its item ready to send. */
+    size_t decoded = gateway_reply_split(msg->payload, msg->len, ids, n, replies, whys);
+    if (decoded < n) {
         HB_LOGW(0, "a batched reply on %s (%zu bytes) answers %zu of its %zu requests", topic,
-                msg->len, matched, n);
+                msg->len, decoded, n);
     }
     for (size_t i = 0; i < n; i++) {
         deliveries[i] = (struct gateway_delivery){
             .ticket = waiters[i].ticket,
-            .payload = texts[i],
-            .len = texts[i] ? strlen(texts[i]) : 0,
+            .reply = replies[i],
+            .why = whys[i],
         };
     }
     gateway_pending_deliver_each(gw->pending, deliveries, n);
-    for (size_t i = 0; i < n; i++) {
-        free(texts[i]);
-    }
 }
 
 /* A reply on our reply topic: a batch's goes to its waiters, a lone request's to its one. */
@@ -288,6 +290,15 @@ static int send_unauthorized(struct mg_connection *conn, const char *why)
     return send_error_with(conn, 401, message, NULL, challenge);
 }
 
+/* Milliseconds on the coarse monotonic clock (a few ms of resolution, a memory read
+ * instead of a clock read): read_body checks its deadline before every byte. */
+static int64_t coarse_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 /* The body as far as the gateway reads it. */
 struct body {
     char *data;      /* malloc'd, NUL-terminated; NULL when there is none */
@@ -337,16 +348,17 @@ static hb_err_t read_body(struct mg_connection *conn, const struct mg_request_in
      * for (or after a silence of receive_timeout_ms), so a client that trickles a byte
      * now and then would keep a larger read going for ever. A body that came with the
      * headers is copied from civetweb's buffer, without a system call. */
-    int64_t deadline_ms = hb_now_ms() + receive_timeout_ms;
+    int64_t deadline_ms = coarse_now_ms() + receive_timeout_ms;
+    bool late = false;
     int n = 0;
-    while (out->len < cap && hb_now_ms() < deadline_ms &&
+    while (out->len < cap && !(late = coarse_now_ms() >= deadline_ms) &&
            (n = mg_read(conn, out->data + out->len, 1)) > 0) {
         out->len += (size_t)n;
     }
     out->data[out->len] = '\0';
     if (out->len < cap) {
         out->incomplete = true;
-        return n > 0 || hb_now_ms() >= deadline_ms ? HB_ERR_TIMEOUT : HB_ERR_IO;
+        return n > 0 || late || coarse_now_ms() >= deadline_ms ? HB_ERR_TIMEOUT : HB_ERR_IO;
     }
     return HB_OK;
 }
@@ -382,15 +394,15 @@ static void flush_for_waiter(void *ctx, const char *topic)
  * GATEWAY_COALESCE_STALL_MS it waits (if the messages holding the queue back are lost,
  * that sends the queue without them), and one that gives up leaves the queue. */
 static hb_err_t wait_reply(struct gateway *gw, const char *topic,
-                           const struct gateway_ticket *ticket, bool coalesced, char **reply,
-                           size_t *reply_len)
+                           const struct gateway_ticket *ticket, bool coalesced,
+                           struct gateway_answer *answer)
 {
     int timeout_ms = gw->cfg->request_timeout_ms;
     if (coalesced) {
         return gateway_coalesce_wait(gw->coalesce, gw->pending, topic, ticket, timeout_ms,
-                                     flush_for_waiter, gw, reply, reply_len);
+                                     flush_for_waiter, gw, answer);
     }
-    return gateway_pending_wait(gw->pending, ticket, timeout_ms, reply, reply_len);
+    return gateway_pending_wait(gw->pending, ticket, timeout_ms, answer);
 }
 
 /* Publishes component.command with data (about order_id, 0 for none) and waits for the
@@ -463,9 +475,8 @@ static int ask_component(struct gateway *gw, struct mg_connection *conn, const c
     }
 
     int timeout_ms = gw->cfg->request_timeout_ms;
-    char *reply_text = NULL;
-    size_t reply_len = 0;
-    rc = wait_reply(gw, topic, &ticket, coalesced, &reply_text, &reply_len);
+    struct gateway_answer answer;
+    rc = wait_reply(gw, topic, &ticket, coalesced, &answer);
     if (rc == HB_ERR_TIMEOUT) {
         HB_LOGW(order_id, "%s: no reply within %d ms", type, timeout_ms);
         snprintf(message, sizeof(message), "%s component did not answer in time", component);
@@ -476,9 +487,16 @@ static int ask_component(struct gateway *gw, struct mg_connection *conn, const c
         return send_error(conn, 500, "internal error: cannot take the reply", NULL);
     }
 
-    const char *why = NULL;
-    rc = gateway_reply_decode(reply_text, reply_len, reply, &why);
-    free(reply_text);
+    const char *why = answer.why;
+    if (answer.text) {
+        rc = gateway_reply_decode(answer.text, answer.len, reply, &why);
+    } else {
+        /* A batch item, decoded by the MQTT thread: taken as it is. */
+        rc = answer.why ? HB_ERR_DECODE : HB_OK;
+        *reply = answer.reply;
+        memset(&answer.reply, 0, sizeof(answer.reply));
+    }
+    gateway_answer_clear(&answer);
     if (rc != HB_OK) {
         HB_LOGW(order_id, "%s: bad reply: %s", type, why ? why : hb_strerror(rc));
         snprintf(message, sizeof(message), "%s component sent a malformed reply", component);

@@ -27,14 +27,13 @@ static bool location_is_safe(const char *text)
     return true;
 }
 
-hb_err_t gateway_reply_decode(const char *payload, size_t len, struct gateway_reply *out,
-                              const char **reason)
+/* Decodes the reply object root (any cJSON value) into out; see gateway_reply_decode. */
+static hb_err_t decode_value(const cJSON *root, struct gateway_reply *out, const char **reason)
 {
     const char *why = NULL;
     hb_err_t rc = HB_ERR_DECODE;
     int64_t code = 0;
     memset(out, 0, sizeof(*out));
-    cJSON *root = gateway_json_parse(payload, len);
     const cJSON *body = root ? cJSON_GetObjectItemCaseSensitive(root, "body") : NULL;
     const cJSON *location = root ? cJSON_GetObjectItemCaseSensitive(root, "location") : NULL;
     if (!cJSON_IsObject(root)) {
@@ -60,14 +59,21 @@ hb_err_t gateway_reply_decode(const char *payload, size_t len, struct gateway_re
     }
     out->body_len = strlen(out->body);
     out->code = (int)code;
-    cJSON_Delete(root);
     return HB_OK;
 err:
-    cJSON_Delete(root);
     gateway_reply_clear(out);
     if (reason) {
         *reason = why;
     }
+    return rc;
+}
+
+hb_err_t gateway_reply_decode(const char *payload, size_t len, struct gateway_reply *out,
+                              const char **reason)
+{
+    cJSON *root = gateway_json_parse(payload, len);
+    hb_err_t rc = decode_value(root, out, reason);
+    cJSON_Delete(root);
     return rc;
 }
 
@@ -83,17 +89,21 @@ static bool element_is_for(const cJSON *element, const char *id, bool by_positio
 }
 
 size_t gateway_reply_split(const char *payload, size_t len, const char *const *ids, size_t n,
-                           char **texts)
+                           struct gateway_reply *replies, const char **whys)
 {
     for (size_t i = 0; i < n; i++) {
-        texts[i] = NULL;
+        memset(&replies[i], 0, sizeof(replies[i]));
+        whys[i] = "the batched reply holds no item for this request";
     }
     cJSON *root = gateway_json_parse(payload, len);
     if (!cJSON_IsArray(root)) {
+        for (size_t i = 0; i < n; i++) {
+            whys[i] = "the batched reply is not a JSON array";
+        }
         cJSON_Delete(root);
         return 0;
     }
-    size_t matched = 0;
+    size_t decoded = 0;
     const cJSON *at = root->child; /* element i, walked along with i */
     for (size_t i = 0; i < n; i++, at = at ? at->next : NULL) {
         const cJSON *element = at && element_is_for(at, ids[i], true) ? at : NULL;
@@ -104,11 +114,17 @@ size_t gateway_reply_split(const char *payload, size_t len, const char *const *i
                 element = e;
             }
         }
-        texts[i] = element ? hb_json_print(element) : NULL;
-        matched += texts[i] != NULL;
+        if (!element) {
+            continue;
+        }
+        /* Decoded here, once: the waiter gets the result, not a text to parse again. */
+        if (decode_value(element, &replies[i], &whys[i]) == HB_OK) {
+            whys[i] = NULL;
+            decoded++;
+        }
     }
     cJSON_Delete(root);
-    return matched;
+    return decoded;
 }
 
 void gateway_reply_clear(struct gateway_reply *reply)

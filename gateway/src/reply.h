@@ -23,15 +23,16 @@ struct gateway_reply {
 hb_err_t gateway_reply_decode(const char *payload, size_t len, struct gateway_reply *out,
                               const char **reason);
 
-/* Splits a batched reply (PROTOCOL.md "Batches"): a JSON array with one element per
- * request of the batch, in the batch's order, each {"id", "code", "body", "location"}.
- * Element i is request i's when its "id" is ids[i], null or absent; otherwise the element
- * whose "id" is ids[i] is, if there is one. texts[i] (n of them) receives a malloc'd
- * compact JSON text of request i's element, for gateway_reply_decode (the caller frees
- * each), or NULL when there is none: the payload is not a JSON array, or holds nothing
- * for request i (or memory ran out). Returns how many requests got an element. */
+/* Splits and decodes a batched reply (PROTOCOL.md "Batches"): a JSON array with one
+ * element per request of the batch, in the batch's order, each {"id", "code", "body",
+ * "location"}. Element i is request i's when its "id" is ids[i], null or absent;
+ * otherwise the element whose "id" is ids[i] is, if there is one. replies[i] (n of them)
+ * receives request i's element decoded as gateway_reply_decode does (the caller clears
+ * each) with whys[i] NULL; or stays cleared (code 0) with whys[i] a static explanation
+ * when the payload is not a JSON array, holds nothing for request i, or request i's
+ * element is not a valid reply (or memory ran out). Returns how many were decoded. */
 size_t gateway_reply_split(const char *payload, size_t len, const char *const *ids, size_t n,
-                           char **texts);
+                           struct gateway_reply *replies, const char **whys);
 
 /* Frees out->body and zeroes out. Accepts a cleared reply. */
 void gateway_reply_clear(struct gateway_reply *reply);

@@ -76,6 +76,19 @@ class BoardTest(StackTestCase):
             self.assertTrue(updates)
             self.assertTrue(all("components" not in d for d in updates if "orders" in d))
 
+    def test_a_page_opened_later_starts_with_the_orders_before_it(self):
+        # With no stream open the gateway keeps order events unread; the first stream
+        # reads them, so its snapshot already shows the order placed before it.
+        product = self.create_product("board stool", 100, 300)
+        order_id = self.place(product, 1, USER)
+        self.wait_order(order_id, "PAID")
+        with self.stream() as board:
+            name, snapshot = board.next_event()
+            self.assertEqual(name, "snapshot")
+            self.assertIsNotNone(order_status(snapshot, order_id))
+            board.wait(lambda s: order_status(s, order_id) == "PAID", WAIT_S,
+                       "order %d PAID on the board" % order_id)
+
     def test_edges_and_rates_come_from_metrics(self):
         started = iso_now(-60)
         with self.stream() as board:

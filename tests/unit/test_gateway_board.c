@@ -205,6 +205,7 @@ static void each_event_of_a_batch_is_shown(void **state)
 {
     (void)state;
     struct gateway_board *board = make_board();
+    assert_true(gateway_board_join(board)); /* a stream is open: events are read at once */
     assert_true(feed(board, "hausbus/v1/evt/order/OrderPlaced",
                      "[{\"specversion\":\"1.0\",\"type\":\"OrderPlaced\","
                      "\"time\":\"2026-11-25T12:00:01.000Z\","
@@ -257,13 +258,100 @@ static void malformed_order_events_are_refused(void **state)
         "{\"data\":{\"orderId\":1,\"status\":\"\"}}",
         "{\"data\":{\"orderId\":1,\"status\":\"PAID\",\"version\":-1}}",
     };
+    /* With no stream open they are kept unread, and dropped when somebody looks. */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_true(feed(board, "hausbus/v1/evt/order/OrderPaid", bad[i]));
+    }
+    cJSON *root = render(board, GATEWAY_BOARD_ORDERS_PART);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root, "orders")), 0);
+    cJSON_Delete(root);
+    /* With a stream open they are read, and refused, at once. */
+    assert_true(gateway_board_join(board));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_false(feed(board, "hausbus/v1/evt/order/OrderPaid", bad[i]));
     }
+    gateway_board_leave(board);
+    /* Topics and empty payloads are refused before anything is kept. */
     assert_false(feed(board, "hausbus/v1/evt/order/a/b", "{\"data\":{\"orderId\":1,\"status\":\"PAID\"}}"));
     assert_false(gateway_board_on_message(board, "hausbus/v1/evt/order/OrderPaid", "", 0));
-    cJSON *root = render(board, GATEWAY_BOARD_ORDERS_PART);
+    root = render(board, GATEWAY_BOARD_ORDERS_PART);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root, "orders")), 0);
+    cJSON_Delete(root);
+    gateway_board_destroy(board);
+}
+
+/* The order id of row i of the rendered orders, -1 when there is none. */
+static int order_at(const cJSON *root, int i)
+{
+    const cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "orders"), i);
+    return row ? cJSON_GetObjectItem(row, "orderId")->valueint : -1;
+}
+
+static void events_wait_unread_until_a_stream_joins(void **state)
+{
+    (void)state;
+    struct gateway_board *board = make_board();
+    struct gateway_board_cursor cursor;
+    free(gateway_board_render(board, GATEWAY_BOARD_ALL, &cursor));
+    order_event(board, "OrderPlaced", 5, "PLACED", 1, NULL);
+    order_event(board, "OrderPaid", 5, "PAID", 3, NULL);
+    order_event(board, "OrderPlaced", 6, "PLACED", 1, NULL);
+    /* Nobody watches: nothing is read, so nothing has moved yet. Then a stream joins and
+     * finds what came before it, in order. */
+    assert_true(gateway_board_join(board));
+    assert_int_equal(gateway_board_wait(board, &cursor, 0), GATEWAY_BOARD_ORDERS_PART);
+    cJSON *root = render(board, GATEWAY_BOARD_ORDERS_PART);
+    assert_int_equal(order_at(root, 0), 6);
+    assert_int_equal(order_at(root, 1), 5);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "orders"), 1),
+                                            "status")
+                            ->valuestring,
+                        "PAID");
+    cJSON_Delete(root);
+    /* While it watches, an event moves the board at once. */
+    free(gateway_board_render(board, GATEWAY_BOARD_ALL, &cursor));
+    order_event(board, "OrderPaid", 6, "PAID", 3, NULL);
+    assert_int_equal(gateway_board_wait(board, &cursor, 0), GATEWAY_BOARD_ORDERS_PART);
+    gateway_board_leave(board);
+    gateway_board_destroy(board);
+}
+
+/* An order event of about 1 KiB: the backlog holds some 128 of them. */
+static void big_order_event(struct gateway_board *board, int id, int version)
+{
+    char payload[1400];
+    char pad[1001];
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    snprintf(payload, sizeof(payload),
+             "{\"time\":\"2026-11-25T12:00:00.000Z\",\"data\":{\"orderId\":%d,"
+             "\"status\":\"PREPARING\",\"version\":%d,\"pad\":\"%s\"}}",
+             id, version, pad);
+    assert_true(feed(board, "hausbus/v1/evt/order/OrderPreparing", payload));
+}
+
+static void a_backlog_that_overflowed_shows_only_current_orders(void **state)
+{
+    (void)state;
+    struct gateway_board *board = make_board();
+    order_event(board, "OrderPlaced", 1, "PLACED", 1, NULL);
+    order_event(board, "OrderPlaced", 2, "PLACED", 1, NULL);
+    cJSON *root = render(board, GATEWAY_BOARD_ORDERS_PART);
+    assert_int_equal(order_at(root, 0), 2);
+    cJSON_Delete(root);
+    /* Order 2 moves on, then more events than the backlog holds push that one out
+     * unread: order 2 must not be shown as PLACED any more. */
+    order_event(board, "OrderPaid", 2, "PAID", 3, NULL);
+    for (int version = 1; version <= 200; version++) {
+        big_order_event(board, 1, version);
+    }
+    root = render(board, GATEWAY_BOARD_ORDERS_PART);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root, "orders")), 1);
+    assert_int_equal(order_at(root, 0), 1);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "orders"), 0),
+                                            "status")
+                            ->valuestring,
+                        "PREPARING");
     cJSON_Delete(root);
     gateway_board_destroy(board);
 }
@@ -406,6 +494,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(each_event_of_a_batch_is_shown, make_status, drop_status),
         cmocka_unit_test_setup_teardown(only_the_latest_orders_are_kept, make_status, drop_status),
         cmocka_unit_test_setup_teardown(malformed_order_events_are_refused, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(events_wait_unread_until_a_stream_joins, make_status, drop_status),
+        cmocka_unit_test_setup_teardown(a_backlog_that_overflowed_shows_only_current_orders, make_status, drop_status),
         cmocka_unit_test_setup_teardown(edges_come_from_handled_topics_with_rates, make_status, drop_status),
         cmocka_unit_test_setup_teardown(a_restarted_process_has_no_rate_until_its_next_snapshot, make_status, drop_status),
         cmocka_unit_test_setup_teardown(malformed_metrics_are_refused, make_status, drop_status),

@@ -418,10 +418,9 @@ static void a_waiter_sends_its_queue_at_every_stall_until_its_request_goes(void 
     assert_int_equal(f.n_sent, 1); /* the lone request went at once */
     struct gateway_ticket before = queue_request(c, pending, now);
     struct gateway_ticket mine = queue_request(c, pending, now);
-    char *reply = NULL;
-    size_t reply_len = 0;
+    struct gateway_answer reply;
     assert_int_equal(gateway_coalesce_wait(c, pending, TOPIC, &mine, 300, flush_into_the_void,
-                                           &f, &reply, &reply_len),
+                                           &f, &reply),
                      HB_ERR_TIMEOUT);
     /* The first stall sent the request before mine, a later one mine. */
     assert_int_equal(f.n_sent, 3);
@@ -444,14 +443,13 @@ static void a_waiter_whose_reply_is_in_takes_it_without_sending_anything(void **
     static const char answer_text[] = "{\"code\":200,\"body\":{}}";
     assert_true(gateway_pending_deliver(pending, t.correlation, GATEWAY_CORRELATION_LEN,
                                         answer_text, strlen(answer_text)));
-    char *reply = NULL;
-    size_t reply_len = 0;
+    struct gateway_answer reply;
     assert_int_equal(gateway_coalesce_wait(c, pending, TOPIC, &t, 5000, flush_into_the_void, &f,
-                                           &reply, &reply_len),
+                                           &reply),
                      HB_OK);
-    assert_string_equal(reply, answer_text);
+    assert_string_equal(reply.text, answer_text);
     assert_int_equal(f.calls, 0);
-    free(reply);
+    gateway_answer_clear(&reply);
     assert_int_equal(gateway_pending_in_use(pending), 0);
     gateway_pending_destroy(pending);
     gateway_coalesce_destroy(c);
@@ -474,10 +472,8 @@ static void a_waiter_that_times_out_leaves_the_queue(void **state)
     assert_int_equal(gateway_pending_create(8, &pending), HB_OK);
     struct flushed f = {.c = c};
     struct gateway_ticket t = queue_request(c, pending, hb_now_ms());
-    char *reply = NULL;
-    size_t reply_len = 0;
-    assert_int_equal(gateway_coalesce_wait(c, pending, TOPIC, &t, 50, flush_nothing, &f, &reply,
-                                           &reply_len),
+    struct gateway_answer reply;
+    assert_int_equal(gateway_coalesce_wait(c, pending, TOPIC, &t, 50, flush_nothing, &f, &reply),
                      HB_ERR_TIMEOUT);
     assert_true(f.calls >= 1);
     assert_false(gateway_coalesce_forget(c, &t)); /* already out of the queue */

@@ -23,6 +23,19 @@ static struct gateway_pending *make_table(size_t capacity)
     return table;
 }
 
+/* gateway_pending_wait for a lone reply's text (the caller frees *reply). */
+static hb_err_t wait_text(struct gateway_pending *table, const struct gateway_ticket *ticket,
+                          int timeout_ms, char **reply, size_t *len)
+{
+    struct gateway_answer answer;
+    hb_err_t rc = gateway_pending_wait(table, ticket, timeout_ms, &answer);
+    *reply = answer.text;
+    *len = answer.len;
+    answer.text = NULL;
+    gateway_answer_clear(&answer);
+    return rc;
+}
+
 static bool deliver_text(struct gateway_pending *table, const struct gateway_ticket *ticket,
                          const char *text)
 {
@@ -41,7 +54,7 @@ static void reply_delivered_before_the_wait_is_returned(void **state)
 
     char *reply = NULL;
     size_t len = 0;
-    assert_int_equal(gateway_pending_wait(table, &ticket, 1000, &reply, &len), HB_OK);
+    assert_int_equal(wait_text(table, &ticket, 1000, &reply, &len), HB_OK);
     assert_string_equal(reply, "{\"code\":200}");
     assert_int_equal(len, 12);
     free(reply);
@@ -77,7 +90,7 @@ static void reply_from_another_thread_wakes_the_waiter(void **state)
     int64_t started = hb_now_ms();
     char *reply = NULL;
     size_t len = 0;
-    assert_int_equal(gateway_pending_wait(job.table, &job.ticket, 5000, &reply, &len), HB_OK);
+    assert_int_equal(wait_text(job.table, &job.ticket, 5000, &reply, &len), HB_OK);
     assert_true(hb_now_ms() - started < 4000); /* woken, not timed out */
     assert_string_equal(reply, "{\"code\":202}");
     free(reply);
@@ -97,7 +110,7 @@ static void no_reply_times_out_and_frees_the_slot(void **state)
     int64_t started = hb_now_ms();
     char *reply = NULL;
     size_t len = 0;
-    assert_int_equal(gateway_pending_wait(table, &ticket, 60, &reply, &len), HB_ERR_TIMEOUT);
+    assert_int_equal(wait_text(table, &ticket, 60, &reply, &len), HB_ERR_TIMEOUT);
     assert_true(hb_now_ms() - started >= 55);
     assert_null(reply);
     assert_int_equal(gateway_pending_in_use(table), 0);
@@ -116,7 +129,7 @@ static void reply_after_the_timeout_is_dropped(void **state)
     assert_int_equal(gateway_pending_open(table, &ticket), HB_OK);
     char *reply = NULL;
     size_t len = 0;
-    assert_int_equal(gateway_pending_wait(table, &ticket, 10, &reply, &len), HB_ERR_TIMEOUT);
+    assert_int_equal(wait_text(table, &ticket, 10, &reply, &len), HB_ERR_TIMEOUT);
 
     /* The slot is reused by a new request before the old reply arrives. */
     struct gateway_ticket next;
@@ -126,7 +139,7 @@ static void reply_after_the_timeout_is_dropped(void **state)
     assert_false(deliver_text(table, &ticket, "{\"code\":200,\"body\":\"stale\"}"));
 
     assert_true(deliver_text(table, &next, "{\"code\":200,\"body\":\"fresh\"}"));
-    assert_int_equal(gateway_pending_wait(table, &next, 1000, &reply, &len), HB_OK);
+    assert_int_equal(wait_text(table, &next, 1000, &reply, &len), HB_OK);
     assert_string_equal(reply, "{\"code\":200,\"body\":\"fresh\"}");
     free(reply);
     assert_false(deliver_text(table, &next, "{\"code\":200}")); /* after the wait: dropped */
@@ -144,6 +157,16 @@ static void unknown_or_malformed_correlation_is_dropped(void **state)
     assert_false(gateway_pending_deliver(table, ticket.correlation, 15, "{}", 2));
     assert_false(gateway_pending_deliver(table, ticket.correlation, 17, "{}", 2));
     assert_false(gateway_pending_deliver(table, NULL, 0, "{}", 2));
+    /* The slot is read from the correlation: a batch's, or upper-case hex, names none. */
+    assert_false(gateway_pending_deliver(table, "B000000000000001", 16, "{}", 2));
+    char upper[GATEWAY_CORRELATION_LEN + 1];
+    for (size_t i = 0; i <= GATEWAY_CORRELATION_LEN; i++) {
+        upper[i] = (char)(ticket.correlation[i] >= 'a' ? ticket.correlation[i] - 32
+                                                       : ticket.correlation[i]);
+    }
+    if (strcmp(upper, ticket.correlation) != 0) {
+        assert_false(gateway_pending_deliver(table, upper, 16, "{}", 2));
+    }
     assert_int_equal(gateway_pending_in_use(table), 1);
     gateway_pending_close(table, &ticket);
     gateway_pending_destroy(table);
@@ -159,7 +182,7 @@ static void second_reply_to_one_request_is_dropped(void **state)
     assert_false(deliver_text(table, &ticket, "second"));
     char *reply = NULL;
     size_t len = 0;
-    assert_int_equal(gateway_pending_wait(table, &ticket, 1000, &reply, &len), HB_OK);
+    assert_int_equal(wait_text(table, &ticket, 1000, &reply, &len), HB_OK);
     assert_string_equal(reply, "first");
     free(reply);
     gateway_pending_destroy(table);
@@ -194,9 +217,9 @@ static void closed_ticket_is_no_longer_usable(void **state)
     assert_false(deliver_text(table, &ticket, "{}"));
     char *reply = NULL;
     size_t len = 0;
-    assert_int_equal(gateway_pending_wait(table, &ticket, 10, &reply, &len), HB_ERR_INVAL);
+    assert_int_equal(wait_text(table, &ticket, 10, &reply, &len), HB_ERR_INVAL);
     struct gateway_ticket bogus = {.slot = 99, .correlation = "0000000000000001"};
-    assert_int_equal(gateway_pending_wait(table, &bogus, 10, &reply, &len), HB_ERR_INVAL);
+    assert_int_equal(wait_text(table, &bogus, 10, &reply, &len), HB_ERR_INVAL);
     assert_int_equal(gateway_pending_in_use(table), 0);
     gateway_pending_destroy(table);
 }
@@ -223,14 +246,22 @@ static void empty_reply_payload_is_delivered(void **state)
                                         0));
     char *reply = NULL;
     size_t len = 99;
-    assert_int_equal(gateway_pending_wait(table, &ticket, 100, &reply, &len), HB_OK);
+    assert_int_equal(wait_text(table, &ticket, 100, &reply, &len), HB_OK);
     assert_int_equal(len, 0);
     assert_string_equal(reply, "");
     free(reply);
     gateway_pending_destroy(table);
 }
 
-static void batch_items_reach_their_tickets_under_one_call(void **state)
+/* A decoded reply with code and a malloc'd copy of body, for deliveries. */
+static struct gateway_reply decoded(int code, const char *body)
+{
+    struct gateway_reply reply = {.code = code, .body = strdup(body), .body_len = strlen(body)};
+    assert_non_null(reply.body);
+    return reply;
+}
+
+static void batch_items_reach_their_tickets_decoded(void **state)
 {
     (void)state;
     struct gateway_pending *table = make_table(4);
@@ -238,25 +269,35 @@ static void batch_items_reach_their_tickets_under_one_call(void **state)
     assert_int_equal(gateway_pending_open(table, &a), HB_OK);
     assert_int_equal(gateway_pending_open(table, &gone), HB_OK);
     assert_int_equal(gateway_pending_open(table, &b), HB_OK);
-    gateway_pending_close(table, &gone); /* gave up: its item is dropped */
-    const struct gateway_delivery deliveries[] = {
-        {.ticket = b, .payload = "{\"code\":201}", .len = 12},
-        {.ticket = gone, .payload = "{\"code\":500}", .len = 12},
-        {.ticket = a, .payload = NULL, .len = 0}, /* no item for a: an empty reply */
+    gateway_pending_close(table, &gone); /* gave up: its item is dropped (and freed) */
+    struct gateway_delivery deliveries[] = {
+        {.ticket = b, .reply = decoded(201, "{\"id\":7}")},
+        {.ticket = gone, .reply = decoded(500, "{}")},
+        {.ticket = a, .why = "no item"}, /* no item for a */
     };
+    strcpy(deliveries[0].reply.location, "/orders/7");
     assert_int_equal(gateway_pending_deliver_each(table, deliveries, 3), 2);
-    /* Delivered once: the same again finds nobody waiting. */
-    assert_int_equal(gateway_pending_deliver_each(table, deliveries, 3), 0);
+    for (size_t i = 0; i < 3; i++) {
+        assert_null(deliveries[i].reply.body); /* every body taken */
+    }
+    /* Delivered once: the same tickets again find nobody waiting. */
+    struct gateway_delivery again[] = {{.ticket = b, .reply = decoded(202, "{}")}};
+    assert_int_equal(gateway_pending_deliver_each(table, again, 1), 0);
+    assert_null(again[0].reply.body);
 
-    char *reply = NULL;
-    size_t len = 0;
-    assert_int_equal(gateway_pending_wait(table, &b, 100, &reply, &len), HB_OK);
-    assert_string_equal(reply, "{\"code\":201}");
-    free(reply);
-    assert_int_equal(gateway_pending_wait(table, &a, 100, &reply, &len), HB_OK);
-    assert_int_equal(len, 0);
-    assert_string_equal(reply, "");
-    free(reply);
+    struct gateway_answer answer;
+    assert_int_equal(gateway_pending_wait(table, &b, 100, &answer), HB_OK);
+    assert_null(answer.text); /* nothing left to parse */
+    assert_null(answer.why);
+    assert_int_equal(answer.reply.code, 201);
+    assert_string_equal(answer.reply.body, "{\"id\":7}");
+    assert_string_equal(answer.reply.location, "/orders/7");
+    gateway_answer_clear(&answer);
+    assert_int_equal(gateway_pending_wait(table, &a, 100, &answer), HB_OK);
+    assert_null(answer.text);
+    assert_int_equal(answer.reply.code, 0);
+    assert_string_equal(answer.why, "no item");
+    gateway_answer_clear(&answer);
     assert_int_equal(gateway_pending_in_use(table), 0);
     gateway_pending_destroy(table);
 }
@@ -276,7 +317,7 @@ static void await_leaves_the_slot_open(void **state)
     assert_true(gateway_pending_await(table, &ticket, 0)); /* still there to take */
     char *reply = NULL;
     size_t len = 0;
-    assert_int_equal(gateway_pending_wait(table, &ticket, 0, &reply, &len), HB_OK);
+    assert_int_equal(wait_text(table, &ticket, 0, &reply, &len), HB_OK);
     assert_string_equal(reply, "{\"code\":200}");
     free(reply);
     assert_false(gateway_pending_await(table, &ticket, 0)); /* no longer open */
@@ -294,7 +335,7 @@ static void *wait_for_reply(void *arg)
 {
     struct waiter *w = arg;
     size_t len = 0;
-    w->result = gateway_pending_wait(w->table, &w->ticket, 5000, &w->reply, &len);
+    w->result = wait_text(w->table, &w->ticket, 5000, &w->reply, &len);
     return NULL;
 }
 
@@ -328,6 +369,30 @@ static void many_waiters_each_get_their_own_reply(void **state)
     gateway_pending_destroy(table);
 }
 
+static void an_answer_taken_early_does_not_wake_the_next_request(void **state)
+{
+    (void)state;
+    struct gateway_pending *table = make_table(1);
+    struct gateway_ticket first;
+    assert_int_equal(gateway_pending_open(table, &first), HB_OK);
+    /* The answer is in before its waiter looks, so the wake-up it left is never used. */
+    assert_true(deliver_text(table, &first, "{\"code\":200}"));
+    char *reply = NULL;
+    size_t len = 0;
+    assert_int_equal(wait_text(table, &first, 1000, &reply, &len), HB_OK);
+    free(reply);
+    /* The next request in the same slot still waits its full time for its own answer. */
+    struct gateway_ticket next;
+    assert_int_equal(gateway_pending_open(table, &next), HB_OK);
+    assert_int_equal(next.slot, first.slot);
+    int64_t started = hb_now_ms();
+    assert_false(gateway_pending_await(table, &next, 40));
+    assert_true(hb_now_ms() - started >= 39);
+    assert_int_equal(wait_text(table, &next, 0, &reply, &len), HB_ERR_TIMEOUT);
+    assert_null(reply);
+    gateway_pending_destroy(table);
+}
+
 static void zero_capacity_is_refused(void **state)
 {
     (void)state;
@@ -349,9 +414,10 @@ int main(void)
         cmocka_unit_test(closed_ticket_is_no_longer_usable),
         cmocka_unit_test(destroy_frees_replies_nobody_collected),
         cmocka_unit_test(empty_reply_payload_is_delivered),
-        cmocka_unit_test(batch_items_reach_their_tickets_under_one_call),
+        cmocka_unit_test(batch_items_reach_their_tickets_decoded),
         cmocka_unit_test(await_leaves_the_slot_open),
         cmocka_unit_test(many_waiters_each_get_their_own_reply),
+        cmocka_unit_test(an_answer_taken_early_does_not_wake_the_next_request),
         cmocka_unit_test(zero_capacity_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

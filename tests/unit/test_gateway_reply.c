@@ -102,53 +102,66 @@ static void location_that_could_split_headers_is_refused(void **state)
     gateway_reply_clear(&reply); /* clearing a cleared reply is fine */
 }
 
-/* Splits payload for the requests with ids, then checks each text decodes to code[i] (0:
- * no text). Frees the texts. Returns how many got one. */
+/* Splits payload for the requests with ids, then checks each reply has code[i] (0: none,
+ * with a reason). Clears the replies. Returns how many were decoded. */
 static size_t split_codes(const char *payload, const char *const *ids, size_t n,
                           const int *codes)
 {
-    char *texts[8];
+    struct gateway_reply replies[8];
+    const char *whys[8];
     assert_true(n <= 8);
-    size_t matched = gateway_reply_split(payload, strlen(payload), ids, n, texts);
+    size_t decoded = gateway_reply_split(payload, strlen(payload), ids, n, replies, whys);
     for (size_t i = 0; i < n; i++) {
+        assert_int_equal(replies[i].code, codes[i]);
         if (codes[i] == 0) {
-            assert_null(texts[i]);
+            assert_null(replies[i].body);
+            assert_non_null(whys[i]);
             continue;
         }
-        assert_non_null(texts[i]);
-        struct gateway_reply reply;
-        assert_int_equal(decode(texts[i], &reply), HB_OK);
-        assert_int_equal(reply.code, codes[i]);
-        gateway_reply_clear(&reply);
-        free(texts[i]);
+        assert_null(whys[i]);
+        assert_non_null(replies[i].body);
+        gateway_reply_clear(&replies[i]);
     }
-    return matched;
+    return decoded;
 }
 
 static void batched_reply_items_go_to_their_requests_in_order(void **state)
 {
     (void)state;
     const char *ids[] = {"a", "b", "c"};
-    char *texts[3];
+    struct gateway_reply replies[3];
+    const char *whys[3];
     const char *payload = "[{\"id\":\"a\",\"code\":202,\"body\":{\"id\":1},"
                           "\"location\":\"/orders/1\"},"
                           "{\"id\":\"b\",\"code\":400,\"body\":{\"error\":\"qty\"}},"
                           "{\"id\":\"c\",\"code\":202,\"body\":{\"id\":3}}]";
-    assert_int_equal(gateway_reply_split(payload, strlen(payload), ids, 3, texts), 3);
-    struct gateway_reply reply;
-    assert_int_equal(decode(texts[0], &reply), HB_OK);
-    assert_int_equal(reply.code, 202);
-    assert_string_equal(reply.body, "{\"id\":1}");
-    assert_string_equal(reply.location, "/orders/1");
-    gateway_reply_clear(&reply);
-    assert_int_equal(decode(texts[1], &reply), HB_OK);
-    assert_int_equal(reply.code, 400);
-    assert_string_equal(reply.body, "{\"error\":\"qty\"}");
-    assert_string_equal(reply.location, "");
-    gateway_reply_clear(&reply);
+    /* Decoded here, once: the waiter gets code, body and location ready to send. */
+    assert_int_equal(gateway_reply_split(payload, strlen(payload), ids, 3, replies, whys), 3);
+    assert_int_equal(replies[0].code, 202);
+    assert_string_equal(replies[0].body, "{\"id\":1}");
+    assert_int_equal(replies[0].body_len, strlen(replies[0].body));
+    assert_string_equal(replies[0].location, "/orders/1");
+    assert_int_equal(replies[1].code, 400);
+    assert_string_equal(replies[1].body, "{\"error\":\"qty\"}");
+    assert_string_equal(replies[1].location, "");
+    assert_string_equal(replies[2].body, "{\"id\":3}");
     for (size_t i = 0; i < 3; i++) {
-        free(texts[i]);
+        assert_null(whys[i]);
+        gateway_reply_clear(&replies[i]);
     }
+}
+
+static void a_malformed_item_fails_only_its_own_request(void **state)
+{
+    (void)state;
+    const char *ids[] = {"a", "b", "c"};
+    const int codes[] = {202, 0, 0};
+    /* b's code is no HTTP status, c's location could split a header: both are refused as
+     * gateway_reply_decode refuses them, a still goes through. */
+    assert_int_equal(split_codes("[{\"id\":\"a\",\"code\":202},{\"id\":\"b\",\"code\":99},"
+                                 "{\"id\":\"c\",\"code\":201,\"location\":\"/a b\"}]",
+                                 ids, 3, codes),
+                     1);
 }
 
 static void batched_reply_items_out_of_order_are_found_by_id(void **state)
@@ -198,10 +211,11 @@ static void batched_reply_that_is_no_array_answers_nobody(void **state)
                      0);
     assert_int_equal(split_codes("[{\"id\":\"a\"", ids, 2, none), 0);
     assert_int_equal(split_codes("", ids, 2, none), 0);
-    char *texts[2];
-    assert_int_equal(gateway_reply_split(NULL, 0, ids, 2, texts), 0);
-    assert_null(texts[0]);
-    assert_null(texts[1]);
+    struct gateway_reply replies[2];
+    const char *whys[2];
+    assert_int_equal(gateway_reply_split(NULL, 0, ids, 2, replies, whys), 0);
+    assert_null(replies[0].body);
+    assert_non_null(whys[1]);
 }
 
 int main(void)
@@ -214,6 +228,7 @@ int main(void)
         cmocka_unit_test(reply_that_is_not_an_object_is_refused),
         cmocka_unit_test(location_that_could_split_headers_is_refused),
         cmocka_unit_test(batched_reply_items_go_to_their_requests_in_order),
+        cmocka_unit_test(a_malformed_item_fails_only_its_own_request),
         cmocka_unit_test(batched_reply_items_out_of_order_are_found_by_id),
         cmocka_unit_test(batched_reply_items_without_id_go_by_position),
         cmocka_unit_test(batched_reply_missing_an_item_leaves_its_request_without),
