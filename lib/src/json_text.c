@@ -1,4 +1,4 @@
-/* The one way JSON text enters hausbus: a bounded, UTF-8-checked cJSON parse. */
+/* The one way JSON text enters hausbus: the text check, and the parses built on json_parse.c. */
 #include "hausbus/envelope.h"
 #include "json_parse_int.h"
 

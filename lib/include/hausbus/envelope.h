@@ -82,11 +82,12 @@ int64_t hb_now_us(void);
 /* Wall-clock milliseconds since the epoch, for timestamps stored in databases. */
 int64_t hb_wall_ms(void);
 
-/* The deepest nesting of arrays and objects any JSON text may have. cJSON parses (and
- * deletes, prints, duplicates) recursively, about 130 bytes of stack per level, and its
- * own limit (1000 levels) overflows civetweb's 100 KiB worker stacks; 64 levels take about
- * 8 KiB, far below the smallest stack that parses (civetweb's; the all-in-one's component
- * threads have 256 KiB), and our own documents nest at most 10 deep (openapi.json). */
+/* The deepest nesting of arrays and objects any JSON text may have. cJSON deletes,
+ * duplicates and compares trees recursively (and parsed them so, before our parser),
+ * about 130 bytes of stack per level, and its own limit (1000 levels) overflows
+ * civetweb's 100 KiB worker stacks; 64 levels take about 8 KiB, far below the smallest
+ * stack that parses (civetweb's; the all-in-one's component threads have 256 KiB), and
+ * our own documents nest at most 10 deep (openapi.json). */
 #define HB_JSON_DEPTH_MAX 64
 
 /* Checks JSON text before any parser sees it, in one pass: nesting at most
