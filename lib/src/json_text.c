@@ -1,11 +1,9 @@
-/* The one way JSON text enters hausbus: a bounded, UTF-8-checked cJSON parse. */
+/* The one way JSON text enters hausbus: the text check, and the parses built on json_parse.c. */
 #include "hausbus/envelope.h"
+#include "json_parse_int.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-static pthread_mutex_t json_parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char REASON_SYNTAX[] = "not valid JSON";
 static const char REASON_TRAILING[] = "not valid JSON: bytes after the document";
@@ -14,24 +12,6 @@ static const char REASON_UTF8[] = "a JSON string is not valid UTF-8";
 static const char REASON_SURROGATE[] = "a JSON string has a lone UTF-16 surrogate (\\ud800-\\udfff)";
 static const char REASON_NUL[] = "a JSON string has a NUL (\\u0000)";
 static const char REASON_CONTROL[] = "a JSON string has an unescaped control character";
-
-/* The value of the 4 hex digits at p, or -1 when they are not hex. */
-static int32_t hex4(const unsigned char *p)
-{
-    int32_t value = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned char c = p[i];
-        int digit = (c >= '0' && c <= '9')   ? c - '0'
-                    : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                    : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                             : -1;
-        if (digit < 0) {
-            return -1;
-        }
-        value = value * 16 + digit;
-    }
-    return value;
-}
 
 size_t hb_utf8_sequence(const char *text, size_t left)
 {
@@ -109,7 +89,7 @@ static const char *check_string(const unsigned char *text, size_t len, size_t *p
             i += 2;
             continue;
         }
-        int32_t unit = i + 6 <= len ? hex4(text + i + 2) : -1;
+        int32_t unit = i + 6 <= len ? hb_json_hex4(text + i + 2) : -1;
         if (unit < 0) {
             return REASON_SYNTAX;
         }
@@ -122,7 +102,7 @@ static const char *check_string(const unsigned char *text, size_t len, size_t *p
         if (unit >= 0xd800 && unit <= 0xdbff) {
             /* A high surrogate counts only with a low one right after it. */
             int32_t low = i + 12 <= len && text[i + 6] == '\\' && text[i + 7] == 'u'
-                              ? hex4(text + i + 8)
+                              ? hb_json_hex4(text + i + 8)
                               : -1;
             if (low < 0xdc00 || low > 0xdfff) {
                 return REASON_SURROGATE;
@@ -158,44 +138,57 @@ const char *hb_json_text_check(const char *text, size_t len)
     return NULL; /* anything else wrong with the text is cJSON's to find */
 }
 
-/* The shared parse: checks text, then parses its first value under the lock. */
-static cJSON *parse_checked(const char *text, size_t len, const char **end, const char **reason)
+/* Only JSON's own whitespace may follow a document; cJSON's (any byte up to 0x20) may not. */
+static bool only_whitespace(const char *p, const char *end)
 {
-    const char *why = text ? hb_json_text_check(text, len) : REASON_SYNTAX;
-    cJSON *root = NULL;
-    if (!why) {
-        pthread_mutex_lock(&json_parse_lock);
-        root = cJSON_ParseWithLengthOpts(text, len, end, false);
-        pthread_mutex_unlock(&json_parse_lock);
-        why = root ? NULL : REASON_SYNTAX;
+    for (; p < end; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            return false;
+        }
     }
-    if (reason) {
-        *reason = why;
-    }
-    return root;
+    return true;
+}
+
+/* Why text fails when the parse did: the check's reason for any of it, the first in text
+ * order, as when the check ran before the parse, else a syntax error. */
+static const char *failure_reason(const char *text, size_t len)
+{
+    const char *why = hb_json_text_check(text, len);
+    return why ? why : REASON_SYNTAX;
 }
 
 cJSON *hb_json_parse(const char *text, size_t len, const char **end)
 {
-    return parse_checked(text, len, end, NULL);
+    size_t stop = 0;
+    cJSON *root = text ? hb_json_parse_value(text, len, &stop) : NULL;
+    /* The parse checked the value; the check also covers whatever follows it. The value is
+     * balanced and ends outside any string, so checking the rest alone is the same. */
+    if (root && stop < len && hb_json_text_check(text + stop, len - stop)) {
+        cJSON_Delete(root);
+        root = NULL;
+    }
+    if (root && end) {
+        *end = text + stop;
+    }
+    return root;
 }
 
 cJSON *hb_json_parse_document(const char *text, size_t len, const char **reason)
 {
-    const char *end = NULL;
-    cJSON *root = parse_checked(text, len, &end, reason);
+    size_t stop = 0;
+    const char *why = NULL;
+    cJSON *root = text ? hb_json_parse_value(text, len, &stop) : NULL;
     if (!root) {
-        return NULL;
+        why = text ? failure_reason(text, len) : REASON_SYNTAX;
+    } else if (!only_whitespace(text + stop, text + len)) {
+        /* "{} x" or two events are not one document, unless the check refuses the rest */
+        why = hb_json_text_check(text + stop, len - stop);
+        why = why ? why : REASON_TRAILING;
+        cJSON_Delete(root);
+        root = NULL;
     }
-    /* cJSON stops after the first value; "{} x" or two events are not one document. */
-    for (const char *p = end; p < text + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            cJSON_Delete(root);
-            if (reason) {
-                *reason = REASON_TRAILING;
-            }
-            return NULL;
-        }
+    if (reason) {
+        *reason = why;
     }
     return root;
 }

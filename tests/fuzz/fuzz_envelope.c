@@ -1,5 +1,6 @@
-/* Fuzz target: hb_envelope_decode on any bytes, the encode/decode round trip, and
- * hb_json_print against cJSON_PrintUnformatted on every decoded event's data. */
+/* Fuzz target: hb_envelope_decode on any bytes, the encode/decode round trip,
+ * hb_json_print against cJSON_PrintUnformatted on every decoded event's data, and
+ * hb_json_parse(_document) against the check + cJSON parse they replaced. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "fuzz_json.h"
+#include "json_parse_ref.h"
 #include "hausbus/envelope.h"
 
 /* A broken property is a finding: say which and abort, so libFuzzer keeps the input. */
@@ -93,6 +95,35 @@ static void check_round_trip(const struct hb_event *ev)
     free(first);
 }
 
+/* Our parser and the old check + cJSON parse agree on the bytes: accepted or not, the
+ * reason, the end of the value, the tree to the last bit. */
+static void check_parse_like_reference(const char *text, size_t len)
+{
+    const char *want_reason = NULL;
+    const char *got_reason = NULL;
+    cJSON *want = json_ref_parse_document(text, len, &want_reason);
+    cJSON *got = hb_json_parse_document(text, len, &got_reason);
+    if ((want == NULL) != (got == NULL) || !json_ref_same_string(want_reason, got_reason)) {
+        fprintf(stderr, "fuzz_envelope: hb_json_parse_document: %s (%s), cJSON: %s (%s)\n",
+                got ? "accepted" : "refused", got_reason ? got_reason : "-",
+                want ? "accepted" : "refused", want_reason ? want_reason : "-");
+    }
+    CHECK((want == NULL) == (got == NULL));
+    CHECK(json_ref_same_string(want_reason, got_reason));
+    CHECK(json_ref_identical(want, got));
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+    const char *want_end = NULL;
+    const char *got_end = NULL;
+    want = json_ref_parse(text, len, &want_end, NULL);
+    got = hb_json_parse(text, len, &got_end);
+    CHECK((want == NULL) == (got == NULL));
+    CHECK(!want || want_end == got_end);
+    CHECK(json_ref_identical(want, got));
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* An exact-size copy: the decoder must not read past len (no NUL after the bytes). */
@@ -103,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 0) {
         memcpy(payload, data, size);
     }
+    check_parse_like_reference(payload, size);
     struct hb_event ev;
     memset(&ev, 0x5a, sizeof(ev)); /* decode must set every byte it leaves behind */
     const char *reason = NULL;

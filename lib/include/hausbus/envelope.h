@@ -82,11 +82,12 @@ int64_t hb_now_us(void);
 /* Wall-clock milliseconds since the epoch, for timestamps stored in databases. */
 int64_t hb_wall_ms(void);
 
-/* The deepest nesting of arrays and objects any JSON text may have. cJSON parses (and
- * deletes, prints, duplicates) recursively, about 130 bytes of stack per level, and its
- * own limit (1000 levels) overflows civetweb's 100 KiB worker stacks; 64 levels take about
- * 8 KiB, far below the smallest stack that parses (civetweb's; the all-in-one's component
- * threads have 256 KiB), and our own documents nest at most 10 deep (openapi.json). */
+/* The deepest nesting of arrays and objects any JSON text may have. cJSON deletes,
+ * duplicates and compares trees recursively (and parsed them so, before our parser),
+ * about 130 bytes of stack per level, and its own limit (1000 levels) overflows
+ * civetweb's 100 KiB worker stacks; 64 levels take about 8 KiB, far below the smallest
+ * stack that parses (civetweb's; the all-in-one's component threads have 256 KiB), and
+ * our own documents nest at most 10 deep (openapi.json). */
 #define HB_JSON_DEPTH_MAX 64
 
 /* Checks JSON text before any parser sees it, in one pass: nesting at most
@@ -102,11 +103,15 @@ const char *hb_json_text_check(const char *text, size_t len);
  * byte, NUL included, is one). Returns 0 when there is none. Can't fail otherwise. */
 size_t hb_utf8_sequence(const char *text, size_t left);
 
-/* hb_json_text_check, then cJSON_ParseWithLengthOpts(text, len, end, false) under one
- * process-wide lock: cJSON notes the last parse error in a global, so parses in several
- * threads (the gateway's HTTP workers, the all-in-one's components) would race on it.
- * end may be NULL. Returns the tree (caller deletes it) or NULL when text fails the check,
- * is not JSON or memory ran out. Every JSON text hausbus reads goes through here. */
+/* Parses the first JSON value of the len bytes at text (no NUL needed after them) into a
+ * cJSON tree, accepting and building exactly what hb_json_text_check followed by cJSON
+ * 1.7.15's cJSON_ParseWithLengthOpts(text, len, end, false) did (lib/src/json_parse.c),
+ * in one pass, without a lock (cJSON notes its last error in a global, so its parses
+ * needed one) and without recursion. The whole of text must pass hb_json_text_check,
+ * bytes after the value too. end may be NULL; *end is set, on success only, just after
+ * the value. Returns the tree (the caller frees it with cJSON_Delete) or NULL when text
+ * fails the check, is not JSON or memory ran out. Every JSON text hausbus reads goes
+ * through here or hb_json_parse_document. Thread-safe. */
 cJSON *hb_json_parse(const char *text, size_t len, const char **end);
 
 /* hb_json_parse of a whole document: only whitespace may follow the value. On failure

@@ -1,0 +1,28 @@
+/* Private to lib/: the single-pass JSON parser behind hb_json_parse (lib/src/json_parse.c). */
+#ifndef HAUSBUS_JSON_PARSE_INT_H
+#define HAUSBUS_JSON_PARSE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* Parses the first JSON value of the len bytes at text (no NUL needed after them) into a
+ * cJSON tree, accepting exactly what hb_json_text_check followed by cJSON 1.7.15's
+ * cJSON_ParseWithLengthOpts(text, len, &end, false) accept, as far as that value reaches:
+ * a leading UTF-8 BOM (when len >= 5) and any bytes up to 0x20 as whitespace, numbers as
+ * strtod reads all the bytes of [0-9+-.eE] there (Debian's 1.7.15 has upstream's fix of
+ * CVE-2023-26819, which lifted the old 63-byte cut), strings checked as
+ * hb_json_text_check checks them, at most HB_JSON_DEPTH_MAX levels of nesting. The tree is
+ * the one cJSON builds (types, valueint, valuedouble, strings, member order, prev/next
+ * links), every node and string allocated with cJSON_malloc, so cJSON_Delete frees it.
+ * No lock, no recursion. On success sets *stop to the offset just after the value (bytes
+ * after it are not looked at) and returns the tree; returns NULL when the value is not
+ * valid or memory ran out (*stop then unchanged). The caller finds the reason with
+ * hb_json_text_check. */
+cJSON *hb_json_parse_value(const char *text, size_t len, size_t *stop);
+
+/* The value of the 4 hex digits at p (4 bytes are read), or -1 when they are not hex. */
+int32_t hb_json_hex4(const unsigned char *p);
+
+#endif
