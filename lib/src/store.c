@@ -139,10 +139,14 @@ hb_err_t hb_store_open(const char *path, const char *component, const char *sche
     sqlite3_busy_timeout(st->db, 5000);
     /* WAL + NORMAL: a process crash loses nothing committed (FIELD-NOTES: ~25k tx/s).
      * EXCLUSIVE: the database belongs to this one process, so skip the per-transaction
-     * file locks and shared-memory index. A small page cache keeps the edge budget. */
+     * file locks and shared-memory index. A small page cache keeps the edge budget.
+     * secure_delete OFF: Debian builds sqlite with it on, which zeroes every deleted
+     * cell (each relayed outbox row, each pruned inbox id, each moved index entry);
+     * what it would scrub is events whose contents the live tables keep anyway, in a
+     * file only the service user can read. */
     if ((rc = hb_store_exec(st, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
                                 "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-256;"
-                                "PRAGMA temp_store=MEMORY;")) != HB_OK ||
+                                "PRAGMA temp_store=MEMORY; PRAGMA secure_delete=OFF;")) != HB_OK ||
         (rc = hb_store_exec(st, base_schema)) != HB_OK ||
         (schema_sql && (rc = hb_store_exec(st, schema_sql)) != HB_OK)) {
         goto err;
@@ -413,13 +417,21 @@ static hb_err_t prepare_bound(struct hb_store *st, const char *sql, const int64_
     return HB_OK;
 }
 
-/* The current row of s as an object: each column under its name (the SQL's AS alias),
- * INTEGER and REAL as numbers, TEXT as a string, NULL as null. NULL when out of memory
- * or for a BLOB, which no record holds. */
-static cJSON *row_object(sqlite3_stmt *s)
+/* The current row of s as an object in *out: each column under its name (the SQL's AS
+ * alias), INTEGER and REAL as numbers, TEXT as a string, NULL as null. HB_ERR_DB (logged)
+ * for a BLOB, which no record holds and JSON cannot carry; HB_ERR_NOMEM. */
+static hb_err_t row_object(sqlite3_stmt *s, cJSON **out)
 {
-    cJSON *obj = cJSON_CreateObject();
     int n = sqlite3_column_count(s);
+    for (int i = 0; i < n; i++) {
+        if (sqlite3_column_type(s, i) == SQLITE_BLOB) {
+            HB_LOGE(0, "query column %s is a BLOB, which a JSON record cannot hold",
+                    sqlite3_column_name(s, i));
+            *out = NULL;
+            return HB_ERR_DB;
+        }
+    }
+    cJSON *obj = cJSON_CreateObject();
     for (int i = 0; obj && i < n; i++) {
         cJSON *value = NULL;
         switch (sqlite3_column_type(s, i)) {
@@ -442,7 +454,8 @@ static cJSON *row_object(sqlite3_stmt *s)
             obj = NULL;
         }
     }
-    return obj;
+    *out = obj;
+    return obj ? HB_OK : HB_ERR_NOMEM;
 }
 
 hb_err_t hb_store_query_object(struct hb_store *st, const char *sql, const int64_t *args,
@@ -454,8 +467,7 @@ hb_err_t hb_store_query_object(struct hb_store *st, const char *sql, const int64
     hb_err_t rc = HB_OK;
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW) {
-        *out = row_object(s);
-        rc = *out ? HB_OK : HB_ERR_NOMEM;
+        rc = row_object(s, out);
     } else if (step != SQLITE_DONE) {
         rc = db_fail(st, "query");
     }
@@ -473,8 +485,9 @@ hb_err_t hb_store_query_objects(struct hb_store *st, const char *sql, const int6
     hb_err_t rc = rows ? HB_OK : HB_ERR_NOMEM;
     int step = SQLITE_DONE;
     while (rc == HB_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        cJSON *row = row_object(s);
-        if (!row || !cJSON_AddItemToArray(rows, row)) {
+        cJSON *row = NULL;
+        rc = row_object(s, &row);
+        if (rc == HB_OK && !cJSON_AddItemToArray(rows, row)) {
             cJSON_Delete(row);
             rc = HB_ERR_NOMEM;
         }

@@ -296,8 +296,10 @@ static void events_wait_unread_until_a_stream_joins(void **state)
     order_event(board, "OrderPlaced", 5, "PLACED", 1, NULL);
     order_event(board, "OrderPaid", 5, "PAID", 3, NULL);
     order_event(board, "OrderPlaced", 6, "PLACED", 1, NULL);
-    /* Nobody watches: nothing is read, so nothing has moved yet. Then a stream joins and
-     * finds what came before it, in order. */
+    /* Nobody watches: nothing is read (not even parsed: text that is not JSON is taken
+     * as well, and dropped only when read), so nothing has moved yet. Then a stream
+     * joins and finds what came before it, in order. */
+    assert_true(feed(board, "hausbus/v1/evt/order/OrderPaid", "{not json"));
     assert_true(gateway_board_join(board));
     assert_int_equal(gateway_board_wait(board, &cursor, 0), GATEWAY_BOARD_ORDERS_PART);
     cJSON *root = render(board, GATEWAY_BOARD_ORDERS_PART);

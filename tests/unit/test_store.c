@@ -386,7 +386,13 @@ static void query_object_refuses_a_blob(void **state)
     (void)state;
     struct hb_store *st = open_memory();
     cJSON *out = (cJSON *)1;
-    assert_int_not_equal(hb_store_query_object(st, "SELECT x'00ff' AS raw", NULL, 0, &out), HB_OK);
+    assert_int_equal(hb_store_query_object(st, "SELECT 1 AS id, x'00ff' AS raw", NULL, 0, &out),
+                     HB_ERR_DB);
+    assert_null(out);
+    out = (cJSON *)1;
+    assert_int_equal(hb_store_query_objects(st, "SELECT 1 AS id UNION ALL SELECT x'00ff'", NULL,
+                                            0, &out),
+                     HB_ERR_DB);
     assert_null(out);
     hb_store_close(st);
 }

@@ -112,7 +112,8 @@ void hb_store_release(struct hb_store *st, sqlite3_stmt *stmt);
 /* Runs sql (one statement) with the int64 arguments bound in order and builds the first
  * row as a JSON object in C: each column under its name (write `col AS jsonName`), in
  * column order; integers and reals as numbers, text as strings, NULL as null. *out is
- * NULL when there is no row; the caller owns it otherwise. HB_ERR_NOMEM, HB_ERR_DB. */
+ * NULL when there is no row; the caller owns it otherwise. HB_ERR_NOMEM; HB_ERR_DB
+ * (logged) for an sqlite error or a BLOB column. */
 hb_err_t hb_store_query_object(struct hb_store *st, const char *sql, const int64_t *args,
                                int n_args, cJSON **out);
 
