@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "handlers.h"
@@ -829,6 +830,58 @@ static void older_delivery_version_is_ignored(void **state)
     hbt_expect_none(t);
 }
 
+/* The data of the last event taken is the order as GET shows it: the same fields in the
+ * same order with the same values, "orderId" for "id" (events are built in C from the
+ * order just written, GET reads the row). */
+static void assert_last_event_is_the_record(struct hbt *t, int64_t id)
+{
+    assert_true(t->n_out > 0);
+    char *event = hb_json_print(t->out[t->n_out - 1].data);
+    assert_int_equal(hbt_send(t, GET, "{\"id\":%lld}", (long long)id), HB_OK);
+    assert_int_equal(t->reply.code, 200);
+    char *record = hb_json_print(t->reply.body);
+    static const char event_head[] = "{\"orderId\":";
+    assert_non_null(event);
+    assert_non_null(record);
+    assert_memory_equal(event, event_head, sizeof(event_head) - 1);
+    char expected[1024];
+    snprintf(expected, sizeof(expected), "{\"id\":%s", event + sizeof(event_head) - 1);
+    assert_string_equal(record, expected);
+    free(event);
+    free(record);
+}
+
+static void every_event_carries_the_order_as_get_shows_it(void **state)
+{
+    struct hbt *t = *state;
+    int64_t id = place(t, USER_ID); /* unnamed, no amount, no delivery */
+    assert_last_event_is_the_record(t, id);
+    stock_reserved(t, id);
+    HBT_EXPECT(t, "OrderStockReserved");
+    assert_last_event_is_the_record(t, id);
+    payment_approved(t, id);
+    HBT_EXPECT(t, "OrderPaid");
+    assert_last_event_is_the_record(t, id);
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryCreated"), id, "RECEIVED", 1), HB_OK);
+    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryConfirmed"), id, "PREPARING", 2),
+                     HB_OK);
+    HBT_EXPECT(t, "OrderPreparing"); /* with its delivery */
+    assert_last_event_is_the_record(t, id);
+    /* with a reason */
+    int64_t rejected = order_at(t, "REJECTED");
+    assert_last_event_is_the_record(t, rejected);
+    /* re-driven (the order as loaded, not as just written) */
+    int64_t waiting = place(t, USER_ID);
+    t->ctx.now_ms += HBT_REDRIVE_MS;
+    assert_int_equal(hbt_tick(t), HB_OK);
+    HBT_EXPECT(t, "OrderPlaced");
+    assert_last_event_is_the_record(t, waiting);
+    int64_t cancelled = order_at(t, "STOCK_RESERVED");
+    cancel(t, cancelled, 202);
+    HBT_EXPECT(t, "OrderWithdrawn");
+    assert_last_event_is_the_record(t, cancelled);
+}
+
 static void get_returns_order_and_unknown_id_is_404(void **state)
 {
     struct hbt *t = *state;
@@ -1191,6 +1244,7 @@ int main(void)
         T(same_event_id_is_applied_once),
         T(older_delivery_version_is_ignored),
         T(get_returns_order_and_unknown_id_is_404),
+        T(every_event_carries_the_order_as_get_shows_it),
         T(list_filters_by_user),
         T(list_stops_at_the_list_bound),
         T(replay_announces_orders_changed_since_then),

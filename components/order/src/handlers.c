@@ -116,17 +116,20 @@ static const char order_schema[] =
     "      WHERE status IN ('PREPARING', 'SHIPPING', 'DELIVERED'))"
     "  WHERE NOT EXISTS (SELECT 1 FROM order_steps);";
 
-/* The order as the API shows it; events carry the same fields with "orderId" for "id",
- * like every other event of the saga. Column names are the JSON names
- * (hb_store_query_object builds the JSON). */
+/* The order as the API shows it (GET, lists); events carry the same fields with "orderId"
+ * for "id", like every other event of the saga, built from struct order by
+ * order_snapshot in the same order (a unit test holds the two to each other). Column
+ * names are the JSON names (hb_store_query_object builds the JSON). */
 #define ORDER_FIELDS(id_key)                                                                   \
     "SELECT id AS " id_key ", product_id AS productId,"                                        \
     " product_name AS productName, qty, user_id AS userId, amount,"                            \
     " status, reason, NULLIF(delivery_id, 0) AS deliveryId, version"
-static const char order_event_sql[] = ORDER_FIELDS("orderId") " FROM orders WHERE id = ?";
 
 struct order {
     int64_t id;
+    int64_t product_id;
+    int64_t qty;
+    int64_t user_id;
     int64_t amount;
     int64_t delivery_id;
     int64_t delivery_version;
@@ -159,8 +162,8 @@ static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
     HB_RETURN_ON_ERR(hb_store_cached(
         ctx->store,
         "SELECT amount, delivery_id, delivery_version, version, redrives, cancel_phase,"
-        " stock_released, payment_settled, status, reason, delivery_status, product_name"
-        " FROM orders WHERE id = ?",
+        " stock_released, payment_settled, status, reason, delivery_status, product_name,"
+        " product_id, qty, user_id FROM orders WHERE id = ?",
         &s));
     sqlite3_bind_int64(s, 1, id);
     int step = sqlite3_step(s);
@@ -181,6 +184,9 @@ static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
         copy_text(o->reason, sizeof(o->reason), sqlite3_column_text(s, 9));
         copy_text(o->delivery_status, sizeof(o->delivery_status), sqlite3_column_text(s, 10));
         copy_text(o->product_name, sizeof(o->product_name), sqlite3_column_text(s, 11));
+        o->product_id = sqlite3_column_int64(s, 12);
+        o->qty = sqlite3_column_int64(s, 13);
+        o->user_id = sqlite3_column_int64(s, 14);
     }
     hb_store_release(ctx->store, s);
     return rc;
@@ -257,12 +263,45 @@ static hb_err_t record_step(struct hb_ctx *ctx, int64_t order_id, const char *st
     return fresh ? record_step_latency(ctx, order_id, step, at) : HB_OK;
 }
 
-/* Emits event_type carrying the order's current snapshot. */
-static hb_err_t emit_snapshot(struct hb_ctx *ctx, int64_t id, const char *event_type)
+/* Adds text under key, or null for "" (the columns store NULLIF(text, '')). */
+static bool add_text_or_null(cJSON *obj, const char *key, const char *text)
 {
-    cJSON *snapshot = NULL;
-    HB_RETURN_ON_ERR(hb_store_query_object(ctx->store, order_event_sql, &id, 1, &snapshot));
-    return hb_store_emit(ctx->store, event_type, id, snapshot);
+    return text[0] ? cJSON_AddStringToObject(obj, key, text) != NULL
+                   : cJSON_AddNullToObject(obj, key) != NULL;
+}
+
+/* The order's snapshot as its events carry it: ORDER_FIELDS("orderId") in its order,
+ * from o, which holds what was just written, so nothing is read back. NULL when out of
+ * memory. */
+static cJSON *order_snapshot(const struct order *o)
+{
+    cJSON *d = cJSON_CreateObject();
+    bool ok = d && cJSON_AddNumberToObject(d, "orderId", (double)o->id) &&
+              cJSON_AddNumberToObject(d, "productId", (double)o->product_id) &&
+              add_text_or_null(d, "productName", o->product_name) &&
+              cJSON_AddNumberToObject(d, "qty", (double)o->qty) &&
+              cJSON_AddNumberToObject(d, "userId", (double)o->user_id) &&
+              cJSON_AddNumberToObject(d, "amount", (double)o->amount) &&
+              cJSON_AddStringToObject(d, "status", o->status) &&
+              add_text_or_null(d, "reason", o->reason) &&
+              (o->delivery_id ? cJSON_AddNumberToObject(d, "deliveryId", (double)o->delivery_id)
+                              : cJSON_AddNullToObject(d, "deliveryId")) &&
+              cJSON_AddNumberToObject(d, "version", (double)o->version);
+    if (!ok) {
+        cJSON_Delete(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* Emits event_type carrying the order's current snapshot. */
+static hb_err_t emit_snapshot(struct hb_ctx *ctx, const struct order *o, const char *event_type)
+{
+    cJSON *snapshot = order_snapshot(o);
+    if (!snapshot) {
+        return HB_ERR_NOMEM;
+    }
+    return hb_store_emit(ctx->store, event_type, o->id, snapshot);
 }
 
 /* True while the order waits for another component's answer (and may need a re-drive). */
@@ -324,7 +363,7 @@ static hb_err_t order_store(struct hb_ctx *ctx, struct order *o, const char *eve
         return HB_OK;
     }
     HB_LOGI(o->id, "order %s (%s)", o->status, event_type);
-    return emit_snapshot(ctx, o->id, event_type);
+    return emit_snapshot(ctx, o, event_type);
 }
 
 static hb_err_t transition(struct hb_ctx *ctx, struct order *o, const char *status,
@@ -409,11 +448,15 @@ hb_err_t order_place(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_re
     /* The row as inserted is the order's first state (version 1, its re-drive clock set):
      * it is announced as it is, without order_store's load and UPDATE, which would only
      * write the same values again. */
-    struct order o = {.id = sqlite3_last_insert_rowid(hb_store_db(ctx->store)), .version = 1};
+    struct order o = {.id = sqlite3_last_insert_rowid(hb_store_db(ctx->store)),
+                      .product_id = product_id,
+                      .qty = qty,
+                      .user_id = user_id,
+                      .version = 1};
     snprintf(o.status, sizeof(o.status), "PLACED");
     HB_RETURN_ON_ERR(record_step(ctx, o.id, o.status, ctx->now_ms));
     HB_LOGI(o.id, "order %s (%s)", o.status, "OrderPlaced");
-    HB_RETURN_ON_ERR(emit_snapshot(ctx, o.id, "OrderPlaced"));
+    HB_RETURN_ON_ERR(emit_snapshot(ctx, &o, "OrderPlaced"));
     return reply_status(reply, 202, &o);
 }
 
@@ -668,7 +711,7 @@ hb_err_t order_redrive(struct hb_ctx *ctx)
                                       "UPDATE orders SET redrives = redrives + 1,"
                                       " next_redrive_at = ? WHERE id = ?",
                                       args, 2));
-        HB_RETURN_ON_ERR(emit_snapshot(ctx, o.id, type));
+        HB_RETURN_ON_ERR(emit_snapshot(ctx, &o, type));
     }
     return HB_OK;
 }
@@ -677,7 +720,7 @@ hb_err_t order_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
 {
     struct order o;
     HB_RETURN_ON_ERR(order_load(ctx, sqlite3_column_int64(row, 0), &o));
-    return emit_snapshot(ctx, o.id, announce_event(&o));
+    return emit_snapshot(ctx, &o, announce_event(&o));
 }
 
 #define SAGA_REASONS_MAX 32 /* rejection reasons reported; they come from our own code */
