@@ -714,24 +714,36 @@ static void assert_steps_count_once_after_the_upgrade(struct hbt *t, int64_t pai
     cJSON_Delete(extra);
 }
 
-static void a_database_of_the_release_with_step_triggers_drops_them(void **state)
+/* An order database of an older release: its step triggers and latency_trigger, and an
+ * order paid, then confirmed 3 days later, counted by them (record_step finds the steps
+ * recorded and adds nothing, so the fixture counts as that release did). */
+static void older_release_counts_a_three_day_confirmation(struct hbt *t,
+                                                          const char *latency_trigger)
 {
-    struct hbt *t = *state;
-    /* An order database as the release before record_step left it: its triggers and a
-     * step counted by them. Its steps go through the triggers (record_step finds them
-     * recorded and adds nothing), so the fixture counts as that release did. */
     assert_int_equal(hb_store_exec(t->store, step_triggers), HB_OK);
-    assert_int_equal(hb_store_exec(t->store, day_bucket_trigger), HB_OK);
+    assert_int_equal(hb_store_exec(t->store, latency_trigger), HB_OK);
     int64_t id = order_at(t, "PAID");
     t->ctx.now_ms += 3 * DAY_MS;
     assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryConfirmed"), id, "PREPARING", 2),
                      HB_OK);
     (void)hbt_take(t);
+}
+
+/* This release's schema on the database, twice: a start and a restart. */
+static void open_with_this_release_twice(struct hbt *t)
+{
+    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
+    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
+}
+
+static void a_database_of_the_release_with_step_triggers_drops_them(void **state)
+{
+    struct hbt *t = *state;
+    /* As the release before record_step left it. */
+    older_release_counts_a_three_day_confirmation(t, day_bucket_trigger);
     assert_int_equal(hbt_db_int(t, "SELECT n FROM order_step_latency"
                                    " WHERE name = 'paid_to_preparing'"), 1);
-    /* The new version starts on it, twice (a restart); nothing counted is lost. */
-    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
-    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
+    open_with_this_release_twice(t); /* nothing counted is lost */
     cJSON *extra = saga_metrics(t);
     assert_int_equal(hbt_json_int(saga_latency(extra, "paid_to_preparing"), "sum"), 3 * DAY_MS);
     cJSON_Delete(extra);
@@ -743,20 +755,12 @@ static void a_database_with_ten_second_buckets_is_rebuilt_in_day_buckets(void **
     struct hbt *t = *state;
     /* An order database as the 10 s version left it: its triggers, and a 3-day
      * paid_to_preparing counted in bucket 11 ("over 10 s"). */
-    assert_int_equal(hb_store_exec(t->store, step_triggers), HB_OK);
-    assert_int_equal(hb_store_exec(t->store, ten_second_trigger), HB_OK);
-    int64_t id = order_at(t, "PAID");
-    t->ctx.now_ms += 3 * DAY_MS;
-    assert_int_equal(delivery_event(t, DELIVERY_EVT("DeliveryConfirmed"), id, "PREPARING", 2),
-                     HB_OK);
-    (void)hbt_take(t);
+    older_release_counts_a_three_day_confirmation(t, ten_second_trigger);
     assert_int_equal(hbt_db_int(t, "SELECT bucket FROM order_step_latency"
                                    " WHERE name = 'paid_to_preparing'"), 11);
     assert_int_equal(hbt_db_int(t, "SELECT count(*) FROM order_step_latency"
                                    " WHERE name = 'placed_to_paid'"), 1);
-    /* The new version starts on it, twice (a restart). */
-    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
-    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
+    open_with_this_release_twice(t);
     cJSON *extra = saga_metrics(t);
     const cJSON *h = saga_latency(extra, "paid_to_preparing");
     int last = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "le")) - 1;
