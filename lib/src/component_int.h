@@ -12,6 +12,13 @@ hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
                            const char *topic, const struct hb_event *ev,
                            struct hb_reply *reply);
 
+/* As hb_dispatch_in_tx without the savepoint: the caller holds one around several
+ * messages and must roll back to it when this returns anything but HB_OK, since a
+ * failing handler's writes are then still in the transaction. */
+hb_err_t hb_dispatch_unguarded(const struct hb_component *def, struct hb_ctx *ctx,
+                               const char *topic, const struct hb_event *ev,
+                               struct hb_reply *reply);
+
 /* True for "hausbus/v1/cmd/<def->name>/replay" when def can replay. */
 bool hb_is_replay_topic(const struct hb_component *def, const char *topic);
 

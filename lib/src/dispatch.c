@@ -126,9 +126,12 @@ static hb_err_t replay_requested(const struct hb_component *def, struct hb_ctx *
     return rc;
 }
 
-hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
-                               const char *topic, const struct hb_event *ev,
-                               struct hb_reply *reply)
+/* Routes ev, claims its id in the inbox and runs its handler (nothing for a duplicate);
+ * with open_savepoint, inside a savepoint of its own that a failure rolls back. A
+ * read-only route writes nothing and never gets one. */
+static hb_err_t claim_and_handle(const struct hb_component *def, struct hb_ctx *ctx,
+                                 const char *topic, const struct hb_event *ev,
+                                 struct hb_reply *reply, bool open_savepoint)
 {
     const struct hb_route *route = find_route(def, topic);
     bool replay = !route && hb_is_replay_topic(def, topic);
@@ -139,7 +142,9 @@ hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
     if (route && route->read_only) {
         return route->handler(ctx, ev, reply);
     }
-    HB_RETURN_ON_ERR(hb_store_savepoint(ctx->store));
+    if (open_savepoint) {
+        HB_RETURN_ON_ERR(hb_store_savepoint(ctx->store));
+    }
     bool fresh = false;
     hb_err_t rc = hb_store_inbox_claim(ctx->store, ev->id, &fresh);
     if (rc == HB_OK && fresh) {
@@ -147,11 +152,27 @@ hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
     } else if (rc == HB_OK) {
         HB_LOGD(atoll(ev->subject), "duplicate %s %s ignored", ev->type, ev->id);
     }
+    if (!open_savepoint) {
+        return rc;
+    }
     if (rc != HB_OK) {
         hb_store_savepoint_rollback(ctx->store);
     }
     hb_err_t released = hb_store_savepoint_release(ctx->store);
     return rc != HB_OK ? rc : released;
+}
+
+hb_err_t hb_dispatch_in_tx(const struct hb_component *def, struct hb_ctx *ctx,
+                           const char *topic, const struct hb_event *ev, struct hb_reply *reply)
+{
+    return claim_and_handle(def, ctx, topic, ev, reply, true);
+}
+
+hb_err_t hb_dispatch_unguarded(const struct hb_component *def, struct hb_ctx *ctx,
+                               const char *topic, const struct hb_event *ev,
+                               struct hb_reply *reply)
+{
+    return claim_and_handle(def, ctx, topic, ev, reply, false);
 }
 
 hb_err_t hb_component_dispatch(const struct hb_component *def, struct hb_ctx *ctx,

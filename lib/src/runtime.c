@@ -358,9 +358,65 @@ static void apply_single(struct runtime *rt, const struct hb_message *msg)
     hb_event_clear(&ev);
 }
 
-/* A CloudEvents batch: every item applied in the open transaction in its own savepoint
- * (a bad item is dead-lettered alone, the rest applied), and, for a batched request, one
- * reply array with an item per request item, in order. */
+/* Closes a batched request's reply array (NULL, logged, when memory ran out). */
+static char *finish_replies(const struct hb_message *msg, struct hb_reply_batch *replies)
+{
+    char *text = hb_reply_batch_finish(replies);
+    if (msg->response_topic && !text) {
+        HB_LOGE(0, "out of memory building the batched reply on %s", msg->response_topic);
+    }
+    return text;
+}
+
+/* The optimistic pass over a batch: every item under the one savepoint the caller holds,
+ * none of its own (a savepoint and its release per event were 4-5% of a component's
+ * CPU). Stops at the first item that fails in any way, without dead-lettering or
+ * counting it: the caller rolls the lot back and runs apply_batch's careful pass, which
+ * does. Each item's data goes back into it, so that pass can decode it again. Returns
+ * true when every item applied. */
+static bool apply_items_together(struct runtime *rt, const struct hb_message *msg, cJSON *items,
+                                 struct hb_reply_batch *replies)
+{
+    int left = cJSON_GetArraySize(items);
+    for (cJSON *item = items->child; item; item = item->next) {
+        struct hb_event ev;
+        struct hb_reply reply = {0};
+        const char *why = NULL;
+        left--;
+        if (!hb_store_in_tx(rt->ctx.store) || hb_envelope_from_json(item, &ev, &why) != HB_OK) {
+            return false;
+        }
+        rt->ctx.now_ms = hb_wall_ms();
+        hb_err_t rc = hb_dispatch_unguarded(rt->def, &rt->ctx, msg->topic, &ev, &reply);
+        if (rc == HB_OK) {
+            note_replay_mark(rt, msg->topic, &ev);
+            if (msg->response_topic && reply.code == 0) {
+                hb_reply_error(&reply, 500, "no answer for this request");
+            }
+            if (msg->response_topic) {
+                hb_reply_batch_add(replies, encode_reply(&reply, true, ev.id), ev.id,
+                                   (size_t)left);
+            }
+        }
+        hb_reply_clear(&reply);
+        if (!cJSON_AddItemToObject(item, "data", ev.data)) {
+            cJSON_Delete(ev.data); /* the careful pass dead-letters the item as it is */
+            rc = rc == HB_OK ? HB_ERR_NOMEM : rc;
+        }
+        ev.data = NULL;
+        hb_event_clear(&ev);
+        if (rc != HB_OK) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A CloudEvents batch: every item applied in the open transaction (a bad item is
+ * dead-lettered alone, the rest applied), and, for a batched request, one reply array
+ * with an item per request item, in order. The items run together under one savepoint
+ * first; only when one of them fails does the batch run again from that savepoint with
+ * a savepoint per item. */
 static void apply_batch(struct runtime *rt, const struct hb_message *msg)
 {
     const char *why = NULL;
@@ -386,6 +442,28 @@ static void apply_batch(struct runtime *rt, const struct hb_message *msg)
     rt->metrics.batches_in++;
     rt->metrics.batch_events_in += (uint64_t)n_items;
     struct hb_reply_batch replies = {0};
+    if (n_items > 1 && hb_store_in_tx(rt->ctx.store) && hb_store_savepoint(rt->ctx.store) == HB_OK) {
+        bool together = apply_items_together(rt, msg, items, &replies);
+        if (!together) {
+            hb_store_savepoint_rollback(rt->ctx.store);
+        }
+        bool released = hb_store_savepoint_release(rt->ctx.store) == HB_OK;
+        if (together && !released) {
+            /* nothing of the lot may stay for the careful pass to find claimed */
+            hb_store_savepoint_rollback(rt->ctx.store);
+            hb_store_savepoint_release(rt->ctx.store);
+        }
+        if (together && released) {
+            for (int i = 0; i < n_items; i++) {
+                hb_topic_counts_add(&rt->metrics.handled, msg->topic);
+            }
+            rt->batch_size += (size_t)n_items;
+            cJSON_Delete(items);
+            queue_reply_text(rt, msg, finish_replies(msg, &replies), (size_t)n_items);
+            return;
+        }
+        free(hb_reply_batch_finish(&replies)); /* the careful pass answers afresh */
+    }
     int left = n_items;
     for (cJSON *item = items->child; item; item = item->next) {
         struct hb_event ev;
@@ -417,11 +495,7 @@ static void apply_batch(struct runtime *rt, const struct hb_message *msg)
         hb_event_clear(&ev);
     }
     cJSON_Delete(items);
-    char *text = hb_reply_batch_finish(&replies);
-    if (msg->response_topic && !text) {
-        HB_LOGE(0, "out of memory building the batched reply on %s", msg->response_topic);
-    }
-    queue_reply_text(rt, msg, text, (size_t)n_items);
+    queue_reply_text(rt, msg, finish_replies(msg, &replies), (size_t)n_items);
 }
 
 static void on_message(void *arg, const struct hb_message *msg)

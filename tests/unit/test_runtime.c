@@ -60,6 +60,11 @@ struct hb_bus {
     bool mixed_sent;
     cJSON *mixed_reply;
     int mixed_events; /* WidgetMixed events published: none may be */
+    /* A batch whose middle item writes, then is refused: the batch runs again item by item. */
+    bool fickle_sent;
+    cJSON *fickle_reply;
+    int fickle_events;       /* WidgetMixed events published after it went in */
+    int fickle_dead_letters; /* dlq/ PUBLISHes after it went in */
     /* Replays start from the owner's clock at its newest committed event. */
     bool gadgets_sent;
     bool reconnected;
@@ -78,8 +83,9 @@ static hb_err_t widget_make(struct hb_ctx *ctx, const struct hb_event *ev, struc
     return HB_OK;
 }
 
-/* "mixed": emits WidgetMixed and answers 201, or with data.crash ends the whole
- * transaction (what sqlite does itself on SQLITE_FULL or an I/O error) and fails. */
+/* "mixed": emits WidgetMixed and answers 201; with data.crash ends the whole
+ * transaction (what sqlite does itself on SQLITE_FULL or an I/O error) and fails; with
+ * data.refuse emits WidgetMixed and then refuses the message, so that write must go. */
 static hb_err_t widget_mixed(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
 {
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev->data, "crash"))) {
@@ -87,6 +93,9 @@ static hb_err_t widget_mixed(struct hb_ctx *ctx, const struct hb_event *ev, stru
         return HB_ERR_DB;
     }
     HB_RETURN_ON_ERR(hb_store_emit(ctx->store, "WidgetMixed", 0, NULL));
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev->data, "refuse"))) {
+        return hb_ctx_reject(ctx, "refused after writing");
+    }
     reply->code = 201;
     return HB_OK;
 }
@@ -181,13 +190,13 @@ static hb_err_t fake_publish(struct hb_bus *b, const char *topic, const char *pa
     if (strncmp(topic, HB_TOPIC_PREFIX "evt/", strlen(HB_TOPIC_PREFIX "evt/")) == 0) {
         saw_event(b, event);
     } else if (strncmp(topic, HB_TOPIC_PREFIX "dlq/", strlen(HB_TOPIC_PREFIX "dlq/")) == 0) {
-        b->dead_letter_publishes++;
+        *(b->fickle_sent ? &b->fickle_dead_letters : &b->dead_letter_publishes) += 1;
     } else if (strcmp(topic, HB_CMD_TOPIC("gadget", "replay")) == 0) {
         const cJSON *data = cJSON_GetObjectItemCaseSensitive(event, "data");
         b->replay_since = (int64_t)cJSON_GetObjectItemCaseSensitive(data, "since")->valuedouble;
     }
     if (strcmp(topic, HB_EVT_TOPIC("widget", "WidgetMixed")) == 0) {
-        b->mixed_events++;
+        *(b->fickle_sent ? &b->fickle_events : &b->mixed_events) += 1;
     }
     cJSON_Delete(event);
     return HB_OK;
@@ -198,7 +207,10 @@ static hb_err_t fake_publish_batch(struct hb_bus *b, const char *topic, const ch
 {
     assert_true(b->n_unacked < MAX_MIDS);
     assert_true(len <= HB_PAYLOAD_MAX);
-    assert_string_equal(topic, HB_EVT_TOPIC("widget", "WidgetMade"));
+    bool mixed = strcmp(topic, HB_EVT_TOPIC("widget", "WidgetMixed")) == 0;
+    if (!mixed) {
+        assert_string_equal(topic, HB_EVT_TOPIC("widget", "WidgetMade"));
+    }
     *mid = ++b->next_mid;
     b->unacked[b->n_unacked++] = *mid;
     cJSON *events = cJSON_ParseWithLength(payload, len);
@@ -209,6 +221,9 @@ static hb_err_t fake_publish_batch(struct hb_bus *b, const char *topic, const ch
     b->largest_batch = n > b->largest_batch ? n : b->largest_batch;
     for (const cJSON *event = events->child; event; event = event->next) {
         saw_event(b, event);
+    }
+    if (mixed) {
+        *(b->fickle_sent ? &b->fickle_events : &b->mixed_events) += n;
     }
     cJSON_Delete(events);
     return HB_OK;
@@ -233,8 +248,9 @@ static hb_err_t fake_reply(struct hb_bus *b, const struct hb_message *msg, const
     assert_non_null(reply);
     if (cJSON_IsArray(reply)) {
         assert_int_equal(msg->correlation_len, 5);
-        cJSON **slot = memcmp(msg->correlation, "batch", 5) == 0 ? &b->batch_reply
-                                                                  : &b->mixed_reply;
+        cJSON **slot = memcmp(msg->correlation, "batch", 5) == 0   ? &b->batch_reply
+                       : memcmp(msg->correlation, "fickl", 5) == 0 ? &b->fickle_reply
+                                                                   : &b->mixed_reply;
         assert_null(*slot);
         *slot = reply;
         return HB_OK;
@@ -390,7 +406,13 @@ static hb_err_t fake_run_once(struct hb_bus *b, int timeout_ms)
         static const char *const now[3] = {NULL, NULL, NULL};
         deliver_events(b, HB_CMD_TOPIC("widget", "mixed"), "widget.mixed", "mixed", items, now,
                        "mixed");
-    } else if (b->mixed_sent && !b->gadgets_sent) {
+    } else if (b->mixed_sent && !b->fickle_sent) {
+        b->fickle_sent = true;
+        static const char *const items[3] = {"{}", "{\"refuse\":true}", "{}"};
+        static const char *const now[3] = {NULL, NULL, NULL};
+        deliver_events(b, HB_CMD_TOPIC("widget", "mixed"), "widget.mixed", "fickle", items, now,
+                       "fickl");
+    } else if (b->fickle_sent && !b->gadgets_sent) {
         b->gadgets_sent = true;
         static const char *const items[3] = {"{}", "{}", "{}"};
         /* Out of order on purpose: the mark is the newest, not the last. */
@@ -449,6 +471,7 @@ static int remove_data_dir(void **state)
     char cmd[128];
     cJSON_Delete(bus.batch_reply);
     cJSON_Delete(bus.mixed_reply);
+    cJSON_Delete(bus.fickle_reply);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -540,6 +563,27 @@ static void a_transaction_lost_mid_batch_applies_nothing_and_answers_500(void **
     assert_int_equal(bus.mixed_events, 0);
 }
 
+/* The items of a batch run together under one savepoint; when one fails after writing,
+ * the lot rolls back and runs again item by item: the refused item's write is gone, the
+ * others are applied once, and the replies and the dead letter are as if it had run item
+ * by item from the start. */
+static void an_item_refused_after_writing_leaves_nothing_and_the_rest_apply_once(void **state)
+{
+    (void)state;
+    assert_true(cJSON_IsArray(bus.fickle_reply));
+    assert_int_equal(cJSON_GetArraySize(bus.fickle_reply), 3);
+    static const int codes[] = {201, 400, 201};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *item = cJSON_GetArrayItem(bus.fickle_reply, i);
+        char id[16];
+        snprintf(id, sizeof(id), "fickle-%d", i);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(item, "id")->valuestring, id);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(item, "code")->valueint, codes[i]);
+    }
+    assert_int_equal(bus.fickle_events, 2);
+    assert_int_equal(bus.fickle_dead_letters, 1);
+}
+
 /* After a reconnect the replay request starts 30 s before the owner's own time at the
  * newest of its events we committed, not at our clock: a crash while we drained an old
  * backlog loses events from the owner's past. */
@@ -560,6 +604,7 @@ int main(void)
         cmocka_unit_test(waiting_events_go_out_in_batches_in_order),
         cmocka_unit_test(a_batched_request_gets_one_reply_per_item),
         cmocka_unit_test(a_transaction_lost_mid_batch_applies_nothing_and_answers_500),
+        cmocka_unit_test(an_item_refused_after_writing_leaves_nothing_and_the_rest_apply_once),
         cmocka_unit_test(replays_start_from_the_owners_newest_committed_event),
     };
     return cmocka_run_group_tests(tests, run_script, remove_data_dir);
