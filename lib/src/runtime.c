@@ -444,11 +444,12 @@ static void apply_batch(struct runtime *rt, const struct hb_message *msg)
     struct hb_reply_batch replies = {0};
     if (n_items > 1 && hb_store_in_tx(rt->ctx.store) && hb_store_savepoint(rt->ctx.store) == HB_OK) {
         bool together = apply_items_together(rt, msg, items, &replies);
-        if (!together) {
+        bool in_tx = hb_store_in_tx(rt->ctx.store); /* else sqlite ended it: no savepoint left */
+        if (!together && in_tx) {
             hb_store_savepoint_rollback(rt->ctx.store);
         }
-        bool released = hb_store_savepoint_release(rt->ctx.store) == HB_OK;
-        if (together && !released) {
+        bool released = in_tx && hb_store_savepoint_release(rt->ctx.store) == HB_OK;
+        if (together && !released && in_tx) {
             /* nothing of the lot may stay for the careful pass to find claimed */
             hb_store_savepoint_rollback(rt->ctx.store);
             hb_store_savepoint_release(rt->ctx.store);
@@ -466,7 +467,7 @@ static void apply_batch(struct runtime *rt, const struct hb_message *msg)
     }
     int left = n_items;
     for (cJSON *item = items->child; item; item = item->next) {
-        struct hb_event ev;
+        struct hb_event ev = {0}; /* cleared below even when never decoded */
         struct hb_reply reply = {0};
         left--;
         hb_topic_counts_add(&rt->metrics.handled, msg->topic);
