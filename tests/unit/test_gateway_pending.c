@@ -275,7 +275,7 @@ static void batch_items_reach_their_tickets_decoded(void **state)
         {.ticket = gone, .reply = decoded(500, "{}")},
         {.ticket = a, .why = "no item"}, /* no item for a */
     };
-    strcpy(deliveries[0].reply.location, "/orders/7");
+    snprintf(deliveries[0].reply.location, sizeof(deliveries[0].reply.location), "/orders/7");
     assert_int_equal(gateway_pending_deliver_each(table, deliveries, 3), 2);
     for (size_t i = 0; i < 3; i++) {
         assert_null(deliveries[i].reply.body); /* every body taken */
