@@ -368,6 +368,21 @@ static char *finish_replies(const struct hb_message *msg, struct hb_reply_batch 
     return text;
 }
 
+/* Adds reply as the answer to the request item id of a batched request (none for a
+ * batch of events); a handler that set no answer makes it a 500. items_left: as for
+ * hb_reply_batch_add. */
+static void add_item_reply(const struct hb_message *msg, struct hb_reply_batch *replies,
+                           struct hb_reply *reply, const char *id, int items_left)
+{
+    if (!msg->response_topic) {
+        return;
+    }
+    if (reply->code == 0) {
+        hb_reply_error(reply, 500, "no answer for this request");
+    }
+    hb_reply_batch_add(replies, encode_reply(reply, true, id), id, (size_t)items_left);
+}
+
 /* The optimistic pass over a batch: every item under the one savepoint the caller holds,
  * none of its own (a savepoint and its release per event were 4-5% of a component's
  * CPU). Stops at the first item that fails in any way, without dead-lettering or
@@ -390,13 +405,7 @@ static bool apply_items_together(struct runtime *rt, const struct hb_message *ms
         hb_err_t rc = hb_dispatch_unguarded(rt->def, &rt->ctx, msg->topic, &ev, &reply);
         if (rc == HB_OK) {
             note_replay_mark(rt, msg->topic, &ev);
-            if (msg->response_topic && reply.code == 0) {
-                hb_reply_error(&reply, 500, "no answer for this request");
-            }
-            if (msg->response_topic) {
-                hb_reply_batch_add(replies, encode_reply(&reply, true, ev.id), ev.id,
-                                   (size_t)left);
-            }
+            add_item_reply(msg, replies, &reply, ev.id, left);
         }
         hb_reply_clear(&reply);
         if (!cJSON_AddItemToObject(item, "data", ev.data)) {
@@ -409,6 +418,40 @@ static bool apply_items_together(struct runtime *rt, const struct hb_message *ms
             return false;
         }
     }
+    return true;
+}
+
+/* Runs apply_items_together under a savepoint of the batch's own. True when every item
+ * applied: the batch is counted and its replies queued. False leaves the transaction as
+ * it was before the batch (the savepoint rolled back), or sqlite ended it, for the
+ * careful pass to run. */
+static bool apply_batch_together(struct runtime *rt, const struct hb_message *msg,
+                                 cJSON *items, int n_items)
+{
+    if (!hb_store_in_tx(rt->ctx.store) || hb_store_savepoint(rt->ctx.store) != HB_OK) {
+        return false;
+    }
+    struct hb_reply_batch replies = {0};
+    bool together = apply_items_together(rt, msg, items, &replies);
+    bool in_tx = hb_store_in_tx(rt->ctx.store); /* else sqlite ended it: no savepoint left */
+    if (!together && in_tx) {
+        hb_store_savepoint_rollback(rt->ctx.store);
+    }
+    bool released = in_tx && hb_store_savepoint_release(rt->ctx.store) == HB_OK;
+    if (together && !released && in_tx) {
+        /* nothing of the lot may stay for the careful pass to find claimed */
+        hb_store_savepoint_rollback(rt->ctx.store);
+        hb_store_savepoint_release(rt->ctx.store);
+    }
+    if (!together || !released) {
+        free(hb_reply_batch_finish(&replies)); /* the careful pass answers afresh */
+        return false;
+    }
+    for (int i = 0; i < n_items; i++) {
+        hb_topic_counts_add(&rt->metrics.handled, msg->topic);
+    }
+    rt->batch_size += (size_t)n_items;
+    queue_reply_text(rt, msg, finish_replies(msg, &replies), (size_t)n_items);
     return true;
 }
 
@@ -441,30 +484,11 @@ static void apply_batch(struct runtime *rt, const struct hb_message *msg)
     }
     rt->metrics.batches_in++;
     rt->metrics.batch_events_in += (uint64_t)n_items;
-    struct hb_reply_batch replies = {0};
-    if (n_items > 1 && hb_store_in_tx(rt->ctx.store) && hb_store_savepoint(rt->ctx.store) == HB_OK) {
-        bool together = apply_items_together(rt, msg, items, &replies);
-        bool in_tx = hb_store_in_tx(rt->ctx.store); /* else sqlite ended it: no savepoint left */
-        if (!together && in_tx) {
-            hb_store_savepoint_rollback(rt->ctx.store);
-        }
-        bool released = in_tx && hb_store_savepoint_release(rt->ctx.store) == HB_OK;
-        if (together && !released && in_tx) {
-            /* nothing of the lot may stay for the careful pass to find claimed */
-            hb_store_savepoint_rollback(rt->ctx.store);
-            hb_store_savepoint_release(rt->ctx.store);
-        }
-        if (together && released) {
-            for (int i = 0; i < n_items; i++) {
-                hb_topic_counts_add(&rt->metrics.handled, msg->topic);
-            }
-            rt->batch_size += (size_t)n_items;
-            cJSON_Delete(items);
-            queue_reply_text(rt, msg, finish_replies(msg, &replies), (size_t)n_items);
-            return;
-        }
-        free(hb_reply_batch_finish(&replies)); /* the careful pass answers afresh */
+    if (n_items > 1 && apply_batch_together(rt, msg, items, n_items)) {
+        cJSON_Delete(items);
+        return;
     }
+    struct hb_reply_batch replies = {0};
     int left = n_items;
     for (cJSON *item = items->child; item; item = item->next) {
         struct hb_event ev = {0}; /* cleared below even when never decoded */
@@ -485,13 +509,7 @@ static void apply_batch(struct runtime *rt, const struct hb_message *msg)
             apply_event(rt, msg->topic, &ev, NULL, 0, item, &reply);
             reply_id = ev.id;
         }
-        if (msg->response_topic && reply.code == 0) {
-            hb_reply_error(&reply, 500, "no answer for this request");
-        }
-        if (msg->response_topic) {
-            hb_reply_batch_add(&replies, encode_reply(&reply, true, reply_id), reply_id,
-                               (size_t)left);
-        }
+        add_item_reply(msg, &replies, &reply, reply_id, left);
         hb_reply_clear(&reply);
         hb_event_clear(&ev);
     }
