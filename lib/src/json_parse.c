@@ -120,12 +120,14 @@ static uint32_t escaped_code(const unsigned char *t, size_t i, size_t *taken)
     return unit;
 }
 
-/* Checks the string whose opening quote is at t[start] as hb_json_text_check does (valid
- * UTF-8, known escapes, no \u0000, no lone surrogate, no raw control byte, a closing
- * quote). On success sets *close to the offset of the closing quote, *decoded to the
- * length of the decoded string and *escaped to whether it has any escape. */
-static bool scan_string(const unsigned char *t, size_t len, size_t start, size_t *close,
-                        size_t *decoded, bool *escaped)
+const char hb_json_reason_syntax[] = "not valid JSON";
+const char hb_json_reason_utf8[] = "a JSON string is not valid UTF-8";
+const char hb_json_reason_surrogate[] = "a JSON string has a lone UTF-16 surrogate (\\ud800-\\udfff)";
+const char hb_json_reason_nul[] = "a JSON string has a NUL (\\u0000)";
+const char hb_json_reason_control[] = "a JSON string has an unescaped control character";
+
+const char *hb_json_scan_string(const unsigned char *t, size_t len, size_t start,
+                                size_t *close, size_t *decoded, bool *escaped)
 {
     size_t i = start + 1;
     size_t saved = 0; /* bytes the escapes take beyond what they decode to */
@@ -133,46 +135,55 @@ static bool scan_string(const unsigned char *t, size_t len, size_t start, size_t
     for (;;) {
         i = next_stop(t, len, i);
         if (i >= len) {
-            return false; /* no closing quote */
+            return hb_json_reason_syntax; /* no closing quote */
         }
         unsigned char c = t[i];
         if (c == '"') {
             *close = i;
             *decoded = i - (start + 1) - saved;
             *escaped = any_escape;
-            return true;
+            return NULL;
         }
         if (c >= 0x80) {
             size_t n = hb_utf8_sequence((const char *)t + i, len - i);
             if (n == 0) {
-                return false;
+                return hb_json_reason_utf8;
             }
             i += n;
             continue;
         }
-        if (c != '\\' || len - i < 2) {
-            return false; /* a control byte, or a backslash at the very end */
+        if (c != '\\') {
+            return hb_json_reason_control;
+        }
+        if (len - i < 2) {
+            return hb_json_reason_syntax; /* a backslash at the very end */
         }
         any_escape = true;
         unsigned char letter = t[i + 1];
         if (letter != 'u') {
             if (!SHORT_ESCAPE[letter]) {
-                return false;
+                return hb_json_reason_syntax;
             }
             i += 2;
             saved += 1;
             continue;
         }
         int32_t unit = len - i >= 6 ? hb_json_hex4(t + i + 2) : -1;
-        if (unit <= 0 || (unit >= 0xdc00 && unit <= 0xdfff)) {
-            return false; /* not hex, \u0000 or a lone low surrogate */
+        if (unit < 0) {
+            return hb_json_reason_syntax; /* not hex */
+        }
+        if (unit == 0) {
+            return hb_json_reason_nul; /* a C string would end there */
+        }
+        if (unit >= 0xdc00 && unit <= 0xdfff) {
+            return hb_json_reason_surrogate; /* a lone low surrogate */
         }
         if (unit >= 0xd800 && unit <= 0xdbff) {
             int32_t low = len - i >= 12 && t[i + 6] == '\\' && t[i + 7] == 'u'
                               ? hb_json_hex4(t + i + 8)
                               : -1;
             if (low < 0xdc00 || low > 0xdfff) {
-                return false;
+                return hb_json_reason_surrogate; /* a high one without a low one */
             }
             i += 12;
             saved += 12 - 4;
@@ -184,14 +195,15 @@ static bool scan_string(const unsigned char *t, size_t len, size_t start, size_t
 }
 
 /* Decodes the string whose opening quote is at t[*pos] into a cJSON_malloc'd C string and
- * moves *pos past the closing quote. Returns NULL when it is not valid (see scan_string)
+ * moves *pos past the closing quote. Returns NULL when it is not valid (see
+ * hb_json_scan_string)
  * or memory ran out. */
 static char *parse_string(const unsigned char *t, size_t len, size_t *pos)
 {
     size_t close = 0;
     size_t decoded = 0;
     bool escaped = false;
-    if (!scan_string(t, len, *pos, &close, &decoded, &escaped)) {
+    if (hb_json_scan_string(t, len, *pos, &close, &decoded, &escaped)) {
         return NULL;
     }
     unsigned char *out = cJSON_malloc(decoded + 1);

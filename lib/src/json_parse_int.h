@@ -2,6 +2,7 @@
 #ifndef HAUSBUS_JSON_PARSE_INT_H
 #define HAUSBUS_JSON_PARSE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,21 @@
  * valid or memory ran out (*stop then unchanged). The caller finds the reason with
  * hb_json_text_check. */
 cJSON *hb_json_parse_value(const char *text, size_t len, size_t *stop);
+
+/* Why a JSON text is refused, for what hb_json_scan_string and the text check find. */
+extern const char hb_json_reason_syntax[];
+extern const char hb_json_reason_utf8[];
+extern const char hb_json_reason_surrogate[];
+extern const char hb_json_reason_nul[];
+extern const char hb_json_reason_control[];
+
+/* Checks the string whose opening quote is at t[start], for the parser and the text check
+ * alike: valid UTF-8, known escapes, no \u0000, no lone surrogate, no raw control byte,
+ * a closing quote. Returns NULL when it is valid, with *close the offset of the closing
+ * quote, *decoded the length of the decoded string and *escaped whether it has any
+ * escape; else why not (one of the reasons above). */
+const char *hb_json_scan_string(const unsigned char *t, size_t len, size_t start,
+                                size_t *close, size_t *decoded, bool *escaped);
 
 /* The value of the 4 hex digits at p (4 bytes are read), or -1 when they are not hex. */
 int32_t hb_json_hex4(const unsigned char *p);

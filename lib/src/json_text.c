@@ -5,13 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-static const char REASON_SYNTAX[] = "not valid JSON";
 static const char REASON_TRAILING[] = "not valid JSON: bytes after the document";
 static const char REASON_DEEP[] = "JSON nested deeper than " HB_STR(HB_JSON_DEPTH_MAX) " levels";
-static const char REASON_UTF8[] = "a JSON string is not valid UTF-8";
-static const char REASON_SURROGATE[] = "a JSON string has a lone UTF-16 surrogate (\\ud800-\\udfff)";
-static const char REASON_NUL[] = "a JSON string has a NUL (\\u0000)";
-static const char REASON_CONTROL[] = "a JSON string has an unescaped control character";
 
 size_t hb_utf8_sequence(const char *text, size_t left)
 {
@@ -50,71 +45,6 @@ size_t hb_utf8_sequence(const char *text, size_t left)
     return n;
 }
 
-/* Checks the string whose first byte (after the opening quote) is at *pos and moves *pos
- * past its closing quote. Returns NULL when the string decodes to valid UTF-8 without NUL,
- * else why not. */
-static const char *check_string(const unsigned char *text, size_t len, size_t *pos)
-{
-    size_t i = *pos;
-    while (i < len) {
-        unsigned char c = text[i];
-        if (c == '"') {
-            *pos = i + 1;
-            return NULL;
-        }
-        if (c < 0x20) {
-            return REASON_CONTROL;
-        }
-        if (c < 0x80 && c != '\\') {
-            i++;
-            continue;
-        }
-        if (c >= 0x80) {
-            size_t n = hb_utf8_sequence((const char *)text + i, len - i);
-            if (n == 0) {
-                return REASON_UTF8;
-            }
-            i += n;
-            continue;
-        }
-        if (i + 1 >= len) {
-            return REASON_SYNTAX;
-        }
-        unsigned char escape = text[i + 1];
-        if (escape != 'u') {
-            if (escape != '"' && escape != '\\' && escape != '/' && escape != 'b' &&
-                escape != 'f' && escape != 'n' && escape != 'r' && escape != 't') {
-                return REASON_SYNTAX;
-            }
-            i += 2;
-            continue;
-        }
-        int32_t unit = i + 6 <= len ? hb_json_hex4(text + i + 2) : -1;
-        if (unit < 0) {
-            return REASON_SYNTAX;
-        }
-        if (unit == 0) {
-            return REASON_NUL; /* cJSON would end the C string there, silently */
-        }
-        if (unit >= 0xdc00 && unit <= 0xdfff) {
-            return REASON_SURROGATE;
-        }
-        if (unit >= 0xd800 && unit <= 0xdbff) {
-            /* A high surrogate counts only with a low one right after it. */
-            int32_t low = i + 12 <= len && text[i + 6] == '\\' && text[i + 7] == 'u'
-                              ? hb_json_hex4(text + i + 8)
-                              : -1;
-            if (low < 0xdc00 || low > 0xdfff) {
-                return REASON_SURROGATE;
-            }
-            i += 12;
-            continue;
-        }
-        i += 6;
-    }
-    return REASON_SYNTAX; /* no closing quote */
-}
-
 const char *hb_json_text_check(const char *text, size_t len)
 {
     const unsigned char *bytes = (const unsigned char *)text;
@@ -123,10 +53,14 @@ const char *hb_json_text_check(const char *text, size_t len)
     while (i < len) {
         unsigned char c = bytes[i++];
         if (c == '"') {
-            const char *why = check_string(bytes, len, &i);
+            size_t close = 0;
+            size_t decoded = 0;
+            bool escaped = false;
+            const char *why = hb_json_scan_string(bytes, len, i - 1, &close, &decoded, &escaped);
             if (why) {
                 return why;
             }
+            i = close + 1;
         } else if (c == '[' || c == '{') {
             if (++depth > HB_JSON_DEPTH_MAX) {
                 return REASON_DEEP;
@@ -154,7 +88,7 @@ static bool only_whitespace(const char *p, const char *end)
 static const char *failure_reason(const char *text, size_t len)
 {
     const char *why = hb_json_text_check(text, len);
-    return why ? why : REASON_SYNTAX;
+    return why ? why : hb_json_reason_syntax;
 }
 
 cJSON *hb_json_parse(const char *text, size_t len, const char **end)
@@ -179,7 +113,7 @@ cJSON *hb_json_parse_document(const char *text, size_t len, const char **reason)
     const char *why = NULL;
     cJSON *root = text ? hb_json_parse_value(text, len, &stop) : NULL;
     if (!root) {
-        why = text ? failure_reason(text, len) : REASON_SYNTAX;
+        why = text ? failure_reason(text, len) : hb_json_reason_syntax;
     } else if (!only_whitespace(text + stop, text + len)) {
         /* "{} x" or two events are not one document, unless the check refuses the rest */
         why = hb_json_text_check(text + stop, len - stop);
