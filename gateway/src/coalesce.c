@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hausbus/envelope.h"
+#include "hausbus/text.h"
 
 /* A request, from gateway_coalesce_add until its message is answered or forgotten. */
 struct item {
@@ -110,7 +111,7 @@ static struct topic *find_topic(struct gateway_coalesce *c, const char *name, bo
         return NULL;
     }
     struct topic *t = &c->topics[c->n_topics++];
-    snprintf(t->name, sizeof(t->name), "%s", name);
+    hb_strlcpy(t->name, name, sizeof(t->name));
     return t;
 }
 
@@ -195,7 +196,7 @@ hb_err_t gateway_coalesce_add(struct gateway_coalesce *c, const char *topic,
     }
     memset(it, 0, sizeof(*it));
     it->ticket = *ticket;
-    snprintf(it->id, sizeof(it->id), "%s", id);
+    hb_strlcpy(it->id, id, sizeof(it->id));
     it->payload = payload;
     it->len = len;
     if (t->tail) {
@@ -264,7 +265,7 @@ bool gateway_coalesce_take(struct gateway_coalesce *c, const char *topic, int64_
     m->sent_ms = now_ms;
     if (m->n_items == 1) {
         /* Alone, exactly as without coalescing: the reply finds its waiter directly. */
-        snprintf(m->correlation, sizeof(m->correlation), "%s", m->items->ticket.correlation);
+        hb_strlcpy(m->correlation, m->items->ticket.correlation, sizeof(m->correlation));
     } else {
         snprintf(m->correlation, sizeof(m->correlation), "%c%015llx", GATEWAY_COALESCE_BATCH_MARK,
                  (unsigned long long)(c->next_batch++ & 0xfffffffffffffffULL));
@@ -282,8 +283,8 @@ bool gateway_coalesce_take(struct gateway_coalesce *c, const char *topic, int64_
         it->payload = NULL; /* handed to out (alone) or freed below (joined) */
     }
     out->n_items = n;
-    snprintf(out->topic, sizeof(out->topic), "%s", t->name);
-    snprintf(out->correlation, sizeof(out->correlation), "%s", m->correlation);
+    hb_strlcpy(out->topic, t->name, sizeof(out->topic));
+    hb_strlcpy(out->correlation, m->correlation, sizeof(out->correlation));
     pthread_mutex_unlock(&c->lock);
 
     if (n == 1) {
@@ -324,12 +325,12 @@ bool gateway_coalesce_answered(struct gateway_coalesce *c, const void *correlati
             }
             *link = m->next;
             if (topic && cap > 0) {
-                snprintf(topic, cap, "%s", t->name);
+                hb_strlcpy(topic, t->name, cap);
             }
             size_t n = 0;
             for (const struct item *it = m->items; waiters && it; it = it->next, n++) {
                 waiters[n].ticket = it->ticket;
-                snprintf(waiters[n].id, sizeof(waiters[n].id), "%s", it->id);
+                hb_strlcpy(waiters[n].id, it->id, sizeof(waiters[n].id));
             }
             if (n_waiters) {
                 *n_waiters = n;

@@ -8,12 +8,13 @@
 #include <stdint.h>
 
 #include "hausbus/config.h"
+#include "hausbus/envelope.h"
 #include "hausbus/err.h"
 #include "pending.h"
 
 #define GATEWAY_COALESCE_TOPIC_MAX 128 /* bytes of a command topic with the NUL */
 #define GATEWAY_COALESCE_TOPICS_MAX 32 /* command topics with a queue; the route table has 9 */
-#define GATEWAY_COALESCE_ID_MAX 64     /* bytes of a request's CloudEvent id with the NUL */
+#define GATEWAY_COALESCE_ID_MAX HB_EVENT_ID_MAX /* a request's CloudEvent id with the NUL */
 /* A batch's Correlation Data starts with this; a lone request's (the pending table's
  * sequence in hex) never does, so a reply says by itself which kind it answers. */
 #define GATEWAY_COALESCE_BATCH_MARK 'B'

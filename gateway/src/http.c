@@ -18,11 +18,10 @@
 #include "health.h"
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
+#include "hausbus/text.h"
 #include "reply.h"
 #include "response_head.h"
 #include "routes.h"
-
-#define COMMAND_TOPIC_MAX 128
 
 /* What the access log line says about an answered request. */
 struct answer {
@@ -406,10 +405,11 @@ static hb_err_t wait_reply(struct gateway *gw, const char *topic,
 }
 
 /* Publishes component.command with data (about order_id, 0 for none) and waits for the
- * reply. Takes data, also on failure. Returns 0 with *reply decoded (the caller clears
+ * reply; with coalesce (the route table's column for the command) it may share a batched
+ * message. Takes data, also on failure. Returns 0 with *reply decoded (the caller clears
  * it), or the HTTP status of the error answer it has already sent. */
 static int ask_component(struct gateway *gw, struct mg_connection *conn, const char *component,
-                         const char *command, int64_t order_id, cJSON *data,
+                         const char *command, bool coalesce, int64_t order_id, cJSON *data,
                          struct gateway_reply *reply)
 {
     char message[160];
@@ -436,7 +436,7 @@ static int ask_component(struct gateway *gw, struct mg_connection *conn, const c
     }
 
     char type[HB_EVENT_TYPE_MAX];
-    char topic[COMMAND_TOPIC_MAX];
+    char topic[GATEWAY_COALESCE_TOPIC_MAX]; /* the coalescer takes no longer one */
     int type_len = snprintf(type, sizeof(type), "%s.%s", component, command);
     int topic_len = snprintf(topic, sizeof(topic), HB_TOPIC_PREFIX "cmd/%s/%s", component,
                              command);
@@ -453,7 +453,7 @@ static int ask_component(struct gateway *gw, struct mg_connection *conn, const c
     char *payload = rc == HB_OK ? hb_envelope_encode(&ev) : NULL;
     char id[HB_EVENT_ID_MAX] = ""; /* what a batched reply names this request by */
     if (payload) {
-        snprintf(id, sizeof(id), "%s", ev.id);
+        hb_strlcpy(id, ev.id, sizeof(id));
     }
     hb_event_clear(&ev);
     if (!payload) {
@@ -463,7 +463,7 @@ static int ask_component(struct gateway *gw, struct mg_connection *conn, const c
         return send_error(conn, 500, "internal error: cannot build the command", NULL);
     }
 
-    bool coalesced = gw->coalesce && gateway_route_coalesces(component, command);
+    bool coalesced = gw->coalesce && coalesce;
     rc = send_command(gw, topic, &ticket, id, payload, coalesced);
     if (rc != HB_OK) {
         gateway_pending_close(gw->pending, &ticket);
@@ -521,8 +521,8 @@ static int run_command(struct gateway *gw, struct mg_connection *conn,
     cJSON *data = route->data;
     route->data = NULL;
     struct gateway_reply reply;
-    int status = ask_component(gw, conn, route->component, route->command, route->order_id,
-                               data, &reply);
+    int status = ask_component(gw, conn, route->component, route->command, route->coalesce,
+                               route->order_id, data, &reply);
     if (status != 0) {
         return status;
     }
@@ -544,7 +544,8 @@ static int run_owned(struct gateway *gw, struct mg_connection *conn, struct gate
         return send_error(conn, 500, "out of memory", NULL);
     }
     struct gateway_reply reply;
-    int status = ask_component(gw, conn, "order", "get", order_id, data, &reply);
+    int status = ask_component(gw, conn, "order", "get", gateway_route_coalesces("order", "get"),
+                               order_id, data, &reply);
     if (status != 0) {
         return status;
     }

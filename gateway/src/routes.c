@@ -487,6 +487,7 @@ hb_err_t gateway_route_request(const struct gateway_request *req, struct gateway
     out->access = def->access;
     out->action = def->action;
     out->stream = def->stream;
+    out->coalesce = def->coalesce;
     if (req->body_len > GATEWAY_BODY_MAX) {
         return route_fail(out, 413, "body is over %d bytes", GATEWAY_BODY_MAX);
     }

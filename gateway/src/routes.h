@@ -66,6 +66,7 @@ struct gateway_route {
     enum gateway_access access;
     const char *action;    /* what the route does, for 403 texts ("reading an order") */
     bool stream;           /* the answer is a long-lived stream, not one timed reply */
+    bool coalesce;         /* COMMAND: concurrent requests may go in one batched message */
     const char *component; /* COMMAND: "order", ...; static string */
     const char *command;   /* COMMAND: "place", ...; static string */
     int64_t order_id;      /* COMMAND: the order it is about (event subject), 0 if none */

@@ -61,6 +61,8 @@ static void expect_command(const char *method, const char *path, const char *que
     assert_string_equal(route.component, component);
     assert_string_equal(route.command, command);
     assert_int_equal(route.order_id, order_id);
+    /* the matched route carries its row's coalesce column (POST /orders: true, lists: false) */
+    assert_int_equal(route.coalesce, gateway_route_coalesces(component, command));
     assert_string_equal(route.allow, "");
     cJSON *expected = cJSON_Parse(data_json);
     assert_non_null(expected);
