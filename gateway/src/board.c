@@ -633,7 +633,6 @@ unsigned gateway_board_wait(struct gateway_board *board, const struct gateway_bo
     int64_t ns = deadline.tv_nsec + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
     deadline.tv_sec += (time_t)(ns / 1000000000LL);
     deadline.tv_nsec = (long)(ns % 1000000000LL);
-    catch_up(board);
     pthread_mutex_lock(&board->lock);
     uint64_t wakes = board->wakes;
     unsigned mask = changed_since(board, cursor);

@@ -57,7 +57,7 @@ hb_err_t gateway_board_clients_parse(const char *text, int *out);
  * snapshots of the same process run. Returns false and changes nothing for another
  * topic or a malformed payload. Wakes waiting streams when something changed. While no
  * stream is open (gateway_board_join), an order event is kept unread instead (true) and
- * folded, or found malformed, at the next join, render or wait; of those that came
+ * folded, or found malformed, at the next join or render; of those that came
  * since, only the latest 128 KiB are kept, and when older ones were dropped the orders
  * shown before are forgotten. Thread-safe. */
 bool gateway_board_on_message(struct gateway_board *board, const char *topic,
@@ -71,7 +71,8 @@ char *gateway_board_render(struct gateway_board *board, unsigned mask,
                            struct gateway_board_cursor *cursor);
 
 /* Waits up to timeout_ms for a part to change after cursor, or for
- * gateway_board_wake. Returns the mask of parts changed since cursor (0 on timeout or
+ * gateway_board_wake; for a stream that has joined (gateway_board_join), which took what
+ * came before it, so nothing is kept unread while it waits. Returns the mask of parts changed since cursor (0 on timeout or
  * wake). Thread-safe. */
 unsigned gateway_board_wait(struct gateway_board *board, const struct gateway_board_cursor *cursor,
                             int timeout_ms);

@@ -436,6 +436,7 @@ static void a_change_wakes_a_waiting_stream_with_its_part(void **state)
     (void)state;
     struct gateway_board *board = make_board();
     struct gateway_board_cursor cursor;
+    assert_true(gateway_board_join(board)); /* a stream waits once it has joined */
     char *text = gateway_board_render(board, GATEWAY_BOARD_ALL, &cursor);
     assert_non_null(text);
     free(text);
@@ -448,6 +449,7 @@ static void a_change_wakes_a_waiting_stream_with_its_part(void **state)
     free(text);
     assert_int_equal(gateway_board_wait(board, &cursor, 0), GATEWAY_BOARD_COMPONENTS_PART);
     gateway_board_wake(board); /* nobody waits: harmless */
+    gateway_board_leave(board);
     gateway_board_destroy(board);
 }
 
