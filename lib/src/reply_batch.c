@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "hausbus/envelope.h"
+#include "json_print_int.h"
 
 #define FALLBACK_ID_MAX 100 /* a longer id (it was never a valid one) is answered as null */
 
@@ -19,9 +18,10 @@ void hb_reply_batch_add(struct hb_reply_batch *rb, char *item, const char *id,
     /* The separators and brackets of this and every later item are in the reserve too. */
     size_t reserve = (items_left + 1) * (HB_REPLY_BATCH_FALLBACK_MAX + 1) + 2;
     if (!text || rb->len + strlen(text) + reserve > HB_REPLY_MAX) {
-        cJSON *quoted = id ? cJSON_CreateString(id) : NULL;
-        char *q = quoted ? hb_json_print(quoted) : NULL;
-        cJSON_Delete(quoted);
+        struct hb_json_out quoted;
+        char *q = id && hb_json_out_init(&quoted, FALLBACK_ID_MAX + 3)
+                      ? hb_json_out_finish(&quoted, hb_json_out_string(&quoted, id))
+                      : NULL;
         snprintf(fallback, sizeof(fallback),
                  "{\"id\":%s,\"code\":500,\"body\":{\"error\":\"%s\"}}",
                  q && strlen(q) <= FALLBACK_ID_MAX ? q : "null",
