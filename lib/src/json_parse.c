@@ -28,7 +28,8 @@ static const unsigned char SHORT_ESCAPE[256] = {
     ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
 };
 
-int32_t hb_json_hex4(const unsigned char *p)
+/* The value of the 4 hex digits at p (4 bytes are read), or -1 when they are not hex. */
+static int32_t hex4(const unsigned char *p)
 {
     int32_t value = 0;
     for (int i = 0; i < 4; i++) {
@@ -110,9 +111,9 @@ static unsigned char *put_utf8(unsigned char *w, uint32_t code)
  * already checked by scan_string, and how many bytes of text it takes (6 or 12). */
 static uint32_t escaped_code(const unsigned char *t, size_t i, size_t *taken)
 {
-    uint32_t unit = (uint32_t)hb_json_hex4(t + i + 2);
+    uint32_t unit = (uint32_t)hex4(t + i + 2);
     if (unit >= 0xd800 && unit <= 0xdbff) {
-        uint32_t low = (uint32_t)hb_json_hex4(t + i + 8);
+        uint32_t low = (uint32_t)hex4(t + i + 8);
         *taken = 12;
         return 0x10000 + (((unit & 0x3ff) << 10) | (low & 0x3ff));
     }
@@ -168,7 +169,7 @@ const char *hb_json_scan_string(const unsigned char *t, size_t len, size_t start
             saved += 1;
             continue;
         }
-        int32_t unit = len - i >= 6 ? hb_json_hex4(t + i + 2) : -1;
+        int32_t unit = len - i >= 6 ? hex4(t + i + 2) : -1;
         if (unit < 0) {
             return hb_json_reason_syntax; /* not hex */
         }
@@ -180,7 +181,7 @@ const char *hb_json_scan_string(const unsigned char *t, size_t len, size_t start
         }
         if (unit >= 0xd800 && unit <= 0xdbff) {
             int32_t low = len - i >= 12 && t[i + 6] == '\\' && t[i + 7] == 'u'
-                              ? hb_json_hex4(t + i + 8)
+                              ? hex4(t + i + 8)
                               : -1;
             if (low < 0xdc00 || low > 0xdfff) {
                 return hb_json_reason_surrogate; /* a high one without a low one */

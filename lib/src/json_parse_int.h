@@ -38,7 +38,5 @@ extern const char hb_json_reason_control[];
 const char *hb_json_scan_string(const unsigned char *t, size_t len, size_t start,
                                 size_t *close, size_t *decoded, bool *escaped);
 
-/* The value of the 4 hex digits at p (4 bytes are read), or -1 when they are not hex. */
-int32_t hb_json_hex4(const unsigned char *p);
 
 #endif
