@@ -38,5 +38,4 @@ extern const char hb_json_reason_control[];
 const char *hb_json_scan_string(const unsigned char *t, size_t len, size_t start,
                                 size_t *close, size_t *decoded, bool *escaped);
 
-
 #endif
