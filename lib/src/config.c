@@ -100,6 +100,10 @@ hb_err_t hb_config_load(struct hb_config *cfg)
     int64_t cache_kb;
     HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_SQLITE_CACHE_KB", 256, 16, 65536, &cache_kb));
     cfg->sqlite_cache_kb = (int)cache_kb;
+    int64_t wal_kb;
+    HB_RETURN_ON_ERR(hb_env_int("HAUSBUS_SQLITE_WAL_KB", HB_SQLITE_WAL_KB_DEFAULT, 256, 1048576,
+                                &wal_kb));
+    cfg->sqlite_wal_kb = (int)wal_kb;
     HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_USERNAME", "", cfg->mqtt_username,
                              sizeof(cfg->mqtt_username)));
     HB_RETURN_ON_ERR(hb_env_secret("HAUSBUS_MQTT_PASSWORD", cfg->mqtt_password,

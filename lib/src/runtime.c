@@ -907,9 +907,15 @@ static hb_err_t open_store(struct runtime *rt)
         return rc;
     }
     /* The page cache is most of what a component's memory grows by as its tables grow:
-     * a 64 MB board trades some reads from the (OS-cached) file for RAM. */
-    char pragma[64];
-    snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%d;", rt->cfg.sqlite_cache_kb);
+     * a 64 MB board trades some reads from the (OS-cached) file for RAM. The WAL is
+     * checkpointed every sqlite_wal_kb (in pages of sqlite's default 4 KiB) and cut back
+     * to that size after, so the file never stays larger than what one interval wrote. */
+    char pragma[160];
+    snprintf(pragma, sizeof(pragma),
+             "PRAGMA cache_size=-%d; PRAGMA wal_autocheckpoint=%d;"
+             " PRAGMA journal_size_limit=%lld;",
+             rt->cfg.sqlite_cache_kb, rt->cfg.sqlite_wal_kb / 4,
+             (long long)rt->cfg.sqlite_wal_kb * 1024);
     rc = hb_store_exec(rt->ctx.store, pragma);
     if (rc != HB_OK) {
         hb_store_close(rt->ctx.store);

@@ -70,5 +70,28 @@ class ExistingDatabaseTest(StackTestCase):
         self.assertEqual(self.stock(product), 3)
 
 
+class WalSizeTest(unittest.TestCase):
+    """HAUSBUS_SQLITE_WAL_KB bounds a database's WAL file: sqlite checkpoints it at that
+    size and cuts it back after, where the default lets it grow to 40 MiB."""
+
+    ORDERS = 40
+
+    def wal_after_orders(self, env):
+        with Stack(env=env) as stack:
+            case = StackTestCase()
+            case.stack = stack
+            product = case.create_product("Stool Frosta", self.ORDERS, 100)
+            ids = [case.place(product, 1, 4200 + i) for i in range(self.ORDERS)]
+            for order_id in ids:
+                case.wait_order(order_id, "PAID")
+            return os.path.getsize(os.path.join(stack.data_dir, "order.db-wal"))
+
+    def test_wal_stays_near_its_limit(self):
+        bounded = self.wal_after_orders({"HAUSBUS_SQLITE_WAL_KB": "256"})
+        # One transaction may finish past the limit before the checkpoint.
+        self.assertLessEqual(bounded, 384 * 1024)
+        self.assertGreater(self.wal_after_orders({}), 2 * bounded)
+
+
 if __name__ == "__main__":
     unittest.main()

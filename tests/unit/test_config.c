@@ -18,6 +18,7 @@ static const char *const all_vars[] = {
     "HAUSBUS_MQTT_HOST",     "HAUSBUS_MQTT_PORT",  "HAUSBUS_HTTP_PORT",
     "HAUSBUS_DATA_DIR",      "HAUSBUS_LOG_LEVEL",  "HAUSBUS_PAYMENT_LIMIT",
     "HAUSBUS_REDRIVE_MS",    "HAUSBUS_REQUEST_TIMEOUT_MS", "HAUSBUS_SQLITE_CACHE_KB",
+    "HAUSBUS_SQLITE_WAL_KB",
     "HAUSBUS_METRICS_INTERVAL_MS", "HAUSBUS_MQTT_PASSWORD", "HAUSBUS_MQTT_PASSWORD_FILE",
 };
 
@@ -61,6 +62,7 @@ static void defaults_apply_without_environment(void **state)
     assert_int_equal(cfg.redrive_ms, 5000);
     assert_int_equal(cfg.request_timeout_ms, 5000);
     assert_int_equal(cfg.sqlite_cache_kb, 256);
+    assert_int_equal(cfg.sqlite_wal_kb, 40960);
     assert_int_equal(cfg.metrics_interval_ms, 5000);
 }
 
@@ -94,9 +96,11 @@ static void every_variable_is_read(void **state)
     set("HAUSBUS_REDRIVE_MS", "250");
     set("HAUSBUS_REQUEST_TIMEOUT_MS", "1500");
     set("HAUSBUS_SQLITE_CACHE_KB", "64");
+    set("HAUSBUS_SQLITE_WAL_KB", "4096");
     struct hb_config cfg;
     assert_int_equal(hb_config_load(&cfg), HB_OK);
     assert_int_equal(cfg.sqlite_cache_kb, 64);
+    assert_int_equal(cfg.sqlite_wal_kb, 4096);
     assert_string_equal(cfg.mqtt_host, "broker.local");
     assert_int_equal(cfg.mqtt_port, 8883);
     assert_int_equal(cfg.http_port, 9090);
@@ -195,6 +199,8 @@ static void out_of_range_limits_and_timeouts_are_invalid(void **state)
     expect_invalid("HAUSBUS_REQUEST_TIMEOUT_MS", "600001");
     expect_invalid("HAUSBUS_SQLITE_CACHE_KB", "15");
     expect_invalid("HAUSBUS_SQLITE_CACHE_KB", "65537");
+    expect_invalid("HAUSBUS_SQLITE_WAL_KB", "255");
+    expect_invalid("HAUSBUS_SQLITE_WAL_KB", "1048577");
 }
 
 static void over_long_strings_are_invalid(void **state)

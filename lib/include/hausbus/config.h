@@ -13,6 +13,13 @@
 #define HB_COMMIT_BATCH_DEFAULT 64
 #define HB_BUS_BATCH_MAX 64     /* the most events (or coalesced requests) in one bus message */
 
+/* The WAL a component database grows to before sqlite checkpoints it into the database
+ * file (KiB). 40 MiB checkpoints a tenth as often as sqlite's 4 MiB: every checkpoint
+ * copies each page written since the last one and waits for two fsyncs, and under load the
+ * same hot pages (outbox, inbox, orders) are written again and again in between
+ * (docs/PERFORMANCE.md, "Issue 11, third pass"). */
+#define HB_SQLITE_WAL_KB_DEFAULT 40960
+
 struct hb_config {
     char mqtt_host[256];     /* HAUSBUS_MQTT_HOST, default 127.0.0.1 */
     int mqtt_port;           /* HAUSBUS_MQTT_PORT, default 1883 */
@@ -29,6 +36,8 @@ struct hb_config {
                               * 1 sends everything alone */
     int sqlite_cache_kb;     /* HAUSBUS_SQLITE_CACHE_KB: page cache per database, 16..65536,
                               * default 256 */
+    int sqlite_wal_kb;       /* HAUSBUS_SQLITE_WAL_KB: WAL grown between checkpoints,
+                              * 256..1048576, default HB_SQLITE_WAL_KB_DEFAULT */
     char mqtt_username[128]; /* HAUSBUS_MQTT_USERNAME, "" for anonymous */
     char mqtt_password[256]; /* HAUSBUS_MQTT_PASSWORD, or the first line of HAUSBUS_MQTT_PASSWORD_FILE */
     char mqtt_cafile[512];   /* HAUSBUS_MQTT_CAFILE: set to talk TLS to the broker */
