@@ -43,7 +43,7 @@ hb_err_t hb_reply_record(struct hb_ctx *ctx, const struct hb_event *ev, struct h
 {
     int64_t id;
     HB_RETURN_ON_ERR(read_id(ctx, ev, key, &id));
-    HB_RETURN_ON_ERR(hb_store_query_object(ctx->store, sql, &id, 1, &reply->body));
+    HB_RETURN_ON_ERR(hb_store_query_object(ctx->store, sql, HB_ARGS(HB_INT(id)), &reply->body));
     if (!reply->body) {
         return hb_reply_error(reply, 404, not_found);
     }
@@ -59,7 +59,8 @@ hb_err_t hb_reply_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_
     if (filtered) {
         HB_RETURN_ON_ERR(read_id(ctx, ev, key, &id));
     }
-    HB_RETURN_ON_ERR(hb_store_query_objects(ctx->store, filtered ? sql_filtered : sql_all, &id,
+    const struct hb_param by_id = HB_INT(id);
+    HB_RETURN_ON_ERR(hb_store_query_objects(ctx->store, filtered ? sql_filtered : sql_all, &by_id,
                                             filtered ? 1 : 0, &reply->body));
     reply->code = 200;
     return HB_OK;
@@ -110,19 +111,17 @@ static hb_err_t replay_requested(const struct hb_component *def, struct hb_ctx *
     const cJSON *by = cJSON_GetObjectItemCaseSensitive(ev->data, "requester");
     HB_LOGI(0, "replaying changes since %lld for %s", (long long)since_ms,
             cJSON_IsString(by) ? by->valuestring : "?");
-    sqlite3_stmt *rows = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store, def->replay_sql, &rows));
-    sqlite3_bind_int64(rows, 1, since_ms);
-    sqlite3_bind_int(rows, 2, HB_REPLAY_LIMIT);
-    hb_err_t rc = HB_OK;
-    int step;
-    while (rc == HB_OK && (step = sqlite3_step(rows)) == SQLITE_ROW) {
-        rc = def->announce(ctx, rows);
+    struct hb_rows rows;
+    HB_RETURN_ON_ERR(hb_store_select(ctx->store, def->replay_sql,
+                                     HB_ARGS(HB_INT(since_ms), HB_INT(HB_REPLAY_LIMIT)), &rows));
+    bool row = false;
+    hb_err_t rc;
+    while ((rc = hb_rows_next(&rows, &row)) == HB_OK && row) {
+        if ((rc = def->announce(ctx, &rows)) != HB_OK) {
+            break;
+        }
     }
-    if (rc == HB_OK && step != SQLITE_DONE) {
-        rc = HB_ERR_DB;
-    }
-    sqlite3_finalize(rows);
+    hb_rows_close(&rows);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hausbus/bus.h"
 #include "hausbus/envelope.h"
@@ -852,10 +853,8 @@ static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
         }
     }
     if (hb_now_ms() - *last_prune_ms > INBOX_PRUNE_INTERVAL_MS) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "DELETE FROM hb_inbox WHERE handled_at < strftime('%%s','now') - %d",
-                 INBOX_KEEP_S);
-        hb_store_exec(rt->ctx.store, sql);
+        hb_store_run(rt->ctx.store, "DELETE FROM hb_inbox WHERE handled_at < ?",
+                     HB_ARGS(HB_INT((int64_t)time(NULL) - INBOX_KEEP_S)));
         *last_prune_ms = hb_now_ms();
     }
 }

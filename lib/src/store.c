@@ -14,6 +14,7 @@
 #include "hausbus/bus.h"
 #include "hausbus/envelope.h"
 #include "hausbus/log.h"
+#include "hausbus/text.h"
 #include "store_cache_int.h"
 
 struct hb_store {
@@ -31,6 +32,7 @@ struct hb_store {
     sqlite3_stmt *tx_rollback_to;
     bool in_tx;
     int64_t duplicates; /* inbox claims of ids already handled, since open */
+    int64_t changes;    /* rows the last hb_store_run changed */
     struct hb_stmt_cache cache; /* hb_store_cached's statements */
 };
 
@@ -405,16 +407,85 @@ int64_t hb_store_outbox_count(struct hb_store *st)
     return n;
 }
 
-/* Takes sql's cached statement and binds args; text arguments are not needed by our
- * queries. The caller gives it back with hb_store_release. */
-static hb_err_t prepare_bound(struct hb_store *st, const char *sql, const int64_t *args,
+/* Binds args[0..n_args) to s's parameters 1..n_args. */
+static hb_err_t bind_args(struct hb_store *st, sqlite3_stmt *s, const struct hb_param *args,
+                          int n_args)
+{
+    for (int i = 0; i < n_args; i++) {
+        int rc;
+        switch (args[i].kind) {
+        case HB_PARAM_INT:
+            rc = sqlite3_bind_int64(s, i + 1, args[i].i);
+            break;
+        case HB_PARAM_TEXT:
+            rc = args[i].text ? sqlite3_bind_text(s, i + 1, args[i].text, -1, SQLITE_STATIC)
+                              : sqlite3_bind_null(s, i + 1);
+            break;
+        default:
+            rc = sqlite3_bind_null(s, i + 1);
+            break;
+        }
+        if (rc != SQLITE_OK) {
+            return db_fail(st, "bind");
+        }
+    }
+    return HB_OK;
+}
+
+/* Takes sql's cached statement and binds args. The caller gives it back with
+ * hb_store_release. */
+static hb_err_t prepare_bound(struct hb_store *st, const char *sql, const struct hb_param *args,
                               int n_args, sqlite3_stmt **out)
 {
     HB_RETURN_ON_ERR(hb_store_cached(st, sql, out));
-    for (int i = 0; i < n_args; i++) {
-        sqlite3_bind_int64(*out, i + 1, args[i]);
+    hb_err_t rc = bind_args(st, *out, args, n_args);
+    if (rc != HB_OK) {
+        hb_store_release(st, *out);
+        *out = NULL;
     }
+    return rc;
+}
+
+hb_err_t hb_store_select(struct hb_store *st, const char *sql, const struct hb_param *args,
+                         int n_args, struct hb_rows *rows)
+{
+    sqlite3_stmt *s = NULL;
+    *rows = (struct hb_rows){.store = st};
+    HB_RETURN_ON_ERR(prepare_bound(st, sql, args, n_args, &s));
+    rows->handle = s;
     return HB_OK;
+}
+
+hb_err_t hb_rows_next(struct hb_rows *rows, bool *row)
+{
+    int step = sqlite3_step(rows->handle);
+    rows->has_row = step == SQLITE_ROW;
+    *row = rows->has_row;
+    return step == SQLITE_ROW || step == SQLITE_DONE ? HB_OK : db_fail(rows->store, "query");
+}
+
+int64_t hb_rows_int(const struct hb_rows *rows, int col)
+{
+    return sqlite3_column_int64(rows->handle, col);
+}
+
+const char *hb_rows_text(const struct hb_rows *rows, int col)
+{
+    return (const char *)sqlite3_column_text(rows->handle, col);
+}
+
+bool hb_rows_null(const struct hb_rows *rows, int col)
+{
+    return sqlite3_column_type(rows->handle, col) == SQLITE_NULL;
+}
+
+void hb_rows_close(struct hb_rows *rows)
+{
+    if (rows->handle) {
+        hb_store_release(rows->store, rows->handle);
+        rows->handle = NULL;
+    }
+    rows->has_row = false;
 }
 
 /* The current row of s as an object in *out: each column under its name (the SQL's AS
@@ -458,7 +529,7 @@ static hb_err_t row_object(sqlite3_stmt *s, cJSON **out)
     return obj ? HB_OK : HB_ERR_NOMEM;
 }
 
-hb_err_t hb_store_query_object(struct hb_store *st, const char *sql, const int64_t *args,
+hb_err_t hb_store_query_object(struct hb_store *st, const char *sql, const struct hb_param *args,
                                int n_args, cJSON **out)
 {
     sqlite3_stmt *s = NULL;
@@ -475,8 +546,8 @@ hb_err_t hb_store_query_object(struct hb_store *st, const char *sql, const int64
     return rc;
 }
 
-hb_err_t hb_store_query_objects(struct hb_store *st, const char *sql, const int64_t *args,
-                                int n_args, cJSON **out)
+hb_err_t hb_store_query_objects(struct hb_store *st, const char *sql,
+                                const struct hb_param *args, int n_args, cJSON **out)
 {
     sqlite3_stmt *s = NULL;
     *out = NULL;
@@ -504,36 +575,57 @@ hb_err_t hb_store_query_objects(struct hb_store *st, const char *sql, const int6
     return HB_OK;
 }
 
-hb_err_t hb_store_run(struct hb_store *st, const char *sql, const int64_t *args, int n_args)
+hb_err_t hb_store_run(struct hb_store *st, const char *sql, const struct hb_param *args,
+                      int n_args)
 {
     sqlite3_stmt *s = NULL;
+    st->changes = 0;
     HB_RETURN_ON_ERR(prepare_bound(st, sql, args, n_args, &s));
-    int step = sqlite3_step(s);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    }
+    if (step == SQLITE_DONE) {
+        st->changes = sqlite3_changes64(st->db);
+    }
     hb_store_release(st, s);
-    return step == SQLITE_DONE || step == SQLITE_ROW ? HB_OK : db_fail(st, "run");
+    return step == SQLITE_DONE ? HB_OK : db_fail(st, "run");
 }
 
-hb_err_t hb_store_query_text(struct hb_store *st, const char *sql, const int64_t *args,
+int64_t hb_store_changes(const struct hb_store *st)
+{
+    return st->changes;
+}
+
+hb_err_t hb_store_query_text(struct hb_store *st, const char *sql, const struct hb_param *args,
                              int n_args, char *out, size_t cap)
 {
     sqlite3_stmt *s = NULL;
+    if (cap > 0) {
+        out[0] = '\0';
+    }
     HB_RETURN_ON_ERR(prepare_bound(st, sql, args, n_args, &s));
     int step = sqlite3_step(s);
     const unsigned char *text = step == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
-    snprintf(out, cap, "%s", text ? (const char *)text : "");
+    hb_strlcpy(out, text ? (const char *)text : "", cap);
     hb_store_release(st, s);
     return step == SQLITE_DONE || step == SQLITE_ROW ? HB_OK : db_fail(st, "query");
 }
 
-hb_err_t hb_store_query_int(struct hb_store *st, const char *sql, const int64_t *args,
+hb_err_t hb_store_query_int(struct hb_store *st, const char *sql, const struct hb_param *args,
                             int n_args, int64_t fallback, int64_t *out)
 {
     sqlite3_stmt *s = NULL;
+    *out = fallback;
     HB_RETURN_ON_ERR(prepare_bound(st, sql, args, n_args, &s));
     int step = sqlite3_step(s);
-    *out = step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL
-               ? sqlite3_column_int64(s, 0)
-               : fallback;
+    if (step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        *out = sqlite3_column_int64(s, 0);
+    }
+    /* An INSERT ... RETURNING is stepped to its end, which completes it; a SELECT's other
+     * rows are left unread (the release resets it). */
+    while (step == SQLITE_ROW && !sqlite3_stmt_readonly(s)) {
+        step = sqlite3_step(s);
+    }
     hb_store_release(st, s);
     return step == SQLITE_DONE || step == SQLITE_ROW ? HB_OK : db_fail(st, "query");
 }

@@ -351,8 +351,8 @@ static void query_object_is_null_without_a_row(void **state)
     (void)state;
     struct hb_store *st = open_memory();
     cJSON *out = (cJSON *)1;
-    int64_t id = 12345;
-    assert_int_equal(hb_store_query_object(st, "SELECT id FROM widgets WHERE id = ?", &id, 1, &out),
+    assert_int_equal(hb_store_query_object(st, "SELECT id FROM widgets WHERE id = ?",
+                                           HB_ARGS(HB_INT(12345)), &out),
                      HB_OK);
     assert_null(out);
     hb_store_close(st);
@@ -369,8 +369,7 @@ static void query_object_names_columns_by_alias_and_types_them(void **state)
     int64_t id = 3;
     assert_int_equal(hb_store_query_object(st,
                                            "SELECT id AS widgetId, name, weight, NULL AS gone,"
-                                           " 0.5 AS half FROM widgets WHERE id = ?",
-                                           &id, 1, &obj),
+                                           " 0.5 AS half FROM widgets WHERE id = ?", HB_ARGS(HB_INT(id)), &obj),
                      HB_OK);
     /* the columns in order, under their aliases, each with its JSON type */
     char *text = cJSON_PrintUnformatted(obj);
@@ -405,20 +404,19 @@ static void query_objects_gives_every_row_in_order_and_empty_when_none(void **st
                                        "(1, 'bolt', 5), (2, 'nut', 3), (3, 'washer', 1)"),
                      HB_OK);
     cJSON *arr = NULL;
-    int64_t bounds[2] = {1, 3}; /* bound in order: weight BETWEEN 1 AND 3 */
+    /* bound in order: weight BETWEEN 1 AND 3 */
     assert_int_equal(hb_store_query_objects(st,
                                             "SELECT id, name FROM widgets"
                                             " WHERE weight BETWEEN ? AND ? ORDER BY id",
-                                            bounds, 2, &arr),
+                                            HB_ARGS(HB_INT(1), HB_INT(3)), &arr),
                      HB_OK);
     char *text = cJSON_PrintUnformatted(arr);
     assert_string_equal(text, "[{\"id\":2,\"name\":\"nut\"},{\"id\":3,\"name\":\"washer\"}]");
     free(text);
     cJSON_Delete(arr);
 
-    int64_t none = -1;
-    assert_int_equal(hb_store_query_objects(st, "SELECT id FROM widgets WHERE weight < ?", &none,
-                                            1, &arr),
+    assert_int_equal(hb_store_query_objects(st, "SELECT id FROM widgets WHERE weight < ?",
+                                            HB_ARGS(HB_INT(-1)), &arr),
                      HB_OK);
     assert_true(cJSON_IsArray(arr));
     assert_int_equal(cJSON_GetArraySize(arr), 0);
@@ -451,22 +449,20 @@ static void run_and_query_int_bind_int64_arguments(void **state)
     (void)state;
     struct hb_store *st = open_memory();
     const int64_t big = 5000000000LL; /* beyond 32 bits */
-    int64_t insert[3] = {HB_ID_MAX, big, -7};
     assert_int_equal(hb_store_run(st, "INSERT INTO widgets(id, weight, name) VALUES(?, ? + ?, 'w')",
-                                  insert, 3),
+                                  HB_ARGS(HB_INT(HB_ID_MAX), HB_INT(big), HB_INT(-7))),
                      HB_OK);
-    int64_t id = HB_ID_MAX;
     int64_t weight = 0;
-    assert_int_equal(hb_store_query_int(st, "SELECT weight FROM widgets WHERE id = ?", &id, 1, -1,
-                                        &weight),
+    assert_int_equal(hb_store_query_int(st, "SELECT weight FROM widgets WHERE id = ?",
+                                        HB_ARGS(HB_INT(HB_ID_MAX)), -1, &weight),
                      HB_OK);
     assert_int_equal(weight, big - 7);
 
-    int64_t update[2] = {INT64_MAX, HB_ID_MAX};
-    assert_int_equal(hb_store_run(st, "UPDATE widgets SET weight = ? WHERE id = ?", update, 2),
+    assert_int_equal(hb_store_run(st, "UPDATE widgets SET weight = ? WHERE id = ?",
+                                  HB_ARGS(HB_INT(INT64_MAX), HB_INT(HB_ID_MAX))),
                      HB_OK);
-    assert_int_equal(hb_store_query_int(st, "SELECT weight FROM widgets WHERE id = ?", &id, 1, -1,
-                                        &weight),
+    assert_int_equal(hb_store_query_int(st, "SELECT weight FROM widgets WHERE id = ?",
+                                        HB_ARGS(HB_INT(HB_ID_MAX)), -1, &weight),
                      HB_OK);
     assert_int_equal(weight, INT64_MAX);
     hb_store_close(st);
@@ -476,16 +472,116 @@ static void query_int_gives_the_fallback_without_a_row_or_value(void **state)
 {
     (void)state;
     struct hb_store *st = open_memory();
-    int64_t id = 1;
     int64_t out = 0;
-    assert_int_equal(hb_store_query_int(st, "SELECT weight FROM widgets WHERE id = ?", &id, 1, -99,
-                                        &out),
+    assert_int_equal(hb_store_query_int(st, "SELECT weight FROM widgets WHERE id = ?",
+                                        HB_ARGS(HB_INT(1)), -99, &out),
                      HB_OK);
     assert_int_equal(out, -99);
     assert_int_equal(hb_store_query_int(st, "SELECT max(weight) FROM widgets", NULL, 0, -98, &out),
                      HB_OK);
     assert_int_equal(out, -98);
     assert_int_equal(hb_store_run(st, "INSERT INTO nowhere VALUES(1)", NULL, 0), HB_ERR_DB);
+    hb_store_close(st);
+}
+
+static void text_and_null_parameters_bind_as_given(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    assert_int_equal(hb_store_exec(st, "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT,"
+                                       " mark TEXT)"),
+                     HB_OK);
+    const char *quoted = "it's \"quoted\"; DROP TABLE notes; -- é";
+    assert_int_equal(hb_store_run(st, "INSERT INTO notes(id, body, mark) VALUES(?, ?, ?)",
+                                  HB_ARGS(HB_INT(1), HB_TEXT(quoted), HB_NULL_PARAM)),
+                     HB_OK);
+    assert_int_equal(hb_store_run(st, "INSERT INTO notes(id, body, mark) VALUES(?, ?, ?)",
+                                  HB_ARGS(HB_INT(2), HB_TEXT(NULL), HB_TEXT("x"))),
+                     HB_OK);
+    char body[64];
+    assert_int_equal(hb_store_query_text(st, "SELECT body FROM notes WHERE id = ?",
+                                         HB_ARGS(HB_INT(1)), body, sizeof(body)),
+                     HB_OK);
+    assert_string_equal(body, quoted);
+    int64_t nulls = -1;
+    assert_int_equal(hb_store_query_int(st,
+                                        "SELECT count(*) FROM notes WHERE (id = 1 AND mark IS NULL)"
+                                        " OR (id = 2 AND body IS NULL)",
+                                        HB_NO_ARGS, -1, &nulls),
+                     HB_OK);
+    assert_int_equal(nulls, 2);
+    /* ?N names a parameter by number, so one value can serve twice */
+    int64_t twice = 0;
+    assert_int_equal(hb_store_query_int(st, "SELECT ?1 + ?1 * ?2", HB_ARGS(HB_INT(3), HB_INT(5)),
+                                        0, &twice),
+                     HB_OK);
+    assert_int_equal(twice, 18);
+    hb_store_close(st);
+}
+
+static void select_walks_rows_and_reads_typed_columns(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(id, name, weight) VALUES"
+                                       "(1, 'bolt', 5), (2, 'nut', 3), (3, 'washer', 1)"),
+                     HB_OK);
+    struct hb_rows rows;
+    assert_int_equal(hb_store_select(st,
+                                     "SELECT id, name, NULLIF(weight, 3) FROM widgets"
+                                     " WHERE weight >= ? ORDER BY id",
+                                     HB_ARGS(HB_INT(3)), &rows),
+                     HB_OK);
+    bool row = false;
+    assert_int_equal(hb_rows_next(&rows, &row), HB_OK);
+    assert_true(row);
+    assert_int_equal(hb_rows_int(&rows, 0), 1);
+    assert_string_equal(hb_rows_text(&rows, 1), "bolt");
+    assert_false(hb_rows_null(&rows, 2));
+    assert_int_equal(hb_rows_int(&rows, 2), 5);
+    assert_int_equal(hb_rows_next(&rows, &row), HB_OK);
+    assert_true(row);
+    assert_int_equal(hb_rows_int(&rows, 0), 2);
+    assert_true(hb_rows_null(&rows, 2));
+    assert_null(hb_rows_text(&rows, 2));
+    assert_int_equal(hb_rows_int(&rows, 2), 0);
+    assert_int_equal(hb_rows_next(&rows, &row), HB_OK);
+    assert_false(row);
+    hb_rows_close(&rows);
+    hb_rows_close(&rows); /* twice is harmless */
+
+    /* a query that cannot run leaves rows closed */
+    assert_int_equal(hb_store_select(st, "SELECT nothing FROM nowhere", HB_NO_ARGS, &rows),
+                     HB_ERR_DB);
+    hb_rows_close(&rows);
+    hb_store_close(st);
+}
+
+static void run_counts_changed_rows_and_returning_gives_the_new_id(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    int64_t id = 0;
+    assert_int_equal(hb_store_query_int(st, "INSERT INTO widgets(name) VALUES(?) RETURNING id",
+                                        HB_ARGS(HB_TEXT("bolt")), 0, &id),
+                     HB_OK);
+    assert_int_equal(id, 1);
+    assert_int_equal(hb_store_query_int(st, "INSERT INTO widgets(name) VALUES(?) RETURNING id",
+                                        HB_ARGS(HB_TEXT("nut")), 0, &id),
+                     HB_OK);
+    assert_int_equal(id, 2);
+    assert_int_equal(widget_count(st), 2);
+    assert_int_equal(hb_store_run(st, "UPDATE widgets SET weight = ?", HB_ARGS(HB_INT(4))), HB_OK);
+    assert_int_equal(hb_store_changes(st), 2);
+    assert_int_equal(hb_store_run(st,
+                                  "INSERT INTO widgets(id, name) VALUES(?, 'again')"
+                                  " ON CONFLICT(id) DO NOTHING",
+                                  HB_ARGS(HB_INT(1))),
+                     HB_OK);
+    assert_int_equal(hb_store_changes(st), 0);
+    assert_int_equal(hb_store_run(st, "DELETE FROM widgets WHERE id = ?", HB_ARGS(HB_INT(1))),
+                     HB_OK);
+    assert_int_equal(hb_store_changes(st), 1);
     hb_store_close(st);
 }
 
@@ -835,6 +931,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(open_memory_runs_the_schema),
+        cmocka_unit_test(text_and_null_parameters_bind_as_given),
+        cmocka_unit_test(select_walks_rows_and_reads_typed_columns),
+        cmocka_unit_test(run_counts_changed_rows_and_returning_gives_the_new_id),
         cmocka_unit_test(open_with_a_broken_schema_fails_and_leaves_out_unset),
         cmocka_unit_test(open_without_a_schema_still_has_inbox_and_outbox),
         cmocka_unit_test(committed_rows_stay),

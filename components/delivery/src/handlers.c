@@ -44,8 +44,7 @@ static hb_err_t emit_delivery(struct hb_ctx *ctx, int64_t order_id, const char *
 {
     cJSON *data = NULL;
     HB_RETURN_ON_ERR(hb_store_query_object(
-        ctx->store, "SELECT " DELIVERY_FIELDS("deliveryId") " FROM deliveries WHERE order_id = ?",
-        &order_id, 1, &data));
+        ctx->store, "SELECT " DELIVERY_FIELDS("deliveryId") " FROM deliveries WHERE order_id = ?", HB_ARGS(HB_INT(order_id)), &data));
     HB_LOGI(order_id, "%s", type);
     return hb_store_emit(ctx->store, type, order_id, data);
 }
@@ -170,8 +169,7 @@ static hb_err_t brand_action(struct hb_ctx *ctx, const struct hb_event *ev,
     HB_RETURN_ON_ERR(emit_delivery(ctx, order_id, event_for(to)));
     reply->code = 200;
     return hb_store_query_object(ctx->store,
-                                 "SELECT " DELIVERY_FIELDS("id") " FROM deliveries WHERE id = ?",
-                                 &id, 1, &reply->body);
+                                 "SELECT " DELIVERY_FIELDS("id") " FROM deliveries WHERE id = ?", HB_ARGS(HB_INT(id)), &reply->body);
 }
 
 hb_err_t delivery_confirm(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
@@ -206,10 +204,9 @@ hb_err_t delivery_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_
                          DELIVERY_LIST_SQL(""));
 }
 
-hb_err_t delivery_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
+hb_err_t delivery_announce(struct hb_ctx *ctx, const struct hb_rows *row)
 {
-    return emit_delivery(ctx, sqlite3_column_int64(row, 0),
-                         event_for((const char *)sqlite3_column_text(row, 1)));
+    return emit_delivery(ctx, hb_rows_int(row, 0), event_for(hb_rows_text(row, 1)));
 }
 
 #define CMD(name) HB_CMD_TOPIC("delivery", name)

@@ -19,7 +19,7 @@ hb_err_t delivery_start(struct hb_ctx *ctx, const struct hb_event *ev, struct hb
 hb_err_t delivery_complete(struct hb_ctx *ctx, const struct hb_event *ev,
                            struct hb_reply *reply);
 /* A replay row (order id, status): re-emits the delivery's current-state event. */
-hb_err_t delivery_announce(struct hb_ctx *ctx, sqlite3_stmt *row);
+hb_err_t delivery_announce(struct hb_ctx *ctx, const struct hb_rows *row);
 hb_err_t delivery_get(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply);
 hb_err_t delivery_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply);
 

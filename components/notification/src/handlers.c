@@ -30,8 +30,7 @@ static hb_err_t emit_notification(struct hb_ctx *ctx, int64_t id, int64_t order_
     cJSON *data = NULL;
     HB_RETURN_ON_ERR(hb_store_query_object(
         ctx->store,
-        "SELECT " NOTIFICATION_FIELDS("notificationId") " FROM notifications WHERE id = ?", &id,
-        1, &data));
+        "SELECT " NOTIFICATION_FIELDS("notificationId") " FROM notifications WHERE id = ?", HB_ARGS(HB_INT(id)), &data));
     return hb_store_emit(ctx->store, sent ? "CustomerNotified" : "NotificationFailed", order_id,
                          data);
 }
@@ -52,8 +51,7 @@ hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_ev
     hb_json_int(ev->data, "qty", 1, 1000000, &qty);      /* optional */
     int64_t known = 0;
     HB_RETURN_ON_ERR(hb_store_query_int(ctx->store,
-                                        "SELECT count(*) FROM notifications WHERE delivery_id = ?",
-                                        &delivery_id, 1, 0, &known));
+                                        "SELECT count(*) FROM notifications WHERE delivery_id = ?", HB_ARGS(HB_INT(delivery_id)), 0, &known));
     if (known) {
         return HB_OK; /* one message per delivery start, however often the event comes */
     }
@@ -118,12 +116,11 @@ hb_err_t notification_claim(struct hb_ctx *ctx, struct notification_job *jobs, s
         return HB_ERR_DB;
     }
     for (size_t i = 0; i < *n; i++) {
-        int64_t args[] = {jobs[i].attempts, ctx->now_ms, jobs[i].id};
         HB_RETURN_ON_ERR(hb_store_run(ctx->store,
                                       "UPDATE notifications SET status = 'SENDING',"
                                       " attempts = ?, next_attempt_at = NULL, updated_at = ?"
                                       " WHERE id = ?",
-                                      args, 3));
+                                      HB_ARGS(HB_INT(jobs[i].attempts), HB_INT(ctx->now_ms), HB_INT(jobs[i].id))));
     }
     return HB_OK;
 }
@@ -138,8 +135,7 @@ hb_err_t notification_record(struct hb_ctx *ctx, const struct notification_resul
     int64_t order_id = 0;
     HB_RETURN_ON_ERR(hb_store_query_int(ctx->store,
                                         "SELECT order_id FROM notifications WHERE id = ?"
-                                        " AND status = 'SENDING'",
-                                        &result->id, 1, 0, &order_id));
+                                        " AND status = 'SENDING'", HB_ARGS(HB_INT(result->id)), 0, &order_id));
     if (order_id == 0) {
         HB_LOGW(0, "notification %lld is not SENDING; its result is ignored",
                 (long long)result->id);
@@ -178,12 +174,11 @@ hb_err_t notification_record(struct hb_ctx *ctx, const struct notification_resul
 
 hb_err_t notification_unclaim(struct hb_ctx *ctx, int64_t id)
 {
-    int64_t args[] = {ctx->now_ms, id};
     return hb_store_run(ctx->store,
                         "UPDATE notifications SET status = 'PENDING', attempts = attempts - 1,"
                         " next_attempt_at = ?1, updated_at = ?1"
                         " WHERE id = ?2 AND status = 'SENDING'",
-                        args, 2);
+                        HB_ARGS(HB_INT(ctx->now_ms), HB_INT(id)));
 }
 
 hb_err_t notification_recover(struct hb_ctx *ctx)
@@ -198,8 +193,7 @@ hb_err_t notification_recover(struct hb_ctx *ctx)
         }
         struct notification_result result = {.id = id, .outcome = NOTIFIER_UNKNOWN};
         HB_RETURN_ON_ERR(hb_store_query_int(ctx->store,
-                                            "SELECT attempts FROM notifications WHERE id = ?",
-                                            &id, 1, 1, &result.attempts));
+                                            "SELECT attempts FROM notifications WHERE id = ?", HB_ARGS(HB_INT(id)), 1, &result.attempts));
         snprintf(result.error, sizeof(result.error),
                  "outcome unknown: the process stopped during attempt %lld; not sent again"
                  " (at most once)",
@@ -241,10 +235,10 @@ hb_err_t notification_list(struct hb_ctx *ctx, const struct hb_event *ev,
                          NOTIFICATION_LIST_SQL(""));
 }
 
-hb_err_t notification_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
+hb_err_t notification_announce(struct hb_ctx *ctx, const struct hb_rows *row)
 {
-    return emit_notification(ctx, sqlite3_column_int64(row, 0), sqlite3_column_int64(row, 1),
-                             strcmp((const char *)sqlite3_column_text(row, 2), "SENT") == 0);
+    return emit_notification(ctx, hb_rows_int(row, 0), hb_rows_int(row, 1),
+                             strcmp(hb_rows_text(row, 2), "SENT") == 0);
 }
 
 /* The inline setup: the log notifier, the default policy, and the recovery of messages a

@@ -44,7 +44,7 @@ extern const struct hb_component notification_component;
 hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_event *ev,
                                           struct hb_reply *reply);
 /* A replay row (id, order id, status): re-emits CustomerNotified or NotificationFailed. */
-hb_err_t notification_announce(struct hb_ctx *ctx, sqlite3_stmt *row);
+hb_err_t notification_announce(struct hb_ctx *ctx, const struct hb_rows *row);
 hb_err_t notification_list(struct hb_ctx *ctx, const struct hb_event *ev,
                            struct hb_reply *reply);
 

@@ -706,20 +706,19 @@ hb_err_t order_redrive(struct hb_ctx *ctx)
         const char *type = announce_event(&o);
         HB_LOGW(o.id, "no answer while %s, re-driving with %s (attempt %lld)", o.status, type,
                 (long long)o.redrives + 1);
-        int64_t args[2] = {next, o.id};
         HB_RETURN_ON_ERR(hb_store_run(ctx->store,
                                       "UPDATE orders SET redrives = redrives + 1,"
                                       " next_redrive_at = ? WHERE id = ?",
-                                      args, 2));
+                                      HB_ARGS(HB_INT(next), HB_INT(o.id))));
         HB_RETURN_ON_ERR(emit_snapshot(ctx, &o, type));
     }
     return HB_OK;
 }
 
-hb_err_t order_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
+hb_err_t order_announce(struct hb_ctx *ctx, const struct hb_rows *row)
 {
     struct order o;
-    HB_RETURN_ON_ERR(order_load(ctx, sqlite3_column_int64(row, 0), &o));
+    HB_RETURN_ON_ERR(order_load(ctx, hb_rows_int(row, 0), &o));
     return emit_snapshot(ctx, &o, announce_event(&o));
 }
 

@@ -30,7 +30,7 @@ hb_err_t order_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
                                  struct hb_reply *reply);
 
 /* A replay row (the order id): re-emits the order's current-state event. */
-hb_err_t order_announce(struct hb_ctx *ctx, sqlite3_stmt *row);
+hb_err_t order_announce(struct hb_ctx *ctx, const struct hb_rows *row);
 
 /* The metrics hook: {"saga": {placed, paid, cancelled, delivered, rejected{reason: n},
  * stepLatencyMs{...}}} counted from order_steps, so each order counts once whatever was

@@ -28,8 +28,7 @@ static hb_err_t emit_payment(struct hb_ctx *ctx, int64_t order_id, const char *t
 {
     cJSON *data = NULL;
     HB_RETURN_ON_ERR(hb_store_query_object(
-        ctx->store, "SELECT " PAYMENT_FIELDS("paymentId") " FROM payments WHERE order_id = ?",
-        &order_id, 1, &data));
+        ctx->store, "SELECT " PAYMENT_FIELDS("paymentId") " FROM payments WHERE order_id = ?", HB_ARGS(HB_INT(order_id)), &data));
     HB_LOGI(order_id, "%s", type);
     return hb_store_emit(ctx->store, type, order_id, data);
 }
@@ -52,8 +51,7 @@ static hb_err_t payment_status(struct hb_ctx *ctx, int64_t order_id, char *statu
 {
     return hb_store_query_text(ctx->store,
                                "SELECT status FROM payments WHERE order_id = ?1 UNION ALL"
-                               " SELECT 'VOIDED' FROM voided_orders WHERE order_id = ?1",
-                               &order_id, 1, status, cap);
+                               " SELECT 'VOIDED' FROM voided_orders WHERE order_id = ?1", HB_ARGS(HB_INT(order_id)), status, cap);
 }
 
 static const char *event_for(const char *status)
@@ -125,21 +123,19 @@ hb_err_t payment_on_order_withdrawn(struct hb_ctx *ctx, const struct hb_event *e
     char status[16];
     HB_RETURN_ON_ERR(payment_status(ctx, order_id, status, sizeof(status)));
     if (strcmp(status, "APPROVED") == 0) {
-        int64_t args[2] = {ctx->now_ms, order_id};
         HB_RETURN_ON_ERR(hb_store_run(ctx->store,
                                       "UPDATE payments SET status = 'REFUNDED',"
                                       " version = version + 1, updated_at = ? WHERE order_id = ?",
-                                      args, 2));
+                                      HB_ARGS(HB_INT(ctx->now_ms), HB_INT(order_id))));
         return emit_payment(ctx, order_id, "PaymentRefunded");
     }
     if (strcmp(status, "REFUNDED") == 0) {
         return emit_payment(ctx, order_id, "PaymentRefunded");
     }
     if (status[0] == '\0') {
-        int64_t args[3] = {order_id, user_id, ctx->now_ms};
         HB_RETURN_ON_ERR(hb_store_run(
             ctx->store, "INSERT INTO voided_orders(order_id, user_id, updated_at) VALUES(?, ?, ?)",
-            args, 3));
+            HB_ARGS(HB_INT(order_id), HB_INT(user_id), HB_INT(ctx->now_ms))));
     }
     return emit_voided(ctx, order_id, user_id); /* DECLINED, VOIDED or new: nothing to refund */
 }
@@ -154,11 +150,11 @@ hb_err_t payment_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_r
                          PAYMENT_LIST_SQL(""));
 }
 
-hb_err_t payment_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
+hb_err_t payment_announce(struct hb_ctx *ctx, const struct hb_rows *row)
 {
-    int64_t order_id = sqlite3_column_int64(row, 0);
-    const char *status = (const char *)sqlite3_column_text(row, 1);
-    return strcmp(status, "VOIDED") == 0 ? emit_voided(ctx, order_id, sqlite3_column_int64(row, 2))
+    int64_t order_id = hb_rows_int(row, 0);
+    const char *status = hb_rows_text(row, 1);
+    return strcmp(status, "VOIDED") == 0 ? emit_voided(ctx, order_id, hb_rows_int(row, 2))
                                          : emit_payment(ctx, order_id, event_for(status));
 }
 

@@ -15,7 +15,7 @@ hb_err_t payment_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev
 hb_err_t payment_on_order_withdrawn(struct hb_ctx *ctx, const struct hb_event *ev,
                                     struct hb_reply *reply);
 /* A replay row (order id, status or VOIDED, user id): re-emits that payment's event. */
-hb_err_t payment_announce(struct hb_ctx *ctx, sqlite3_stmt *row);
+hb_err_t payment_announce(struct hb_ctx *ctx, const struct hb_rows *row);
 hb_err_t payment_list(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply);
 
 #endif

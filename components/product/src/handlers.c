@@ -36,7 +36,7 @@ static const char reservation_event_sql[] =
 static hb_err_t emit_reservation(struct hb_ctx *ctx, int64_t order_id, const char *type)
 {
     cJSON *data = NULL;
-    HB_RETURN_ON_ERR(hb_store_query_object(ctx->store, reservation_event_sql, &order_id, 1, &data));
+    HB_RETURN_ON_ERR(hb_store_query_object(ctx->store, reservation_event_sql, HB_ARGS(HB_INT(order_id)), &data));
     HB_LOGI(order_id, "%s", type);
     return hb_store_emit(ctx->store, type, order_id, data);
 }
@@ -55,30 +55,19 @@ static hb_err_t reservation_status(struct hb_ctx *ctx, int64_t order_id, char *s
                                    size_t cap)
 {
     return hb_store_query_text(ctx->store, "SELECT status FROM reservations WHERE order_id = ?",
-                               &order_id, 1, status, cap);
+                               HB_ARGS(HB_INT(order_id)), status, cap);
 }
 
 static hb_err_t insert_reservation(struct hb_ctx *ctx, int64_t order_id, int64_t product_id,
                                    int64_t qty, int64_t user_id, int64_t amount,
                                    const char *status, const char *reason)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
-                                     "INSERT INTO reservations(order_id, product_id, qty,"
-                                     " user_id, amount, status, reason, updated_at)"
-                                     " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                                     &s));
-    sqlite3_bind_int64(s, 1, order_id);
-    sqlite3_bind_int64(s, 2, product_id);
-    sqlite3_bind_int64(s, 3, qty);
-    sqlite3_bind_int64(s, 4, user_id);
-    sqlite3_bind_int64(s, 5, amount);
-    sqlite3_bind_text(s, 6, status, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 8, ctx->now_ms);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+    return hb_store_run(ctx->store,
+                        "INSERT INTO reservations(order_id, product_id, qty, user_id, amount,"
+                        " status, reason, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                        HB_ARGS(HB_INT(order_id), HB_INT(product_id), HB_INT(qty),
+                                HB_INT(user_id), HB_INT(amount), HB_TEXT(status), HB_TEXT(reason),
+                                HB_INT(ctx->now_ms)));
 }
 
 hb_err_t product_create(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)
@@ -94,20 +83,13 @@ hb_err_t product_create(struct hb_ctx *ctx, const struct hb_event *ev, struct hb
     if (hb_json_int(ev->data, "price", 0, PRICE_MAX, &price) != HB_OK) {
         return hb_ctx_reject(ctx, "price must be an integer between 0 and 1000000000");
     }
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(
-        ctx->store, "INSERT INTO products(name, stock, price) VALUES(?, ?, ?)", &s));
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, stock);
-    sqlite3_bind_int64(s, 3, price);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    if (step != SQLITE_DONE) {
-        return HB_ERR_DB;
-    }
-    int64_t id = sqlite3_last_insert_rowid(hb_store_db(ctx->store));
-    HB_RETURN_ON_ERR(hb_store_query_object(
-        ctx->store, "SELECT " PRODUCT_FIELDS " FROM products WHERE id = ?", &id, 1, &reply->body));
+    int64_t id = 0;
+    HB_RETURN_ON_ERR(hb_store_query_int(
+        ctx->store, "INSERT INTO products(name, stock, price) VALUES(?, ?, ?) RETURNING id",
+        HB_ARGS(HB_TEXT(name), HB_INT(stock), HB_INT(price)), 0, &id));
+    HB_RETURN_ON_ERR(hb_store_query_object(ctx->store,
+                                           "SELECT " PRODUCT_FIELDS " FROM products WHERE id = ?",
+                                           HB_ARGS(HB_INT(id)), &reply->body));
     reply->code = 201;
     snprintf(reply->location, sizeof(reply->location), "/products/%lld", (long long)id);
     return hb_store_emit(ctx->store, "ProductCreated", 0, cJSON_Duplicate(reply->body, true));
@@ -148,18 +130,17 @@ hb_err_t product_on_order_placed(struct hb_ctx *ctx, const struct hb_event *ev,
     }
     int64_t stock = -1, price = 0;
     HB_RETURN_ON_ERR(hb_store_query_int(ctx->store, "SELECT stock FROM products WHERE id = ?",
-                                        &product_id, 1, -1, &stock));
+                                        HB_ARGS(HB_INT(product_id)), -1, &stock));
     HB_RETURN_ON_ERR(hb_store_query_int(ctx->store, "SELECT price FROM products WHERE id = ?",
-                                        &product_id, 1, 0, &price));
+                                        HB_ARGS(HB_INT(product_id)), 0, &price));
     if (stock < 0 || stock < qty) {
         const char *reason = stock < 0 ? "unknown_product" : "out_of_stock";
         HB_RETURN_ON_ERR(
             insert_reservation(ctx, order_id, product_id, qty, user_id, 0, "REJECTED", reason));
         return emit_reservation(ctx, order_id, "StockRejected");
     }
-    int64_t args[2] = {qty, product_id};
-    HB_RETURN_ON_ERR(
-        hb_store_run(ctx->store, "UPDATE products SET stock = stock - ? WHERE id = ?", args, 2));
+    HB_RETURN_ON_ERR(hb_store_run(ctx->store, "UPDATE products SET stock = stock - ? WHERE id = ?",
+                                  HB_ARGS(HB_INT(qty), HB_INT(product_id))));
     HB_RETURN_ON_ERR(insert_reservation(ctx, order_id, product_id, qty, user_id, price * qty,
                                         "RESERVED", NULL));
     return emit_reservation(ctx, order_id, "StockReserved");
@@ -186,12 +167,11 @@ hb_err_t product_on_order_released(struct hb_ctx *ctx, const struct hb_event *ev
                                       " (SELECT qty FROM reservations WHERE order_id = ?1)"
                                       " WHERE id = (SELECT product_id FROM reservations"
                                       " WHERE order_id = ?1)",
-                                      &order_id, 1));
-        int64_t args[2] = {ctx->now_ms, order_id};
+                                      HB_ARGS(HB_INT(order_id))));
         HB_RETURN_ON_ERR(hb_store_run(ctx->store,
                                       "UPDATE reservations SET status = 'RELEASED',"
                                       " updated_at = ? WHERE order_id = ?",
-                                      args, 2));
+                                      HB_ARGS(HB_INT(ctx->now_ms), HB_INT(order_id))));
     } else if (status[0] == '\0') {
         HB_RETURN_ON_ERR(insert_reservation(ctx, order_id, product_id, 0, user_id, 0,
                                             "WITHDRAWN", "withdrawn_before_reserved"));
@@ -199,10 +179,9 @@ hb_err_t product_on_order_released(struct hb_ctx *ctx, const struct hb_event *ev
     return emit_reservation(ctx, order_id, "StockReleased");
 }
 
-hb_err_t product_announce(struct hb_ctx *ctx, sqlite3_stmt *row)
+hb_err_t product_announce(struct hb_ctx *ctx, const struct hb_rows *row)
 {
-    return emit_reservation(ctx, sqlite3_column_int64(row, 0),
-                            reservation_event((const char *)sqlite3_column_text(row, 1)));
+    return emit_reservation(ctx, hb_rows_int(row, 0), reservation_event(hb_rows_text(row, 1)));
 }
 
 #define CMD(name) HB_CMD_TOPIC("product", name)

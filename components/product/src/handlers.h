@@ -19,6 +19,6 @@ hb_err_t product_on_order_released(struct hb_ctx *ctx, const struct hb_event *ev
                                    struct hb_reply *reply);
 
 /* A replay row (order id, status): re-emits that reservation's outcome event. */
-hb_err_t product_announce(struct hb_ctx *ctx, sqlite3_stmt *row);
+hb_err_t product_announce(struct hb_ctx *ctx, const struct hb_rows *row);
 
 #endif

@@ -133,11 +133,10 @@ hb_err_t view_on_customer_notified(struct hb_ctx *ctx, const struct hb_event *ev
         hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
         return hb_ctx_reject(ctx, "CustomerNotified needs orderId and userId");
     }
-    int64_t args[2] = {order_id, user_id};
     return hb_store_run(ctx->store,
                         "INSERT INTO mypage(order_id, user_id, notified) VALUES(?, ?, 1)"
                         " ON CONFLICT(order_id) DO UPDATE SET notified = 1",
-                        args, 2);
+                        HB_ARGS(HB_INT(order_id), HB_INT(user_id)));
 }
 
 hb_err_t view_mypage(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_reply *reply)

@@ -57,7 +57,7 @@ struct hb_component {
      * a broker restart lost is announced again. Both NULL when the component owns nothing
      * that others consume. */
     const char *replay_sql;
-    hb_err_t (*announce)(struct hb_ctx *ctx, sqlite3_stmt *row);
+    hb_err_t (*announce)(struct hb_ctx *ctx, const struct hb_rows *row);
     /* Prepares ctx->user before the loop starts, and releases it; both may be NULL. */
     hb_err_t (*setup)(struct hb_ctx *ctx);
     void (*teardown)(struct hb_ctx *ctx);

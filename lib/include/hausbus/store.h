@@ -91,6 +91,85 @@ hb_err_t hb_store_outbox_delete_many(struct hb_store *st, const int64_t *ids, si
 /* Number of rows in the outbox (tests and metrics). Returns -1 on error. */
 int64_t hb_store_outbox_count(struct hb_store *st);
 
+/* Statements with parameters, written once in the SQL every backend accepts: placeholders
+ * are `?` (the next parameter) or `?N` (the N-th, to use one twice); times come from C,
+ * JSON is built in C. The parameters are given in placeholder order. Each SQL text is
+ * compiled once per store and reused after (compiling cost more than running). */
+enum hb_param_kind { HB_PARAM_NULL, HB_PARAM_INT, HB_PARAM_TEXT };
+
+struct hb_param {
+    enum hb_param_kind kind;
+    int64_t i;        /* HB_PARAM_INT */
+    const char *text; /* HB_PARAM_TEXT: NUL-terminated UTF-8; NULL binds SQL NULL */
+};
+
+#define HB_INT(v) ((struct hb_param){.kind = HB_PARAM_INT, .i = (int64_t)(v)})
+#define HB_TEXT(s) ((struct hb_param){.kind = HB_PARAM_TEXT, .text = (s)})
+#define HB_NULL_PARAM ((struct hb_param){.kind = HB_PARAM_NULL})
+/* The two arguments (array, count) for a statement's parameters:
+ * hb_store_run(st, "UPDATE t SET a = ? WHERE id = ?", HB_ARGS(HB_TEXT(a), HB_INT(id))). */
+#define HB_ARGS(...)                                                                        \
+    ((const struct hb_param[]){__VA_ARGS__}),                                               \
+        (int)(sizeof((const struct hb_param[]){__VA_ARGS__}) / sizeof(struct hb_param))
+#define HB_NO_ARGS NULL, 0
+
+/* The rows of a running query, on the caller's stack. Its fields belong to the store. */
+struct hb_rows {
+    struct hb_store *store;
+    void *handle; /* the backend's statement */
+    bool has_row; /* a row is current */
+};
+
+/* Runs sql (one statement) with args and positions rows before its first row: step with
+ * hb_rows_next, read columns (0-based) of the current row, and always end with
+ * hb_rows_close. HB_ERR_DB (logged) when it cannot run; rows needs no close then. */
+hb_err_t hb_store_select(struct hb_store *st, const char *sql, const struct hb_param *args,
+                         int n_args, struct hb_rows *rows);
+
+/* Moves to the next row: *row is false after the last. HB_ERR_DB (logged) on failure. */
+hb_err_t hb_rows_next(struct hb_rows *rows, bool *row);
+
+/* The current row's column col: an integer (0 for NULL), text (NULL for NULL; valid
+ * until the next hb_rows_next or hb_rows_close), or whether it is NULL. */
+int64_t hb_rows_int(const struct hb_rows *rows, int col);
+const char *hb_rows_text(const struct hb_rows *rows, int col);
+bool hb_rows_null(const struct hb_rows *rows, int col);
+
+/* Ends the query. Accepts a rows that hb_store_select failed on. Can't fail. */
+void hb_rows_close(struct hb_rows *rows);
+
+/* Runs sql (one statement) with args to its end, ignoring any rows it returns. */
+hb_err_t hb_store_run(struct hb_store *st, const char *sql, const struct hb_param *args,
+                      int n_args);
+
+/* Rows inserted, updated or deleted by the last hb_store_run (0 after an INSERT ... ON
+ * CONFLICT DO NOTHING that found its row). Can't fail. */
+int64_t hb_store_changes(const struct hb_store *st);
+
+/* Runs sql with args and builds the first row as a JSON object in C: each column under its
+ * name (write `col AS jsonName`), in column order; integers and reals as numbers, text as
+ * strings, NULL as null. *out is NULL when there is no row; the caller owns it otherwise.
+ * HB_ERR_NOMEM; HB_ERR_DB (logged) for a database error or a column JSON cannot hold. */
+hb_err_t hb_store_query_object(struct hb_store *st, const char *sql, const struct hb_param *args,
+                               int n_args, cJSON **out);
+
+/* As hb_store_query_object, for every row: *out is an array of the row objects (empty
+ * when there is none), owned by the caller on success. */
+hb_err_t hb_store_query_objects(struct hb_store *st, const char *sql,
+                                const struct hb_param *args, int n_args, cJSON **out);
+
+/* Runs a "SELECT <text>" style query; copies the first column of the first row into out
+ * (cap bytes, always NUL-terminated, cut when longer), "" when there is no row or NULL. */
+hb_err_t hb_store_query_text(struct hb_store *st, const char *sql, const struct hb_param *args,
+                             int n_args, char *out, size_t cap);
+
+/* Runs a "SELECT <integer>" style query (or an INSERT ... RETURNING id); *out gets the
+ * first column of the first row, or fallback when there is no row or it is NULL. */
+hb_err_t hb_store_query_int(struct hb_store *st, const char *sql, const struct hb_param *args,
+                            int n_args, int64_t fallback, int64_t *out);
+
+/* Until every component has moved to the statements above (issue 12): sqlite's own
+ * handle and statements. */
 /* Prepares sql on st's database; the caller finalizes it. Logs and returns HB_ERR_DB on
  * failure. */
 hb_err_t hb_store_prepare(struct hb_store *st, const char *sql, sqlite3_stmt **out);
@@ -106,33 +185,5 @@ hb_err_t hb_store_cached(struct hb_store *st, const char *sql, sqlite3_stmt **ou
 /* Gives back a statement from hb_store_cached: it is reset and its bindings cleared, so
  * text read from its columns is invalid after. Accepts NULL. Can't fail. */
 void hb_store_release(struct hb_store *st, sqlite3_stmt *stmt);
-
-/* The query helpers below take sql's statement from the cache (hb_store_cached). */
-
-/* Runs sql (one statement) with the int64 arguments bound in order and builds the first
- * row as a JSON object in C: each column under its name (write `col AS jsonName`), in
- * column order; integers and reals as numbers, text as strings, NULL as null. *out is
- * NULL when there is no row; the caller owns it otherwise. HB_ERR_NOMEM; HB_ERR_DB
- * (logged) for an sqlite error or a BLOB column. */
-hb_err_t hb_store_query_object(struct hb_store *st, const char *sql, const int64_t *args,
-                               int n_args, cJSON **out);
-
-/* As hb_store_query_object, for every row: *out is an array of the row objects (empty
- * when there is none), owned by the caller on success. */
-hb_err_t hb_store_query_objects(struct hb_store *st, const char *sql, const int64_t *args,
-                                int n_args, cJSON **out);
-
-/* Runs sql (one statement, no result rows needed) with int64 arguments bound in order. */
-hb_err_t hb_store_run(struct hb_store *st, const char *sql, const int64_t *args, int n_args);
-
-/* Runs a "SELECT <text>" style query; copies the first column of the first row into out
- * (cap bytes, always NUL-terminated, cut when longer), "" when there is no row or NULL. */
-hb_err_t hb_store_query_text(struct hb_store *st, const char *sql, const int64_t *args,
-                             int n_args, char *out, size_t cap);
-
-/* Runs a "SELECT <integer>" style query; *out gets the first column of the first row,
- * or fallback when there is no row. */
-hb_err_t hb_store_query_int(struct hb_store *st, const char *sql, const int64_t *args,
-                            int n_args, int64_t fallback, int64_t *out);
 
 #endif
