@@ -168,7 +168,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n_comps; i++) {
         comps[i].ctx.cfg = &cfg;
         comps[i].ctx.now_ms = START_MS;
-        if (hb_store_open(":memory:", comps[i].def->name, comps[i].def->schema_sql,
+        if (hb_store_open(":memory:", comps[i].def->name, comps[i].def->migrations,
+                          comps[i].def->n_migrations,
                           &comps[i].ctx.store) != HB_OK ||
             (comps[i].def->setup && comps[i].def->setup(&comps[i].ctx) != HB_OK)) {
             return 1;

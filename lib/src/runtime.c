@@ -901,7 +901,8 @@ static hb_err_t open_store(struct runtime *rt)
     if (n < 0 || (size_t)n >= sizeof(path)) {
         return HB_ERR_INVAL;
     }
-    hb_err_t rc = hb_store_open(path, rt->def->name, rt->def->schema_sql, &rt->ctx.store);
+    hb_err_t rc = hb_store_open(path, rt->def->name, rt->def->migrations, rt->def->n_migrations,
+                                &rt->ctx.store);
     if (rc != HB_OK) {
         return rc;
     }

@@ -86,18 +86,19 @@ static struct fuzz_component components[] = {
 /* Builds "DELETE FROM <t>;" for every table the component's schema made. */
 static void build_reset_sql(struct fuzz_component *c)
 {
-    sqlite3_stmt *s = NULL;
-    CHECK(hb_store_prepare(c->ctx.store,
-                           "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-                           &s) == HB_OK);
+    struct hb_rows rows;
+    CHECK(hb_store_select(c->ctx.store,
+                          "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+                          HB_NO_ARGS, &rows) == HB_OK);
     size_t used = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    bool row = false;
+    while (hb_rows_next(&rows, &row) == HB_OK && row) {
         int n = snprintf(c->reset_sql + used, sizeof(c->reset_sql) - used, "DELETE FROM \"%s\";",
-                         (const char *)sqlite3_column_text(s, 0));
+                         hb_rows_text(&rows, 0));
         CHECK(n > 0 && (size_t)n < sizeof(c->reset_sql) - used);
         used += (size_t)n;
     }
-    sqlite3_finalize(s);
+    hb_rows_close(&rows);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -116,7 +117,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     config.request_timeout_ms = 5000;
     for (size_t i = 0; i < COMPONENT_COUNT; i++) {
         struct fuzz_component *c = &components[i];
-        CHECK(hb_store_open(":memory:", c->def->name, c->def->schema_sql, &c->ctx.store) ==
+        CHECK(hb_store_open(":memory:", c->def->name, c->def->migrations, c->def->n_migrations,
+                            &c->ctx.store) ==
               HB_OK);
         c->ctx.cfg = &config;
         if (c->def->setup) {
@@ -156,12 +158,10 @@ static void bus_put(struct bus *bus, const char *topic, size_t topic_len, const 
 
 static bool event_seen(struct hb_store *store, const char *event_id)
 {
-    sqlite3_stmt *s = NULL;
-    CHECK(hb_store_prepare(store, "SELECT 1 FROM hb_inbox WHERE event_id = ?", &s) == HB_OK);
-    sqlite3_bind_text(s, 1, event_id, -1, SQLITE_STATIC);
-    bool seen = sqlite3_step(s) == SQLITE_ROW;
-    sqlite3_finalize(s);
-    return seen;
+    int64_t seen = 0;
+    CHECK(hb_store_query_int(store, "SELECT 1 FROM hb_inbox WHERE event_id = ?",
+                             HB_ARGS(HB_TEXT(event_id)), 0, &seen) == HB_OK);
+    return seen == 1;
 }
 
 /* The reply the runtime would send (its send_reply) must get past the

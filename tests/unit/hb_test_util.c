@@ -14,6 +14,8 @@
 
 #include "hausbus/bus.h"
 #include "hausbus/log.h"
+#include "hausbus/store.h"
+#include "hausbus/text.h"
 
 struct hbt *hbt_open(const struct hb_component *def)
 {
@@ -31,7 +33,7 @@ struct hbt *hbt_open(const struct hb_component *def)
     t->cfg.payment_limit = HBT_PAYMENT_LIMIT;
     t->cfg.redrive_ms = HBT_REDRIVE_MS;
     t->cfg.request_timeout_ms = 5000;
-    if (hb_store_open(":memory:", def->name, def->schema_sql, &t->store) != HB_OK) {
+    if (hb_store_open(":memory:", def->name, def->migrations, def->n_migrations, &t->store) != HB_OK) {
         free(t);
         return NULL;
     }
@@ -246,41 +248,43 @@ const char *hbt_out_str(const struct hbt *t, size_t i, const char *field)
     return hbt_json_str(t->out[i].data, field);
 }
 
-/* Prepares the formatted query and steps it once; the caller finalizes *out. */
-static int query_v(struct hbt *t, sqlite3_stmt **out, const char *sql_fmt, va_list ap)
+/* Runs the formatted query and moves to its first row: *row says whether there is one.
+ * The caller closes rows. */
+static void query_v(struct hbt *t, struct hb_rows *rows, bool *row, const char *sql_fmt,
+                    va_list ap)
 {
     char sql[1024];
     int n = vsnprintf(sql, sizeof(sql), sql_fmt, ap);
     assert_true(n > 0 && (size_t)n < sizeof(sql));
-    if (sqlite3_prepare_v2(hb_store_db(t->store), sql, -1, out, NULL) != SQLITE_OK) {
-        fail_msg("bad test query %s: %s", sql, sqlite3_errmsg(hb_store_db(t->store)));
+    if (hb_store_select(t->store, sql, HB_NO_ARGS, rows) != HB_OK ||
+        hb_rows_next(rows, row) != HB_OK) {
+        fail_msg("bad test query %s", sql);
     }
-    int step = sqlite3_step(*out);
-    assert_true(step == SQLITE_ROW || step == SQLITE_DONE);
-    return step;
 }
 
 int64_t hbt_db_int(struct hbt *t, const char *sql_fmt, ...)
 {
-    sqlite3_stmt *s = NULL;
+    struct hb_rows rows;
+    bool row = false;
     va_list ap;
     va_start(ap, sql_fmt);
-    int step = query_v(t, &s, sql_fmt, ap);
+    query_v(t, &rows, &row, sql_fmt, ap);
     va_end(ap);
-    int64_t value = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_finalize(s);
+    int64_t value = row ? hb_rows_int(&rows, 0) : -1;
+    hb_rows_close(&rows);
     return value;
 }
 
 const char *hbt_db_text(struct hbt *t, const char *sql_fmt, ...)
 {
-    sqlite3_stmt *s = NULL;
+    struct hb_rows rows;
+    bool row = false;
     va_list ap;
     va_start(ap, sql_fmt);
-    int step = query_v(t, &s, sql_fmt, ap);
+    query_v(t, &rows, &row, sql_fmt, ap);
     va_end(ap);
-    const unsigned char *text = step == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
-    snprintf(t->text, sizeof(t->text), "%s", text ? (const char *)text : HBT_NULL);
-    sqlite3_finalize(s);
+    const char *text = row ? hb_rows_text(&rows, 0) : NULL;
+    hb_strlcpy(t->text, text ? text : HBT_NULL, sizeof(t->text));
+    hb_rows_close(&rows);
     return t->text;
 }

@@ -30,17 +30,14 @@ static const char widget_schema[] =
 
 static bool in_transaction(struct hb_ctx *ctx)
 {
-    return !sqlite3_get_autocommit(hb_store_db(ctx->store));
+    return hb_store_in_tx(ctx->store);
 }
 
-static hb_err_t widget_insert(struct hb_ctx *ctx, const char *name)
+/* Inserts a widget named name; its id into *id. */
+static hb_err_t widget_insert(struct hb_ctx *ctx, const char *name, int64_t *id)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_prepare(ctx->store, "INSERT INTO widgets(name) VALUES(?)", &s));
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+    return hb_store_query_int(ctx->store, "INSERT INTO widgets(name) VALUES(?) RETURNING id",
+                              HB_ARGS(HB_TEXT(name)), 0, id);
 }
 
 /* Creates a widget from data.name, emits WidgetCreated and answers 201. */
@@ -54,8 +51,8 @@ static hb_err_t widget_create(struct hb_ctx *ctx, const struct hb_event *ev,
     if (hb_json_str(ev->data, "name", 40, &name) != HB_OK) {
         return hb_ctx_reject(ctx, "name must be a string of 1 to 40 bytes");
     }
-    HB_RETURN_ON_ERR(widget_insert(ctx, name));
-    int64_t id = sqlite3_last_insert_rowid(hb_store_db(ctx->store));
+    int64_t id = 0;
+    HB_RETURN_ON_ERR(widget_insert(ctx, name, &id));
     cJSON *data = cJSON_CreateObject();
     if (!data || !cJSON_AddNumberToObject(data, "widgetId", (double)id) ||
         !cJSON_AddStringToObject(data, "name", name)) {
@@ -76,7 +73,8 @@ static hb_err_t widget_break(struct hb_ctx *ctx, const struct hb_event *ev,
     (void)reply;
     struct widget_state *ws = ctx->user;
     ws->fail_calls++;
-    HB_RETURN_ON_ERR(widget_insert(ctx, "doomed"));
+    int64_t id = 0;
+    HB_RETURN_ON_ERR(widget_insert(ctx, "doomed", &id));
     HB_RETURN_ON_ERR(hb_store_emit(ctx->store, "WidgetCreated", 0, NULL));
     return hb_ctx_reject(ctx, "widget is broken");
 }
@@ -88,7 +86,8 @@ static hb_err_t widget_jam(struct hb_ctx *ctx, const struct hb_event *ev, struct
     (void)reply;
     struct widget_state *ws = ctx->user;
     ws->fail_calls++;
-    HB_RETURN_ON_ERR(widget_insert(ctx, "jammed"));
+    int64_t id = 0;
+    HB_RETURN_ON_ERR(widget_insert(ctx, "jammed", &id));
     HB_RETURN_ON_ERR(hb_store_emit(ctx->store, "WidgetCreated", 0, NULL));
     return HB_ERR_CONFLICT;
 }
@@ -129,9 +128,11 @@ static const struct hb_route widget_routes[] = {
     {.topic = HB_EVT_TOPIC("order", "+"), .handler = widget_on_order_event},
 };
 
+static const struct hb_migration widget_migrations[] = {{.sqlite = widget_schema}};
+
 static const struct hb_component widget_component = {
     .name = "widget",
-    .schema_sql = widget_schema,
+    HB_MIGRATIONS(widget_migrations),
     .routes = widget_routes,
     .n_routes = sizeof(widget_routes) / sizeof(widget_routes[0]),
 };
@@ -151,8 +152,8 @@ static int fixture_setup(void **state)
     f->ctx.cfg = &f->cfg;
     f->ctx.user = &f->ws;
     f->ctx.now_ms = 1700000000000LL;
-    assert_int_equal(hb_store_open(":memory:", widget_component.name, widget_component.schema_sql,
-                                   &f->ctx.store),
+    assert_int_equal(hb_store_open(":memory:", widget_component.name, widget_component.migrations,
+                                   widget_component.n_migrations, &f->ctx.store),
                      HB_OK);
     *state = f;
     return 0;
@@ -197,14 +198,11 @@ static int64_t count_of(struct fixture *f, const char *sql)
 
 static bool inbox_has(struct fixture *f, const char *event_id)
 {
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(hb_store_prepare(f->ctx.store,
-                                      "SELECT 1 FROM hb_inbox WHERE event_id = ?", &s),
+    int64_t found = 0;
+    assert_int_equal(hb_store_query_int(f->ctx.store, "SELECT 1 FROM hb_inbox WHERE event_id = ?",
+                                        HB_ARGS(HB_TEXT(event_id)), 0, &found),
                      HB_OK);
-    sqlite3_bind_text(s, 1, event_id, -1, SQLITE_STATIC);
-    bool found = sqlite3_step(s) == SQLITE_ROW;
-    sqlite3_finalize(s);
-    return found;
+    return found == 1;
 }
 
 /* Copies the topic of the first outbox row into ctx (a char[160]). */
@@ -221,7 +219,7 @@ static void write_route_runs_in_a_transaction_and_commits_its_events(void **stat
                      HB_OK);
     assert_int_equal(f->ws.create_calls, 1);
     assert_true(f->ws.create_saw_transaction);
-    assert_true(sqlite3_get_autocommit(hb_store_db(f->ctx.store))); /* committed, closed */
+    assert_false(hb_store_in_tx(f->ctx.store)); /* committed, closed */
     assert_int_equal(count_of(f, "SELECT count(*) FROM widgets"), 1);
     assert_int_equal(hb_store_outbox_count(f->ctx.store), 1);
     char topic[160] = "";
@@ -239,7 +237,7 @@ static void rejecting_handler_rolls_back_and_leaves_the_reason(void **state)
     assert_int_equal(dispatch(f, "hausbus/v1/cmd/widget/break", "b1", NULL), HB_ERR_DECODE);
     assert_int_equal(f->ws.fail_calls, 1);
     assert_string_equal(f->ctx.error, "widget is broken");
-    assert_true(sqlite3_get_autocommit(hb_store_db(f->ctx.store)));
+    assert_false(hb_store_in_tx(f->ctx.store));
     assert_int_equal(count_of(f, "SELECT count(*) FROM widgets"), 0);
     assert_int_equal(hb_store_outbox_count(f->ctx.store), 0);
     assert_false(inbox_has(f, "b1")); /* a rolled-back event is not marked handled */
@@ -265,7 +263,7 @@ static void internal_error_rolls_back_too(void **state)
 {
     struct fixture *f = *state;
     assert_int_equal(dispatch(f, "hausbus/v1/cmd/widget/jam", "j1", NULL), HB_ERR_CONFLICT);
-    assert_true(sqlite3_get_autocommit(hb_store_db(f->ctx.store)));
+    assert_false(hb_store_in_tx(f->ctx.store));
     assert_int_equal(count_of(f, "SELECT count(*) FROM widgets"), 0);
     assert_int_equal(hb_store_outbox_count(f->ctx.store), 0);
     assert_false(inbox_has(f, "j1"));
@@ -281,7 +279,7 @@ static void same_event_id_twice_runs_the_handler_once(void **state)
     assert_int_equal(f->ws.create_calls, 1);
     assert_int_equal(count_of(f, "SELECT count(*) FROM widgets"), 1);
     assert_int_equal(hb_store_outbox_count(f->ctx.store), 1);
-    assert_true(sqlite3_get_autocommit(hb_store_db(f->ctx.store)));
+    assert_false(hb_store_in_tx(f->ctx.store));
 
     assert_int_equal(dispatch(f, "hausbus/v1/cmd/widget/create", "c2", "{\"name\":\"nut\"}"),
                      HB_OK);

@@ -732,8 +732,8 @@ static void older_release_counts_a_three_day_confirmation(struct hbt *t,
 /* This release's schema on the database, twice: a start and a restart. */
 static void open_with_this_release_twice(struct hbt *t)
 {
-    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
-    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
+    assert_int_equal(hb_store_exec(t->store, order_component.migrations[0].sqlite), HB_OK);
+    assert_int_equal(hb_store_exec(t->store, order_component.migrations[0].sqlite), HB_OK);
 }
 
 static void a_database_of_the_release_with_step_triggers_drops_them(void **state)
@@ -802,8 +802,8 @@ static void saga_metrics_backfill_a_database_from_before_order_steps(void **stat
     /* As an older version left it: orders, but no step rows. */
     assert_int_equal(hb_store_exec(t->store, "DELETE FROM order_steps;"
                                              "DELETE FROM order_step_latency"), HB_OK);
-    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK);
-    assert_int_equal(hb_store_exec(t->store, order_component.schema_sql), HB_OK); /* restart */
+    assert_int_equal(hb_store_exec(t->store, order_component.migrations[0].sqlite), HB_OK);
+    assert_int_equal(hb_store_exec(t->store, order_component.migrations[0].sqlite), HB_OK); /* restart */
     cJSON *extra = saga_metrics(t);
     assert_int_equal(saga_int(extra, "placed"), 2);
     assert_int_equal(saga_int(extra, "paid"), 1);

@@ -19,10 +19,13 @@ static const char widget_schema[] =
     "CREATE TABLE IF NOT EXISTS widgets(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
     " weight INTEGER NOT NULL DEFAULT 0);";
 
+static const struct hb_migration widget_migrations[] = {{.sqlite = widget_schema}};
+#define WIDGET_MIGRATIONS widget_migrations, 1
+
 static struct hb_store *open_memory(void)
 {
     struct hb_store *st = NULL;
-    assert_int_equal(hb_store_open(":memory:", "widget", widget_schema, &st), HB_OK);
+    assert_int_equal(hb_store_open(":memory:", "widget", WIDGET_MIGRATIONS, &st), HB_OK);
     assert_non_null(st);
     return st;
 }
@@ -51,7 +54,8 @@ static void open_with_a_broken_schema_fails_and_leaves_out_unset(void **state)
 {
     (void)state;
     struct hb_store *st = NULL;
-    assert_int_equal(hb_store_open(":memory:", "widget", "CREATE TABLE (", &st), HB_ERR_DB);
+    static const struct hb_migration broken[] = {{.sqlite = "CREATE TABLE ("}};
+    assert_int_equal(hb_store_open(":memory:", "widget", broken, 1, &st), HB_ERR_DB);
     assert_null(st);
     hb_store_close(NULL); /* accepts NULL */
 }
@@ -60,7 +64,7 @@ static void open_without_a_schema_still_has_inbox_and_outbox(void **state)
 {
     (void)state;
     struct hb_store *st = NULL;
-    assert_int_equal(hb_store_open(":memory:", "bare", NULL, &st), HB_OK);
+    assert_int_equal(hb_store_open(":memory:", "bare", NULL, 0, &st), HB_OK);
     bool fresh = false;
     assert_int_equal(hb_store_inbox_claim(st, "e1", &fresh), HB_OK);
     assert_true(fresh);
@@ -614,7 +618,7 @@ static void file_database_keeps_outbox_rows_across_close_and_reopen(void **state
     make_db_dir(dir, sizeof(dir), path, sizeof(path));
 
     struct hb_store *st = NULL;
-    assert_int_equal(hb_store_open(path, "widget", widget_schema, &st), HB_OK);
+    assert_int_equal(hb_store_open(path, "widget", WIDGET_MIGRATIONS, &st), HB_OK);
     assert_int_equal(hb_store_begin(st), HB_OK);
     assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(name) VALUES('bolt')"), HB_OK);
     cJSON *data = cJSON_CreateObject();
@@ -624,7 +628,7 @@ static void file_database_keeps_outbox_rows_across_close_and_reopen(void **state
     hb_store_close(st);
 
     st = NULL;
-    assert_int_equal(hb_store_open(path, "widget", widget_schema, &st), HB_OK);
+    assert_int_equal(hb_store_open(path, "widget", WIDGET_MIGRATIONS, &st), HB_OK);
     assert_int_equal(widget_count(st), 1);
     assert_int_equal(hb_store_outbox_count(st), 1);
     struct walk w = {0};
@@ -676,7 +680,7 @@ static void committed_outbox_rows_outlive_a_crash_and_open_work_does_not(void **
     bool fresh = false;
     cJSON *data = cJSON_CreateObject();
     assert_non_null(cJSON_AddNumberToObject(data, "widgetId", 1));
-    assert_int_equal(hb_store_open(path, "widget", widget_schema, &running), HB_OK);
+    assert_int_equal(hb_store_open(path, "widget", WIDGET_MIGRATIONS, &running), HB_OK);
     assert_int_equal(hb_store_begin(running), HB_OK);
     assert_int_equal(hb_store_inbox_claim(running, "cmd-1", &fresh), HB_OK);
     assert_int_equal(hb_store_emit(running, "WidgetCreated", 0, data), HB_OK);
@@ -691,7 +695,7 @@ static void committed_outbox_rows_outlive_a_crash_and_open_work_does_not(void **
     hb_store_close(running);
 
     struct hb_store *st = NULL;
-    assert_int_equal(hb_store_open(crash_path, "widget", widget_schema, &st), HB_OK);
+    assert_int_equal(hb_store_open(crash_path, "widget", WIDGET_MIGRATIONS, &st), HB_OK);
     assert_int_equal(widget_count(st), 0);
     assert_int_equal(hb_store_outbox_count(st), 1);
     struct walk w = {0};
@@ -728,6 +732,84 @@ static int live_statements(struct hb_store *st)
 static int runs(sqlite3_stmt *stmt)
 {
     return sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0);
+}
+
+/* Opens path with the first n of three widget migrations; the store in *out. */
+static hb_err_t open_widget_version(const char *path, size_t n, struct hb_store **out)
+{
+    static const struct hb_migration versions[] = {
+        {.sqlite = "CREATE TABLE IF NOT EXISTS gadgets(id INTEGER PRIMARY KEY, name TEXT);"},
+        {.sqlite = "ALTER TABLE gadgets ADD COLUMN colour TEXT NOT NULL DEFAULT 'grey';"},
+        {.sqlite = "UPDATE gadgets SET colour = 'blue' WHERE name = 'old';"
+                   "CREATE INDEX gadgets_by_colour ON gadgets(colour);"},
+    };
+    return hb_store_open(path, "gadget", versions, n, out);
+}
+
+static void migrations_run_once_each_in_order_and_record_the_version(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    make_db_dir(dir, sizeof(dir), path, sizeof(path));
+    struct hb_store *st = NULL;
+    assert_int_equal(open_widget_version(path, 1, &st), HB_OK);
+    int64_t version = -1;
+    assert_int_equal(hb_store_schema_version(st, "gadget", &version), HB_OK);
+    assert_int_equal(version, 1);
+    assert_int_equal(hb_store_schema_version(st, "hausbus", &version), HB_OK);
+    assert_int_equal(version, 1); /* lib's own tables */
+    assert_int_equal(hb_store_exec(st, "INSERT INTO gadgets(name) VALUES('old')"), HB_OK);
+    hb_store_close(st);
+
+    /* a newer program: the two new migrations run, on the data the old one left */
+    assert_int_equal(open_widget_version(path, 3, &st), HB_OK);
+    assert_int_equal(hb_store_schema_version(st, "gadget", &version), HB_OK);
+    assert_int_equal(version, 3);
+    char colour[16];
+    assert_int_equal(hb_store_query_text(st, "SELECT colour FROM gadgets WHERE name = 'old'",
+                                         HB_NO_ARGS, colour, sizeof(colour)),
+                     HB_OK);
+    assert_string_equal(colour, "blue");
+    assert_int_equal(hb_store_exec(st, "INSERT INTO gadgets(name) VALUES('new')"), HB_OK);
+    hb_store_close(st);
+
+    /* again: nothing runs twice (migration 3's CREATE INDEX would fail a second time) */
+    assert_int_equal(open_widget_version(path, 3, &st), HB_OK);
+    assert_int_equal(hb_store_query_text(st, "SELECT colour FROM gadgets WHERE name = 'new'",
+                                         HB_NO_ARGS, colour, sizeof(colour)),
+                     HB_OK);
+    assert_string_equal(colour, "grey");
+    hb_store_close(st);
+
+    /* an older program refuses the newer database instead of misreading it */
+    st = NULL;
+    assert_int_equal(open_widget_version(path, 2, &st), HB_ERR_DB);
+    assert_null(st);
+    remove_db_dir(dir);
+}
+
+static void a_failed_migration_changes_nothing_and_is_tried_again(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    make_db_dir(dir, sizeof(dir), path, sizeof(path));
+    static const struct hb_migration failing[] = {
+        {.sqlite = "CREATE TABLE kept(id INTEGER PRIMARY KEY);"},
+        {.sqlite = "CREATE TABLE half(id INTEGER PRIMARY KEY); INSERT INTO nowhere VALUES(1);"},
+    };
+    struct hb_store *st = NULL;
+    assert_int_equal(hb_store_open(path, "part", failing, 2, &st), HB_ERR_DB);
+    assert_null(st);
+    static const struct hb_migration fixed[] = {
+        {.sqlite = "CREATE TABLE kept(id INTEGER PRIMARY KEY);"},
+        {.sqlite = "CREATE TABLE half(id INTEGER PRIMARY KEY);"},
+    };
+    assert_int_equal(hb_store_open(path, "part", fixed, 2, &st), HB_OK);
+    int64_t version = -1;
+    assert_int_equal(hb_store_schema_version(st, "part", &version), HB_OK);
+    assert_int_equal(version, 2);
+    hb_store_close(st);
+    remove_db_dir(dir);
 }
 
 static void cached_statement_is_reused_after_release(void **state)
@@ -931,6 +1013,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(open_memory_runs_the_schema),
+        cmocka_unit_test(migrations_run_once_each_in_order_and_record_the_version),
+        cmocka_unit_test(a_failed_migration_changes_nothing_and_is_tried_again),
         cmocka_unit_test(text_and_null_parameters_bind_as_given),
         cmocka_unit_test(select_walks_rows_and_reads_typed_columns),
         cmocka_unit_test(run_counts_changed_rows_and_returning_gives_the_new_id),

@@ -15,6 +15,11 @@ static const char delivery_schema[] =
     "  status TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1, updated_at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS deliveries_by_change ON deliveries(updated_at);";
 
+/* Numbered: a change is a new entry at the end (hb_migration). */
+static const struct hb_migration delivery_migrations[] = {
+    {.sqlite = delivery_schema},
+};
+
 /* A delivery's fields as JSON names (hb_store_query_object builds the JSON). */
 #define DELIVERY_FIELDS(id_key)                                                                \
     "id AS " id_key ", order_id AS orderId, user_id AS userId,"                                \
@@ -223,7 +228,7 @@ static const struct hb_route delivery_routes[] = {
 
 const struct hb_component delivery_component = {
     .name = "delivery",
-    .schema_sql = delivery_schema,
+    HB_MIGRATIONS(delivery_migrations),
     .routes = delivery_routes,
     .n_routes = sizeof(delivery_routes) / sizeof(delivery_routes[0]),
     .replay_sql = "SELECT order_id, status FROM deliveries WHERE updated_at >= ?1"

@@ -18,6 +18,11 @@ static const char notification_schema[] =
     "CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications(user_id);"
     "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(status, next_attempt_at);";
 
+/* Numbered: a change is a new entry at the end (hb_migration). */
+static const struct hb_migration notification_migrations[] = {
+    {.sqlite = notification_schema},
+};
+
 /* A notification's fields as JSON names (hb_store_query_object builds the JSON). */
 #define NOTIFICATION_FIELDS(id_key)                                                            \
     "id AS " id_key ", order_id AS orderId, delivery_id AS deliveryId,"                        \
@@ -272,7 +277,7 @@ static const struct hb_route notification_routes[] = {
 
 const struct hb_component notification_component = {
     .name = "notification",
-    .schema_sql = notification_schema,
+    HB_MIGRATIONS(notification_migrations),
     .routes = notification_routes,
     .n_routes = sizeof(notification_routes) / sizeof(notification_routes[0]),
     .tick = notification_tick_inline,

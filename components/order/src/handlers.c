@@ -116,6 +116,11 @@ static const char order_schema[] =
     "      WHERE status IN ('PREPARING', 'SHIPPING', 'DELIVERED'))"
     "  WHERE NOT EXISTS (SELECT 1 FROM order_steps);";
 
+/* Numbered: a change is a new entry at the end (hb_migration). */
+static const struct hb_migration order_migrations[] = {
+    {.sqlite = order_schema},
+};
+
 /* The order as the API shows it (GET, lists); events carry the same fields with "orderId"
  * for "id", like every other event of the saga, built from struct order by
  * order_snapshot in the same order (a unit test holds the two to each other). Column
@@ -847,7 +852,7 @@ static const struct hb_route order_routes[] = {
 
 const struct hb_component order_component = {
     .name = "order",
-    .schema_sql = order_schema,
+    HB_MIGRATIONS(order_migrations),
     .routes = order_routes,
     .n_routes = sizeof(order_routes) / sizeof(order_routes[0]),
     .tick = order_redrive,

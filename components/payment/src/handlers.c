@@ -19,6 +19,11 @@ static const char payment_schema[] =
     "CREATE TABLE IF NOT EXISTS voided_orders(order_id INTEGER PRIMARY KEY, user_id INTEGER,"
     "  updated_at INTEGER NOT NULL);";
 
+/* Numbered: a change is a new entry at the end (hb_migration). */
+static const struct hb_migration payment_migrations[] = {
+    {.sqlite = payment_schema},
+};
+
 /* A payment's fields as JSON names (hb_store_query_object builds the JSON). */
 #define PAYMENT_FIELDS(id_key)                                                                 \
     "id AS " id_key ", order_id AS orderId, user_id AS userId, amount,"                        \
@@ -180,7 +185,7 @@ static const struct hb_route payment_routes[] = {
 
 const struct hb_component payment_component = {
     .name = "payment",
-    .schema_sql = payment_schema,
+    HB_MIGRATIONS(payment_migrations),
     .routes = payment_routes,
     .n_routes = sizeof(payment_routes) / sizeof(payment_routes[0]),
     .replay_sql = "SELECT order_id, status, user_id, updated_at FROM payments"

@@ -24,6 +24,11 @@ static const char product_schema[] =
     "  status TEXT NOT NULL, reason TEXT, updated_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS reservations_by_change ON reservations(updated_at);";
 
+/* Numbered: a change is a new entry at the end (hb_migration). */
+static const struct hb_migration product_migrations[] = {
+    {.sqlite = product_schema},
+};
+
 /* A product's fields as JSON names (hb_store_query_object builds the JSON). */
 #define PRODUCT_FIELDS "id, name AS productName, stock, price"
 
@@ -197,7 +202,7 @@ static const struct hb_route product_routes[] = {
 
 const struct hb_component product_component = {
     .name = "product",
-    .schema_sql = product_schema,
+    HB_MIGRATIONS(product_migrations),
     .routes = product_routes,
     .n_routes = sizeof(product_routes) / sizeof(product_routes[0]),
     .replay_sql = "SELECT order_id, status FROM reservations WHERE updated_at >= ?1"

@@ -19,6 +19,11 @@ static const char view_schema[] =
     "  notified INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS mypage_by_user ON mypage(user_id);";
 
+/* Numbered: a change is a new entry at the end (hb_migration). */
+static const struct hb_migration view_migrations[] = {
+    {.sqlite = view_schema},
+};
+
 struct source_fields {
     int64_t order_id;
     int64_t user_id;
@@ -172,7 +177,7 @@ static const struct hb_route view_routes[] = {
 
 const struct hb_component view_component = {
     .name = "view",
-    .schema_sql = view_schema,
+    HB_MIGRATIONS(view_migrations),
     .routes = view_routes,
     .n_routes = sizeof(view_routes) / sizeof(view_routes[0]),
 };

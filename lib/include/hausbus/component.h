@@ -45,7 +45,10 @@ struct hb_route {
 
 struct hb_component {
     const char *name; /* "order", ...: database file, client id, status and dlq topics */
-    const char *schema_sql;
+    /* The component's tables: its numbered migrations, oldest first (hb_store_open);
+     * set both with HB_MIGRATIONS(list). */
+    const struct hb_migration *migrations;
+    size_t n_migrations;
     const struct hb_route *routes;
     size_t n_routes;
     /* Called about once a second in its own transaction (re-drive, retries); may be NULL. */

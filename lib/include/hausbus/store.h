@@ -13,13 +13,33 @@
 
 struct hb_store;
 
+/* One numbered change of a schema, in each backend's SQL (statements separated by ";").
+ * Migration i (counting from 1) takes a database from version i - 1 to i; a released
+ * migration is never edited, a change is a new one at the end. */
+struct hb_migration {
+    const char *sqlite;
+    const char *postgres;
+};
+
+#define HB_MIGRATIONS(list) .migrations = (list), .n_migrations = sizeof(list) / sizeof((list)[0])
+
 /* Opens (creating if needed) the database at path (":memory:" for tests) in WAL
- * mode, creates the inbox and outbox tables and runs schema_sql (may be NULL).
- * component names the event source and the topics emitted events go to.
- * The store may be used by one thread at a time only (no connection mutex: each
- * component loop owns its store). Returns HB_ERR_DB with a logged reason on failure; *out is set only on success. */
-hb_err_t hb_store_open(const char *path, const char *component, const char *schema_sql,
+ * mode and brings it to the newest version: lib's own tables (inbox, outbox, replay
+ * marks: part "hausbus") and then the component's, migrations[0..n_migrations), each
+ * migration in a transaction of its own that also records its number in
+ * hb_schema_version(part, version); a database from before versions (every release
+ * up to 2c085fd) is version 0, and each first migration creates only what is missing.
+ * A database newer than this program's migrations is refused. component names the event
+ * source, the topics emitted events go to and its part. The store may be used by one
+ * thread at a time only (no connection mutex: each component loop owns its store).
+ * Returns HB_ERR_DB with a logged reason on failure; *out is set only on success. */
+hb_err_t hb_store_open(const char *path, const char *component,
+                       const struct hb_migration *migrations, size_t n_migrations,
                        struct hb_store **out);
+
+/* The version part ("hausbus" or a component's name) is at in *out: 0 when none was
+ * recorded. */
+hb_err_t hb_store_schema_version(struct hb_store *st, const char *part, int64_t *out);
 
 /* Closes the database. Accepts NULL. */
 void hb_store_close(struct hb_store *st);
