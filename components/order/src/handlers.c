@@ -155,45 +155,47 @@ static bool is(const struct order *o, const char *status)
     return strcmp(o->status, status) == 0;
 }
 
-static void copy_text(char *dst, size_t cap, const unsigned char *src)
+static void copy_text(char *dst, size_t cap, const char *src)
 {
-    hb_strlcpy(dst, src ? (const char *)src : "", cap);
+    hb_strlcpy(dst, src ? src : "", cap);
 }
 
 /* Loads order id into o. HB_ERR_NOT_FOUND when there is no such order. */
 static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(
+    struct hb_rows rows;
+    bool found = false;
+    HB_RETURN_ON_ERR(hb_store_select(
         ctx->store,
         "SELECT amount, delivery_id, delivery_version, version, redrives, cancel_phase,"
         " stock_released, payment_settled, status, reason, delivery_status, product_name,"
         " product_id, qty, user_id FROM orders WHERE id = ?",
-        &s));
-    sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s);
-    hb_err_t rc = step == SQLITE_ROW ? HB_OK : step == SQLITE_DONE ? HB_ERR_NOT_FOUND : HB_ERR_DB;
+        HB_ARGS(HB_INT(id)), &rows));
+    hb_err_t rc = hb_rows_next(&rows, &found);
+    if (rc == HB_OK && !found) {
+        rc = HB_ERR_NOT_FOUND;
+    }
     if (rc == HB_OK) {
         memset(o, 0, sizeof(*o));
         o->id = id;
-        o->amount = sqlite3_column_int64(s, 0);
-        o->delivery_id = sqlite3_column_int64(s, 1);
-        o->delivery_version = sqlite3_column_int64(s, 2);
-        o->version = sqlite3_column_int64(s, 3);
-        o->redrives = sqlite3_column_int64(s, 4);
-        o->cancel_phase = sqlite3_column_int(s, 5);
-        o->stock_released = sqlite3_column_int(s, 6) != 0;
-        o->payment_settled = sqlite3_column_int(s, 7) != 0;
-        copy_text(o->status, sizeof(o->status), sqlite3_column_text(s, 8));
+        o->amount = hb_rows_int(&rows, 0);
+        o->delivery_id = hb_rows_int(&rows, 1);
+        o->delivery_version = hb_rows_int(&rows, 2);
+        o->version = hb_rows_int(&rows, 3);
+        o->redrives = hb_rows_int(&rows, 4);
+        o->cancel_phase = (int)hb_rows_int(&rows, 5);
+        o->stock_released = hb_rows_int(&rows, 6) != 0;
+        o->payment_settled = hb_rows_int(&rows, 7) != 0;
+        copy_text(o->status, sizeof(o->status), hb_rows_text(&rows, 8));
         memcpy(o->stored_status, o->status, sizeof(o->status));
-        copy_text(o->reason, sizeof(o->reason), sqlite3_column_text(s, 9));
-        copy_text(o->delivery_status, sizeof(o->delivery_status), sqlite3_column_text(s, 10));
-        copy_text(o->product_name, sizeof(o->product_name), sqlite3_column_text(s, 11));
-        o->product_id = sqlite3_column_int64(s, 12);
-        o->qty = sqlite3_column_int64(s, 13);
-        o->user_id = sqlite3_column_int64(s, 14);
+        copy_text(o->reason, sizeof(o->reason), hb_rows_text(&rows, 9));
+        copy_text(o->delivery_status, sizeof(o->delivery_status), hb_rows_text(&rows, 10));
+        copy_text(o->product_name, sizeof(o->product_name), hb_rows_text(&rows, 11));
+        o->product_id = hb_rows_int(&rows, 12);
+        o->qty = hb_rows_int(&rows, 13);
+        o->user_id = hb_rows_int(&rows, 14);
     }
-    hb_store_release(ctx->store, s);
+    hb_rows_close(&rows);
     return rc;
 }
 
@@ -223,48 +225,39 @@ static hb_err_t record_step_latency(struct hb_ctx *ctx, int64_t order_id, const 
     if (i == n) {
         return HB_OK; /* a step whose latency is not measured */
     }
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(
+    /* A select rather than hb_store_query_int: no row and any time at all stay apart. */
+    struct hb_rows rows;
+    bool found = false;
+    HB_RETURN_ON_ERR(hb_store_select(
         ctx->store, "SELECT at FROM order_steps WHERE order_id = ? AND step = ? AND at IS NOT NULL",
-        &s));
-    sqlite3_bind_int64(s, 1, order_id);
-    sqlite3_bind_text(s, 2, saga_steps[i].from, -1, SQLITE_STATIC);
-    int found = sqlite3_step(s);
-    int64_t from_at = found == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    hb_store_release(ctx->store, s);
-    if (found != SQLITE_ROW) {
-        return found == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+        HB_ARGS(HB_INT(order_id), HB_TEXT(saga_steps[i].from)), &rows));
+    hb_err_t rc = hb_rows_next(&rows, &found);
+    int64_t from_at = found ? hb_rows_int(&rows, 0) : 0;
+    hb_rows_close(&rows);
+    if (rc != HB_OK || !found) {
+        return rc;
     }
     int64_t d = at > from_at ? at - from_at : 0;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
-                                     "INSERT INTO order_step_latency(name, bucket, n, sum_ms)"
-                                     " VALUES(?, ?, 1, ?) ON CONFLICT(name, bucket) DO UPDATE"
-                                     " SET n = n + 1, sum_ms = sum_ms + excluded.sum_ms",
-                                     &s));
-    sqlite3_bind_text(s, 1, saga_steps[i].name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, latency_bucket(d));
-    sqlite3_bind_int64(s, 3, d);
-    int step_rc = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    return step_rc == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+    /* The old row's columns are named by the table: PostgreSQL finds a bare `n` ambiguous
+     * next to excluded.n. */
+    return hb_store_run(ctx->store,
+                        "INSERT INTO order_step_latency(name, bucket, n, sum_ms)"
+                        " VALUES(?, ?, 1, ?) ON CONFLICT(name, bucket) DO UPDATE"
+                        " SET n = order_step_latency.n + 1,"
+                        " sum_ms = order_step_latency.sum_ms + excluded.sum_ms",
+                        HB_ARGS(HB_TEXT(saga_steps[i].name), HB_INT(latency_bucket(d)),
+                                HB_INT(d)));
 }
 
 /* Records that the order reached `step` at `at` (ms), once: a step seen again (a replay,
  * a refused cancel that keeps SHIPPING) changes nothing, so nothing counts twice. */
 static hb_err_t record_step(struct hb_ctx *ctx, int64_t order_id, const char *step, int64_t at)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(
-        ctx->store, "INSERT OR IGNORE INTO order_steps(order_id, step, at) VALUES(?, ?, ?)", &s));
-    sqlite3_bind_int64(s, 1, order_id);
-    sqlite3_bind_text(s, 2, step, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, at);
-    int step_rc = sqlite3_step(s);
-    bool fresh = sqlite3_changes(hb_store_db(ctx->store)) == 1;
-    hb_store_release(ctx->store, s);
-    if (step_rc != SQLITE_DONE) {
-        return HB_ERR_DB;
-    }
+    HB_RETURN_ON_ERR(hb_store_run(ctx->store,
+                                  "INSERT INTO order_steps(order_id, step, at) VALUES(?, ?, ?)"
+                                  " ON CONFLICT(order_id, step) DO NOTHING",
+                                  HB_ARGS(HB_INT(order_id), HB_TEXT(step), HB_INT(at))));
+    bool fresh = hb_store_changes(ctx->store) == 1;
     return fresh ? record_step_latency(ctx, order_id, step, at) : HB_OK;
 }
 
@@ -324,41 +317,24 @@ static hb_err_t order_store(struct hb_ctx *ctx, struct order *o, const char *eve
         o->version++;
         o->redrives = 0;
     }
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(
+    /* ?13 (announced) and ?15 (waiting) are 0/1 integers, compared rather than used as
+     * conditions: PostgreSQL takes no integer for a boolean. */
+    HB_RETURN_ON_ERR(hb_store_run(
         ctx->store,
-        "UPDATE orders SET amount = ?, delivery_id = ?, delivery_version = ?, version = ?,"
-        " redrives = ?, cancel_phase = ?, stock_released = ?, payment_settled = ?, status = ?,"
-        " reason = NULLIF(?, ''), delivery_status = NULLIF(?, ''),"
-        " product_name = NULLIF(?, ''), updated_at = CASE WHEN ? THEN ? ELSE updated_at END,"
-        " next_redrive_at = CASE WHEN NOT ? THEN NULL WHEN ? THEN ? ELSE COALESCE(next_redrive_at, ?) END"
-        " WHERE id = ?",
-        &s));
-    int i = 1;
-    sqlite3_bind_int64(s, i++, o->amount);
-    sqlite3_bind_int64(s, i++, o->delivery_id);
-    sqlite3_bind_int64(s, i++, o->delivery_version);
-    sqlite3_bind_int64(s, i++, o->version);
-    sqlite3_bind_int64(s, i++, o->redrives);
-    sqlite3_bind_int(s, i++, o->cancel_phase);
-    sqlite3_bind_int(s, i++, o->stock_released);
-    sqlite3_bind_int(s, i++, o->payment_settled);
-    sqlite3_bind_text(s, i++, o->status, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, i++, o->reason, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, i++, o->delivery_status, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, i++, o->product_name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, i++, event_type != NULL);
-    sqlite3_bind_int64(s, i++, ctx->now_ms);
-    sqlite3_bind_int(s, i++, is_waiting(o));
-    sqlite3_bind_int(s, i++, event_type != NULL);
-    sqlite3_bind_int64(s, i++, ctx->now_ms + ctx->cfg->redrive_ms);
-    sqlite3_bind_int64(s, i++, ctx->now_ms + ctx->cfg->redrive_ms);
-    sqlite3_bind_int64(s, i++, o->id);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    if (step != SQLITE_DONE) {
-        return HB_ERR_DB;
-    }
+        "UPDATE orders SET amount = ?1, delivery_id = ?2, delivery_version = ?3, version = ?4,"
+        " redrives = ?5, cancel_phase = ?6, stock_released = ?7, payment_settled = ?8,"
+        " status = ?9, reason = NULLIF(?10, ''), delivery_status = NULLIF(?11, ''),"
+        " product_name = NULLIF(?12, ''),"
+        " updated_at = CASE WHEN ?13 <> 0 THEN ?14 ELSE updated_at END,"
+        " next_redrive_at = CASE WHEN ?15 = 0 THEN NULL WHEN ?13 <> 0 THEN ?16"
+        " ELSE COALESCE(next_redrive_at, ?16) END"
+        " WHERE id = ?17",
+        HB_ARGS(HB_INT(o->amount), HB_INT(o->delivery_id), HB_INT(o->delivery_version),
+                HB_INT(o->version), HB_INT(o->redrives), HB_INT(o->cancel_phase),
+                HB_INT(o->stock_released), HB_INT(o->payment_settled), HB_TEXT(o->status),
+                HB_TEXT(o->reason), HB_TEXT(o->delivery_status), HB_TEXT(o->product_name),
+                HB_INT(event_type != NULL), HB_INT(ctx->now_ms), HB_INT(is_waiting(o)),
+                HB_INT(ctx->now_ms + ctx->cfg->redrive_ms), HB_INT(o->id))));
     if (strcmp(o->status, o->stored_status) != 0) {
         /* updated_at moves with every announced change, and only they change the status */
         HB_RETURN_ON_ERR(record_step(ctx, o->id, o->status, ctx->now_ms));
@@ -434,26 +410,19 @@ hb_err_t order_place(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_re
     if (hb_json_int(ev->data, "userId", 1, HB_ID_MAX, &user_id) != HB_OK) {
         return hb_ctx_reject(ctx, "userId must be a positive integer");
     }
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
-                                     "INSERT INTO orders(product_id, qty, user_id, status,"
-                                     " updated_at, next_redrive_at)"
-                                     " VALUES(?, ?, ?, 'PLACED', ?, ?)",
-                                     &s));
-    sqlite3_bind_int64(s, 1, product_id);
-    sqlite3_bind_int64(s, 2, qty);
-    sqlite3_bind_int64(s, 3, user_id);
-    sqlite3_bind_int64(s, 4, ctx->now_ms);
-    sqlite3_bind_int64(s, 5, ctx->now_ms + ctx->cfg->redrive_ms);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    if (step != SQLITE_DONE) {
-        return HB_ERR_DB;
-    }
+    int64_t id = 0;
+    HB_RETURN_ON_ERR(hb_store_query_int(ctx->store,
+                                        "INSERT INTO orders(product_id, qty, user_id, status,"
+                                        " updated_at, next_redrive_at)"
+                                        " VALUES(?, ?, ?, 'PLACED', ?, ?) RETURNING id",
+                                        HB_ARGS(HB_INT(product_id), HB_INT(qty), HB_INT(user_id),
+                                                HB_INT(ctx->now_ms),
+                                                HB_INT(ctx->now_ms + ctx->cfg->redrive_ms)),
+                                        0, &id));
     /* The row as inserted is the order's first state (version 1, its re-drive clock set):
      * it is announced as it is, without order_store's load and UPDATE, which would only
      * write the same values again. */
-    struct order o = {.id = sqlite3_last_insert_rowid(hb_store_db(ctx->store)),
+    struct order o = {.id = id,
                       .product_id = product_id,
                       .qty = qty,
                       .user_id = user_id,
@@ -689,19 +658,22 @@ static const char *announce_event(const struct order *o)
 
 hb_err_t order_redrive(struct hb_ctx *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    struct hb_rows rows;
     int64_t ids[REDRIVE_BATCH];
     int n = 0;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+    bool row = false;
+    /* The ids are read and the query closed first: the UPDATE below changes the rows it
+     * scans. */
+    HB_RETURN_ON_ERR(hb_store_select(ctx->store,
                                      "SELECT id FROM orders WHERE next_redrive_at IS NOT NULL"
                                      " AND next_redrive_at <= ? ORDER BY next_redrive_at LIMIT ?",
-                                     &s));
-    sqlite3_bind_int64(s, 1, ctx->now_ms);
-    sqlite3_bind_int(s, 2, REDRIVE_BATCH);
-    while (n < REDRIVE_BATCH && sqlite3_step(s) == SQLITE_ROW) {
-        ids[n++] = sqlite3_column_int64(s, 0);
+                                     HB_ARGS(HB_INT(ctx->now_ms), HB_INT(REDRIVE_BATCH)), &rows));
+    hb_err_t rc = HB_OK;
+    while (n < REDRIVE_BATCH && (rc = hb_rows_next(&rows, &row)) == HB_OK && row) {
+        ids[n++] = hb_rows_int(&rows, 0);
     }
-    hb_store_release(ctx->store, s);
+    hb_rows_close(&rows);
+    HB_RETURN_ON_ERR(rc);
     for (int i = 0; i < n; i++) {
         struct order o;
         HB_RETURN_ON_ERR(order_load(ctx, ids[i], &o));
@@ -738,15 +710,12 @@ static hb_err_t saga_counts(struct hb_ctx *ctx, cJSON *saga)
     } counted[] = {{"placed", "PLACED"}, {"paid", "PAID"}, {"cancelled", "CANCELLED"},
                    {"delivered", "DELIVERED"}};
     for (size_t i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
-        sqlite3_stmt *s = NULL;
-        HB_RETURN_ON_ERR(hb_store_prepare(ctx->store,
-                                          "SELECT count(*) FROM order_steps WHERE step = ?", &s));
-        sqlite3_bind_text(s, 1, counted[i].step, -1, SQLITE_STATIC);
-        int step = sqlite3_step(s);
-        int64_t n = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-        sqlite3_finalize(s);
-        if (n < 0 || !cJSON_AddNumberToObject(saga, counted[i].key, (double)n)) {
-            return n < 0 ? HB_ERR_DB : HB_ERR_NOMEM;
+        int64_t n = 0;
+        HB_RETURN_ON_ERR(hb_store_query_int(ctx->store,
+                                            "SELECT count(*) FROM order_steps WHERE step = ?",
+                                            HB_ARGS(HB_TEXT(counted[i].step)), 0, &n));
+        if (!cJSON_AddNumberToObject(saga, counted[i].key, (double)n)) {
+            return HB_ERR_NOMEM;
         }
     }
     return HB_OK;
@@ -756,29 +725,27 @@ static hb_err_t saga_counts(struct hb_ctx *ctx, cJSON *saga)
 static hb_err_t saga_rejected(struct hb_ctx *ctx, cJSON *saga)
 {
     cJSON *rejected = cJSON_AddObjectToObject(saga, "rejected");
-    sqlite3_stmt *s = NULL;
+    struct hb_rows rows;
+    bool row = false;
     if (!rejected) {
         return HB_ERR_NOMEM;
     }
-    HB_RETURN_ON_ERR(hb_store_prepare(
+    HB_RETURN_ON_ERR(hb_store_select(
         ctx->store,
         "SELECT COALESCE(o.reason, 'unknown'), count(*) FROM order_steps AS st"
         " JOIN orders AS o ON o.id = st.order_id WHERE st.step = 'REJECTED'"
         " GROUP BY 1 ORDER BY 2 DESC LIMIT " HB_STR(SAGA_REASONS_MAX),
-        &s));
-    hb_err_t rc = HB_OK;
-    int step;
-    while (rc == HB_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *reason = (const char *)sqlite3_column_text(s, 0);
+        HB_NO_ARGS, &rows));
+    hb_err_t rc;
+    while ((rc = hb_rows_next(&rows, &row)) == HB_OK && row) {
+        const char *reason = hb_rows_text(&rows, 0);
         if (!cJSON_AddNumberToObject(rejected, reason ? reason : "unknown",
-                                     (double)sqlite3_column_int64(s, 1))) {
+                                     (double)hb_rows_int(&rows, 1))) {
             rc = HB_ERR_NOMEM;
+            break;
         }
     }
-    if (rc == HB_OK && step != SQLITE_DONE) {
-        rc = HB_ERR_DB;
-    }
-    sqlite3_finalize(s);
+    hb_rows_close(&rows);
     return rc;
 }
 
@@ -793,21 +760,23 @@ static hb_err_t saga_latencies(struct hb_ctx *ctx, cJSON *saga)
         struct hb_histogram h;
         hb_histogram_init(&h, saga_latency_le_ms,
                           sizeof(saga_latency_le_ms) / sizeof(saga_latency_le_ms[0]));
-        sqlite3_stmt *s = NULL;
-        HB_RETURN_ON_ERR(hb_store_prepare(
-            ctx->store, "SELECT bucket, n, sum_ms FROM order_step_latency WHERE name = ?", &s));
-        sqlite3_bind_text(s, 1, saga_steps[i].name, -1, SQLITE_STATIC);
-        int step;
-        while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-            int64_t bucket = sqlite3_column_int64(s, 0);
-            int64_t n = sqlite3_column_int64(s, 1);
+        struct hb_rows rows;
+        bool row = false;
+        HB_RETURN_ON_ERR(hb_store_select(
+            ctx->store, "SELECT bucket, n, sum_ms FROM order_step_latency WHERE name = ?",
+            HB_ARGS(HB_TEXT(saga_steps[i].name)), &rows));
+        hb_err_t rc;
+        while ((rc = hb_rows_next(&rows, &row)) == HB_OK && row) {
+            int64_t bucket = hb_rows_int(&rows, 0);
+            int64_t n = hb_rows_int(&rows, 1);
             hb_histogram_add_bucket(&h, bucket < 0 ? 0 : (size_t)bucket, n < 0 ? 0 : (uint64_t)n,
-                                    (double)sqlite3_column_int64(s, 2));
+                                    (double)hb_rows_int(&rows, 2));
         }
-        sqlite3_finalize(s);
-        cJSON *json = step == SQLITE_DONE ? hb_histogram_json(&h) : NULL;
+        hb_rows_close(&rows);
+        HB_RETURN_ON_ERR(rc);
+        cJSON *json = hb_histogram_json(&h);
         if (!json) {
-            return step == SQLITE_DONE ? HB_ERR_NOMEM : HB_ERR_DB;
+            return HB_ERR_NOMEM;
         }
         cJSON_AddItemToObject(latencies, saga_steps[i].name, json);
     }
