@@ -54,36 +54,32 @@ static hb_err_t emit_delivery(struct hb_ctx *ctx, int64_t order_id, const char *
     return hb_store_emit(ctx->store, type, order_id, data);
 }
 
-/* Reads one delivery's status by "id" or "order_id" into status ("" when none). */
-static hb_err_t delivery_status(struct hb_ctx *ctx, const char *key, int64_t value,
+/* The queries for delivery_status: by the delivery's id, by its order's id. */
+static const char status_by_id_sql[] = "SELECT order_id, status FROM deliveries WHERE id = ?";
+static const char status_by_order_sql[] =
+    "SELECT order_id, status FROM deliveries WHERE order_id = ?";
+
+/* Reads one delivery's order id and status through sql (status_by_id_sql or
+ * status_by_order_sql, for value) into *order_id and status (0 and "" when none). */
+static hb_err_t delivery_status(struct hb_ctx *ctx, const char *sql, int64_t value,
                                 int64_t *order_id, char *status, size_t cap)
 {
-    char sql[128];
-    snprintf(sql, sizeof(sql), "SELECT order_id, status FROM deliveries WHERE %s = ?", key);
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store, sql, &s));
-    sqlite3_bind_int64(s, 1, value);
-    int step = sqlite3_step(s);
-    *order_id = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    snprintf(status, cap, "%s",
-             step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 1) : "");
-    hb_store_release(ctx->store, s);
-    return step == SQLITE_ROW || step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+    struct hb_rows rows;
+    HB_RETURN_ON_ERR(hb_store_select(ctx->store, sql, HB_ARGS(HB_INT(value)), &rows));
+    bool row = false;
+    hb_err_t rc = hb_rows_next(&rows, &row);
+    *order_id = row ? hb_rows_int(&rows, 0) : 0;
+    snprintf(status, cap, "%s", row ? hb_rows_text(&rows, 1) : "");
+    hb_rows_close(&rows);
+    return rc;
 }
 
 static hb_err_t set_status(struct hb_ctx *ctx, int64_t order_id, const char *status)
 {
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
-                                     "UPDATE deliveries SET status = ?, version = version + 1,"
-                                     " updated_at = ? WHERE order_id = ?",
-                                     &s));
-    sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, ctx->now_ms);
-    sqlite3_bind_int64(s, 3, order_id);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+    return hb_store_run(ctx->store,
+                        "UPDATE deliveries SET status = ?, version = version + 1,"
+                        " updated_at = ? WHERE order_id = ?",
+                        HB_ARGS(HB_TEXT(status), HB_INT(ctx->now_ms), HB_INT(order_id)));
 }
 
 static hb_err_t insert_delivery(struct hb_ctx *ctx, const struct hb_event *ev, int64_t order_id,
@@ -96,21 +92,11 @@ static hb_err_t insert_delivery(struct hb_ctx *ctx, const struct hb_event *ev, i
         return hb_ctx_reject(ctx, "order event needs userId and qty");
     }
     hb_json_str(ev->data, "productName", 100, &name); /* optional */
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
-                                     "INSERT INTO deliveries(order_id, user_id, product_name,"
-                                     " qty, status, updated_at)"
-                                     " VALUES(?, ?, NULLIF(?, ''), ?, ?, ?)",
-                                     &s));
-    sqlite3_bind_int64(s, 1, order_id);
-    sqlite3_bind_int64(s, 2, user_id);
-    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, qty);
-    sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, ctx->now_ms);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+    return hb_store_run(ctx->store,
+                        "INSERT INTO deliveries(order_id, user_id, product_name, qty, status,"
+                        " updated_at) VALUES(?, ?, NULLIF(?, ''), ?, ?, ?)",
+                        HB_ARGS(HB_INT(order_id), HB_INT(user_id), HB_TEXT(name), HB_INT(qty),
+                                HB_TEXT(status), HB_INT(ctx->now_ms)));
 }
 
 hb_err_t delivery_on_order_paid(struct hb_ctx *ctx, const struct hb_event *ev,
@@ -122,7 +108,8 @@ hb_err_t delivery_on_order_paid(struct hb_ctx *ctx, const struct hb_event *ev,
     if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK) {
         return hb_ctx_reject(ctx, "OrderPaid needs orderId");
     }
-    HB_RETURN_ON_ERR(delivery_status(ctx, "order_id", order_id, &known, status, sizeof(status)));
+    HB_RETURN_ON_ERR(
+        delivery_status(ctx, status_by_order_sql, order_id, &known, status, sizeof(status)));
     if (status[0] != '\0') {
         return emit_delivery(ctx, order_id, event_for(status)); /* a re-drive: answer again */
     }
@@ -139,7 +126,8 @@ hb_err_t delivery_on_order_cancelling(struct hb_ctx *ctx, const struct hb_event 
     if (hb_json_int(ev->data, "orderId", 1, HB_ID_MAX, &order_id) != HB_OK) {
         return hb_ctx_reject(ctx, "OrderCancelling needs orderId");
     }
-    HB_RETURN_ON_ERR(delivery_status(ctx, "order_id", order_id, &known, status, sizeof(status)));
+    HB_RETURN_ON_ERR(
+        delivery_status(ctx, status_by_order_sql, order_id, &known, status, sizeof(status)));
     if (status[0] == '\0') {
         /* Cancelled before OrderPaid reached us: record it so a late one creates nothing. */
         HB_RETURN_ON_ERR(insert_delivery(ctx, ev, order_id, "CANCELLED"));
@@ -161,7 +149,8 @@ static hb_err_t brand_action(struct hb_ctx *ctx, const struct hb_event *ev,
     if (hb_json_int(ev->data, "id", 1, HB_ID_MAX, &id) != HB_OK) {
         return hb_ctx_reject(ctx, "id must be a positive integer");
     }
-    HB_RETURN_ON_ERR(delivery_status(ctx, "id", id, &order_id, status, sizeof(status)));
+    HB_RETURN_ON_ERR(
+        delivery_status(ctx, status_by_id_sql, id, &order_id, status, sizeof(status)));
     if (status[0] == '\0') {
         return hb_reply_error(reply, 404, "delivery not found");
     }

@@ -73,21 +73,12 @@ hb_err_t notification_on_delivery_started(struct hb_ctx *ctx, const struct hb_ev
     if (n < 0 || (size_t)n >= sizeof(text)) {
         return hb_ctx_reject(ctx, "DeliveryStarted: message text too long");
     }
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
-                                     "INSERT INTO notifications(delivery_id, order_id, user_id,"
-                                     " channel, text, status, next_attempt_at, updated_at)"
-                                     " VALUES(?, ?, ?, ?, ?, 'PENDING', ?6, ?6)",
-                                     &s));
-    sqlite3_bind_int64(s, 1, delivery_id);
-    sqlite3_bind_int64(s, 2, order_id);
-    sqlite3_bind_int64(s, 3, user_id);
-    sqlite3_bind_text(s, 4, state->channel, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, ctx->now_ms);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+    return hb_store_run(ctx->store,
+                        "INSERT INTO notifications(delivery_id, order_id, user_id, channel, text,"
+                        " status, next_attempt_at, updated_at)"
+                        " VALUES(?, ?, ?, ?, ?, 'PENDING', ?6, ?6)",
+                        HB_ARGS(HB_INT(delivery_id), HB_INT(order_id), HB_INT(user_id),
+                                HB_TEXT(state->channel), HB_TEXT(text), HB_INT(ctx->now_ms)));
 }
 
 hb_err_t notification_claim(struct hb_ctx *ctx, struct notification_job *jobs, size_t cap,
@@ -97,29 +88,26 @@ hb_err_t notification_claim(struct hb_ctx *ctx, struct notification_job *jobs, s
     if (cap == 0) {
         return HB_OK;
     }
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
+    struct hb_rows rows;
+    HB_RETURN_ON_ERR(hb_store_select(ctx->store,
                                      "SELECT id, order_id, delivery_id, user_id, text, attempts"
                                      " FROM notifications WHERE status = 'PENDING'"
                                      " AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
                                      " LIMIT ?",
-                                     &s));
-    sqlite3_bind_int64(s, 1, ctx->now_ms);
-    sqlite3_bind_int64(s, 2, (int64_t)cap);
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+                                     HB_ARGS(HB_INT(ctx->now_ms), HB_INT(cap)), &rows));
+    bool row = false;
+    hb_err_t rc = HB_OK;
+    while (*n < cap && (rc = hb_rows_next(&rows, &row)) == HB_OK && row) {
         struct notification_job *job = &jobs[(*n)++];
-        job->id = sqlite3_column_int64(s, 0);
-        job->order_id = sqlite3_column_int64(s, 1);
-        job->delivery_id = sqlite3_column_int64(s, 2);
-        job->user_id = sqlite3_column_int64(s, 3);
-        snprintf(job->text, sizeof(job->text), "%s", (const char *)sqlite3_column_text(s, 4));
-        job->attempts = sqlite3_column_int64(s, 5) + 1;
+        job->id = hb_rows_int(&rows, 0);
+        job->order_id = hb_rows_int(&rows, 1);
+        job->delivery_id = hb_rows_int(&rows, 2);
+        job->user_id = hb_rows_int(&rows, 3);
+        snprintf(job->text, sizeof(job->text), "%s", hb_rows_text(&rows, 4));
+        job->attempts = hb_rows_int(&rows, 5) + 1;
     }
-    hb_store_release(ctx->store, s);
-    if (step != SQLITE_DONE) {
-        return HB_ERR_DB;
-    }
+    hb_rows_close(&rows);
+    HB_RETURN_ON_ERR(rc);
     for (size_t i = 0; i < *n; i++) {
         HB_RETURN_ON_ERR(hb_store_run(ctx->store,
                                       "UPDATE notifications SET status = 'SENDING',"
@@ -146,28 +134,16 @@ hb_err_t notification_record(struct hb_ctx *ctx, const struct notification_resul
                 (long long)result->id);
         return HB_OK;
     }
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
-                                     "UPDATE notifications SET status = ?, attempts = ?,"
-                                     " last_error = NULLIF(?, ''), next_attempt_at = ?,"
-                                     " updated_at = ? WHERE id = ?",
-                                     &s));
-    sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, result->attempts);
-    sqlite3_bind_text(s, 3, sent ? "" : result->error, -1, SQLITE_TRANSIENT);
-    if (retry) {
-        sqlite3_bind_int64(s, 4,
-                           ctx->now_ms + notification_backoff_ms(&state->policy, result->attempts));
-    } else {
-        sqlite3_bind_null(s, 4);
-    }
-    sqlite3_bind_int64(s, 5, ctx->now_ms);
-    sqlite3_bind_int64(s, 6, result->id);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    if (step != SQLITE_DONE) {
-        return HB_ERR_DB;
-    }
+    struct hb_param next_attempt_at =
+        retry ? HB_INT(ctx->now_ms + notification_backoff_ms(&state->policy, result->attempts))
+              : HB_NULL_PARAM;
+    HB_RETURN_ON_ERR(hb_store_run(ctx->store,
+                                  "UPDATE notifications SET status = ?, attempts = ?,"
+                                  " last_error = NULLIF(?, ''), next_attempt_at = ?,"
+                                  " updated_at = ? WHERE id = ?",
+                                  HB_ARGS(HB_TEXT(status), HB_INT(result->attempts),
+                                          HB_TEXT(sent ? "" : result->error), next_attempt_at,
+                                          HB_INT(ctx->now_ms), HB_INT(result->id))));
     if (!sent) {
         HB_LOGW(order_id, "notification %lld attempt %lld failed (%s): %s",
                 (long long)result->id, (long long)result->attempts, status, result->error);

@@ -91,28 +91,14 @@ hb_err_t payment_on_stock_reserved(struct hb_ctx *ctx, const struct hb_event *ev
         return emit_payment(ctx, order_id, event_for(status)); /* a re-drive: answer again */
     }
     bool approved = amount <= ctx->cfg->payment_limit;
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store,
-                                     "INSERT INTO payments(order_id, user_id, amount, status,"
-                                     " reason, updated_at, product_name)"
-                                     " VALUES(?, ?, ?, ?, ?, ?, NULLIF(?, ''))",
-                                     &s));
-    sqlite3_bind_int64(s, 1, order_id);
-    sqlite3_bind_int64(s, 2, user_id);
-    sqlite3_bind_int64(s, 3, amount);
-    sqlite3_bind_text(s, 4, approved ? "APPROVED" : "DECLINED", -1, SQLITE_STATIC);
-    if (approved) {
-        sqlite3_bind_null(s, 5);
-    } else {
-        sqlite3_bind_text(s, 5, "payment_declined", -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(s, 6, ctx->now_ms);
-    sqlite3_bind_text(s, 7, product_name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    if (step != SQLITE_DONE) {
-        return HB_ERR_DB;
-    }
+    HB_RETURN_ON_ERR(hb_store_run(
+        ctx->store,
+        "INSERT INTO payments(order_id, user_id, amount, status, reason, updated_at,"
+        " product_name) VALUES(?, ?, ?, ?, ?, ?, NULLIF(?, ''))",
+        HB_ARGS(HB_INT(order_id), HB_INT(user_id), HB_INT(amount),
+                HB_TEXT(approved ? "APPROVED" : "DECLINED"),
+                HB_TEXT(approved ? NULL : "payment_declined"), HB_INT(ctx->now_ms),
+                HB_TEXT(product_name))));
     return emit_payment(ctx, order_id, approved ? "PaymentApproved" : "PaymentDeclined");
 }
 
@@ -165,7 +151,8 @@ hb_err_t payment_announce(struct hb_ctx *ctx, const struct hb_rows *row)
 
 /* A database from before payments named their product lacks payments.product_name, and
  * sqlite has no ADD COLUMN IF NOT EXISTS for schema_sql to say it with: add it here, once.
- * Its old payments stay unnamed (null). */
+ * Its old payments stay unnamed (null).
+ * sqlite-only: moves to the sqlite migrations. */
 static hb_err_t payment_setup(struct hb_ctx *ctx)
 {
     int64_t named = 0;

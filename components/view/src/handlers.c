@@ -44,24 +44,8 @@ static hb_err_t read_fields(struct hb_ctx *ctx, const struct hb_event *ev,
     return HB_OK;
 }
 
-/* Runs upsert_sql with ?1 status, ?2 version, ?3 amount, ?4 order id, ?5 user id: one
- * statement creates the row or, for a newer version, updates it (an insert that did
- * nothing and an update cost two). */
-static hb_err_t upsert_status(struct hb_ctx *ctx, const char *upsert_sql,
-                              const struct source_fields *f, int64_t amount)
-{
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(ctx->store, upsert_sql, &s));
-    sqlite3_bind_text(s, 1, f->status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, f->version);
-    sqlite3_bind_int64(s, 3, amount);
-    sqlite3_bind_int64(s, 4, f->order_id);
-    sqlite3_bind_int64(s, 5, f->user_id);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
-}
-
+/* Each source's event below is one statement that creates the row or, for a newer
+ * version, updates it (an insert that did nothing and an update cost two). */
 hb_err_t view_on_order_event(struct hb_ctx *ctx, const struct hb_event *ev,
                              struct hb_reply *reply)
 {
@@ -73,25 +57,16 @@ hb_err_t view_on_order_event(struct hb_ctx *ctx, const struct hb_event *ev,
     hb_json_int(ev->data, "qty", 1, 1000000, &qty);
     hb_json_int(ev->data, "amount", 0, INT64_MAX, &amount);
     hb_json_str(ev->data, "productName", 100, &name);
-    sqlite3_stmt *s = NULL;
-    HB_RETURN_ON_ERR(hb_store_cached(
+    return hb_store_run(
         ctx->store,
         "INSERT INTO mypage(order_id, user_id, order_status, order_version, amount, qty,"
-        " product_name) VALUES(?6, ?7, ?1, ?2, max(?3, 0), ?4, NULLIF(?5, ''))"
+        " product_name) VALUES(?6, ?7, ?1, ?2, CASE WHEN ?3 > 0 THEN ?3 ELSE 0 END, ?4,"
+        " NULLIF(?5, ''))"
         " ON CONFLICT(order_id) DO UPDATE SET order_status = ?1, order_version = ?2,"
         " amount = CASE WHEN ?3 > 0 THEN ?3 ELSE amount END, qty = ?4,"
         " product_name = COALESCE(NULLIF(?5, ''), product_name) WHERE order_version < ?2",
-        &s));
-    sqlite3_bind_text(s, 1, f.status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, f.version);
-    sqlite3_bind_int64(s, 3, amount);
-    sqlite3_bind_int64(s, 4, qty);
-    sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, f.order_id);
-    sqlite3_bind_int64(s, 7, f.user_id);
-    int step = sqlite3_step(s);
-    hb_store_release(ctx->store, s);
-    return step == SQLITE_DONE ? HB_OK : HB_ERR_DB;
+        HB_ARGS(HB_TEXT(f.status), HB_INT(f.version), HB_INT(amount), HB_INT(qty),
+                HB_TEXT(name), HB_INT(f.order_id), HB_INT(f.user_id)));
 }
 
 hb_err_t view_on_payment_event(struct hb_ctx *ctx, const struct hb_event *ev,
@@ -105,14 +80,15 @@ hb_err_t view_on_payment_event(struct hb_ctx *ctx, const struct hb_event *ev,
     int64_t amount = 0;
     HB_RETURN_ON_ERR(read_fields(ctx, ev, &f));
     hb_json_int(ev->data, "amount", 0, INT64_MAX, &amount);
-    return upsert_status(ctx,
-                         "INSERT INTO mypage(order_id, user_id, payment_status, payment_version,"
-                         " amount) VALUES(?4, ?5, ?1, ?2, ?3)"
-                         " ON CONFLICT(order_id) DO UPDATE SET payment_status = ?1,"
-                         " payment_version = ?2,"
-                         " amount = CASE WHEN amount = 0 THEN ?3 ELSE amount END"
-                         " WHERE payment_version < ?2",
-                         &f, amount);
+    return hb_store_run(ctx->store,
+                        "INSERT INTO mypage(order_id, user_id, payment_status, payment_version,"
+                        " amount) VALUES(?4, ?5, ?1, ?2, ?3)"
+                        " ON CONFLICT(order_id) DO UPDATE SET payment_status = ?1,"
+                        " payment_version = ?2,"
+                        " amount = CASE WHEN amount = 0 THEN ?3 ELSE amount END"
+                        " WHERE payment_version < ?2",
+                        HB_ARGS(HB_TEXT(f.status), HB_INT(f.version), HB_INT(amount),
+                                HB_INT(f.order_id), HB_INT(f.user_id)));
 }
 
 hb_err_t view_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
@@ -121,12 +97,13 @@ hb_err_t view_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
     (void)reply;
     struct source_fields f;
     HB_RETURN_ON_ERR(read_fields(ctx, ev, &f));
-    return upsert_status(ctx,
-                         "INSERT INTO mypage(order_id, user_id, delivery_status, delivery_version)"
-                         " VALUES(?4, ?5, ?1, ?2) ON CONFLICT(order_id) DO UPDATE SET"
-                         " delivery_status = ?1, delivery_version = ?2"
-                         " WHERE delivery_version < ?2",
-                         &f, 0);
+    return hb_store_run(ctx->store,
+                        "INSERT INTO mypage(order_id, user_id, delivery_status, delivery_version)"
+                        " VALUES(?3, ?4, ?1, ?2) ON CONFLICT(order_id) DO UPDATE SET"
+                        " delivery_status = ?1, delivery_version = ?2"
+                        " WHERE delivery_version < ?2",
+                        HB_ARGS(HB_TEXT(f.status), HB_INT(f.version), HB_INT(f.order_id),
+                                HB_INT(f.user_id)));
 }
 
 hb_err_t view_on_customer_notified(struct hb_ctx *ctx, const struct hb_event *ev,
@@ -153,7 +130,8 @@ hb_err_t view_mypage(struct hb_ctx *ctx, const struct hb_event *ev, struct hb_re
         " delivery_status AS deliveryStatus, notified"
         " FROM mypage WHERE user_id = ? ORDER BY order_id LIMIT " HB_STR(HB_LIST_MAX),
         NULL));
-    /* sqlite has no boolean: the row's 0/1 becomes the record's false/true. */
+    /* notified is stored as INTEGER 0/1, the one boolean every backend of ours shares:
+     * the row's 0/1 becomes the record's false/true. */
     cJSON *row = NULL;
     cJSON_ArrayForEach(row, reply->body)
     {
