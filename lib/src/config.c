@@ -2,6 +2,7 @@
 #include "hausbus/config.h"
 
 #include "hausbus/log.h"
+#include "hausbus/store.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -108,6 +109,13 @@ hb_err_t hb_config_load(struct hb_config *cfg)
                              sizeof(cfg->mqtt_username)));
     HB_RETURN_ON_ERR(hb_env_secret("HAUSBUS_MQTT_PASSWORD", cfg->mqtt_password,
                                    sizeof(cfg->mqtt_password)));
+    HB_RETURN_ON_ERR(hb_env_secret("HAUSBUS_DATABASE_URL", cfg->database_url,
+                                   sizeof(cfg->database_url)));
+    if (cfg->database_url[0] && !hb_store_is_postgres(cfg->database_url)) {
+        HB_LOGE(0, "HAUSBUS_DATABASE_URL must be a postgresql:// URL (unset: sqlite in"
+                   " HAUSBUS_DATA_DIR)");
+        return HB_ERR_INVAL;
+    }
     HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_CAFILE", "", cfg->mqtt_cafile,
                                 sizeof(cfg->mqtt_cafile)));
     HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_MQTT_CERTFILE", "", cfg->mqtt_certfile,

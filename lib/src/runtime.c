@@ -895,33 +895,21 @@ static void publish_metrics(struct runtime *rt)
 
 static hb_err_t open_store(struct runtime *rt)
 {
-    char path[600];
+    /* The data dir holds the heartbeat in either mode; sqlite's file too. */
     HB_RETURN_ON_ERR(hb_data_dir_create(&rt->cfg));
-    int n = snprintf(path, sizeof(path), "%s/%s.db", rt->cfg.data_dir, rt->def->name);
-    if (n < 0 || (size_t)n >= sizeof(path)) {
-        return HB_ERR_INVAL;
+    char path[600];
+    const char *location = rt->cfg.database_url;
+    if (!location[0]) {
+        int n = snprintf(path, sizeof(path), "%s/%s.db", rt->cfg.data_dir, rt->def->name);
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+            return HB_ERR_INVAL;
+        }
+        location = path;
     }
-    hb_err_t rc = hb_store_open(path, rt->def->name, rt->def->migrations, rt->def->n_migrations,
-                                &rt->ctx.store);
-    if (rc != HB_OK) {
-        return rc;
-    }
-    /* The page cache is most of what a component's memory grows by as its tables grow:
-     * a 64 MB board trades some reads from the (OS-cached) file for RAM. The WAL is
-     * checkpointed every sqlite_wal_kb (in pages of sqlite's default 4 KiB) and cut back
-     * to that size after, so the file never stays larger than what one interval wrote. */
-    char pragma[160];
-    snprintf(pragma, sizeof(pragma),
-             "PRAGMA cache_size=-%d; PRAGMA wal_autocheckpoint=%d;"
-             " PRAGMA journal_size_limit=%lld;",
-             rt->cfg.sqlite_cache_kb, rt->cfg.sqlite_wal_kb / 4,
-             (long long)rt->cfg.sqlite_wal_kb * 1024);
-    rc = hb_store_exec(rt->ctx.store, pragma);
-    if (rc != HB_OK) {
-        hb_store_close(rt->ctx.store);
-        rt->ctx.store = NULL;
-    }
-    return rc;
+    const struct hb_store_options opt = {.sqlite_cache_kb = rt->cfg.sqlite_cache_kb,
+                                         .sqlite_wal_kb = rt->cfg.sqlite_wal_kb};
+    return hb_store_open_with(location, rt->def->name, rt->def->migrations,
+                              rt->def->n_migrations, &opt, &rt->ctx.store);
 }
 
 /* The heartbeat path of component name: "<data dir>/<name>.heartbeat". */

@@ -43,7 +43,6 @@ static void open_memory_runs_the_schema(void **state)
     (void)state;
     struct hb_store *st = open_memory();
     assert_string_equal(hb_store_component(st), "widget");
-    assert_non_null(hb_store_db(st));
     assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(name) VALUES('bolt')"), HB_OK);
     assert_int_equal(widget_count(st), 1);
     assert_int_equal(hb_store_outbox_count(st), 0);
@@ -80,7 +79,7 @@ static void committed_rows_stay(void **state)
     assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(name) VALUES('bolt')"), HB_OK);
     assert_int_equal(hb_store_emit(st, "WidgetCreated", 0, NULL), HB_OK);
     assert_int_equal(hb_store_commit(st), HB_OK);
-    assert_true(sqlite3_get_autocommit(hb_store_db(st)));
+    assert_false(hb_store_in_tx(st));
     assert_int_equal(widget_count(st), 1);
     assert_int_equal(hb_store_outbox_count(st), 1);
     hb_store_close(st);
@@ -95,7 +94,7 @@ static void rolled_back_rows_and_events_are_gone(void **state)
     assert_int_equal(hb_store_emit(st, "WidgetCreated", 0, NULL), HB_OK);
     assert_int_equal(widget_count(st), 1); /* visible inside the transaction */
     hb_store_rollback(st);
-    assert_true(sqlite3_get_autocommit(hb_store_db(st)));
+    assert_false(hb_store_in_tx(st));
     assert_int_equal(widget_count(st), 0);
     assert_int_equal(hb_store_outbox_count(st), 0);
     hb_store_rollback(st); /* nothing open: harmless */
@@ -257,7 +256,9 @@ static void put_rows(struct hb_store *st, int n, int64_t *first)
         snprintf(payload, sizeof(payload), "p%d", i);
         assert_int_equal(hb_store_outbox_put(st, topic, payload), HB_OK);
         if (i == 0) {
-            *first = sqlite3_last_insert_rowid(hb_store_db(st));
+            assert_int_equal(hb_store_query_int(st, "SELECT max(id) FROM hb_outbox", HB_NO_ARGS,
+                                                -1, first),
+                             HB_OK);
         }
     }
 }
@@ -717,23 +718,6 @@ static void committed_outbox_rows_outlive_a_crash_and_open_work_does_not(void **
     remove_db_dir(dir);
 }
 
-/* How many statements st's database has prepared and not finalized. */
-static int live_statements(struct hb_store *st)
-{
-    int n = 0;
-    for (sqlite3_stmt *s = sqlite3_next_stmt(hb_store_db(st), NULL); s;
-         s = sqlite3_next_stmt(hb_store_db(st), s)) {
-        n++;
-    }
-    return n;
-}
-
-/* How many times stmt has run since it was prepared: 0 for a fresh one. */
-static int runs(sqlite3_stmt *stmt)
-{
-    return sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0);
-}
-
 /* Opens path with the first n of three widget migrations; the store in *out. */
 static hb_err_t open_widget_version(const char *path, size_t n, struct hb_store **out)
 {
@@ -812,202 +796,6 @@ static void a_failed_migration_changes_nothing_and_is_tried_again(void **state)
     remove_db_dir(dir);
 }
 
-static void cached_statement_is_reused_after_release(void **state)
-{
-    (void)state;
-    struct hb_store *st = open_memory();
-    int before = live_statements(st);
-    sqlite3_stmt *first = NULL;
-    sqlite3_stmt *again = NULL;
-    assert_int_equal(hb_store_cached(st, "SELECT count(*) FROM widgets", &first), HB_OK);
-    assert_int_equal(sqlite3_step(first), SQLITE_ROW);
-    hb_store_release(st, first);
-    /* The same text from another buffer is the same statement. */
-    char sql[64];
-    snprintf(sql, sizeof(sql), "%s", "SELECT count(*) FROM widgets");
-    assert_int_equal(hb_store_cached(st, sql, &again), HB_OK);
-    assert_ptr_equal(again, first);
-    assert_int_equal(runs(again), 1);
-    assert_int_equal(sqlite3_step(again), SQLITE_ROW); /* reset by the release */
-    hb_store_release(st, again);
-    assert_int_equal(live_statements(st), before + 1);
-    hb_store_close(st);
-}
-
-static void cache_keys_on_the_text_not_the_buffer(void **state)
-{
-    (void)state;
-    struct hb_store *st = open_memory();
-    assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(name, weight) VALUES('bolt', 7)"),
-                     HB_OK);
-    char sql[64];
-    int64_t n = 0;
-    snprintf(sql, sizeof(sql), "SELECT %s FROM widgets", "weight");
-    assert_int_equal(hb_store_query_int(st, sql, NULL, 0, -1, &n), HB_OK);
-    assert_int_equal(n, 7);
-    snprintf(sql, sizeof(sql), "SELECT %s FROM widgets", "id");
-    assert_int_equal(hb_store_query_int(st, sql, NULL, 0, -1, &n), HB_OK);
-    assert_int_equal(n, 1);
-    hb_store_close(st);
-}
-
-static void nested_use_of_the_same_sql_gets_a_statement_of_its_own(void **state)
-{
-    (void)state;
-    struct hb_store *st = open_memory();
-    assert_int_equal(hb_store_exec(st, "INSERT INTO widgets(name) VALUES('a'), ('b'), ('c')"),
-                     HB_OK);
-    int before = live_statements(st);
-    static const char sql[] = "SELECT name FROM widgets ORDER BY id";
-    sqlite3_stmt *outer = NULL;
-    sqlite3_stmt *inner = NULL;
-    assert_int_equal(hb_store_cached(st, sql, &outer), HB_OK);
-    assert_int_equal(sqlite3_step(outer), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(outer, 0), "a");
-    assert_int_equal(hb_store_cached(st, sql, &inner), HB_OK);
-    assert_ptr_not_equal(inner, outer);
-    assert_int_equal(sqlite3_step(inner), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(inner, 0), "a");
-    hb_store_release(st, inner); /* finalized: not the cached one */
-    assert_int_equal(live_statements(st), before + 1);
-    /* The outer walk goes on where it was. */
-    assert_int_equal(sqlite3_step(outer), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(outer, 0), "b");
-    hb_store_release(st, outer);
-    assert_int_equal(hb_store_cached(st, sql, &inner), HB_OK);
-    assert_ptr_equal(inner, outer);
-    hb_store_release(st, inner);
-    assert_int_equal(live_statements(st), before + 1);
-    hb_store_close(st);
-}
-
-static void released_statement_keeps_no_bindings(void **state)
-{
-    (void)state;
-    struct hb_store *st = open_memory();
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(hb_store_cached(st, "SELECT ?", &s), HB_OK);
-    assert_int_equal(sqlite3_bind_text(s, 1, "kept?", -1, SQLITE_STATIC), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    hb_store_release(st, s);
-    assert_int_equal(hb_store_cached(st, "SELECT ?", &s), HB_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_type(s, 0), SQLITE_NULL);
-    hb_store_release(st, s);
-    hb_store_close(st);
-}
-
-/* Runs "SELECT <i>" through the cache and checks the answer. */
-static void select_number(struct hb_store *st, int i)
-{
-    char sql[32];
-    int64_t n = -1;
-    snprintf(sql, sizeof(sql), "SELECT %d", i);
-    assert_int_equal(hb_store_query_int(st, sql, NULL, 0, -1, &n), HB_OK);
-    assert_int_equal(n, i);
-}
-
-static void cache_is_bounded_and_forgets_the_least_recently_used(void **state)
-{
-    (void)state;
-    struct hb_store *st = open_memory();
-    int before = live_statements(st);
-    for (int i = 0; i < 100; i++) {
-        select_number(st, i);
-    }
-    assert_int_equal(live_statements(st), before + 32);
-    /* 0 used, then 31 others: all 32 cached; 0 used again, then one more new text: the
-     * least recently used (1) goes, 0 stays. */
-    for (int i = 0; i < 32; i++) {
-        select_number(st, 1000 + i);
-    }
-    select_number(st, 1000);
-    select_number(st, 2000);
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(hb_store_cached(st, "SELECT 1000", &s), HB_OK);
-    assert_int_equal(runs(s), 2);
-    hb_store_release(st, s);
-    assert_int_equal(hb_store_cached(st, "SELECT 1001", &s), HB_OK);
-    assert_int_equal(runs(s), 0); /* forgotten, prepared again */
-    hb_store_release(st, s);
-    assert_int_equal(live_statements(st), before + 32);
-    hb_store_close(st);
-}
-
-static void cache_with_every_slot_handed_out_still_prepares(void **state)
-{
-    (void)state;
-    struct hb_store *st = open_memory();
-    int before = live_statements(st);
-    sqlite3_stmt *held[33];
-    char sql[32];
-    for (int i = 0; i < 33; i++) {
-        snprintf(sql, sizeof(sql), "SELECT %d", i);
-        assert_int_equal(hb_store_cached(st, sql, &held[i]), HB_OK);
-        assert_int_equal(sqlite3_step(held[i]), SQLITE_ROW);
-        assert_int_equal(sqlite3_column_int(held[i], 0), i);
-    }
-    assert_int_equal(live_statements(st), before + 33);
-    for (int i = 0; i < 33; i++) {
-        hb_store_release(st, held[i]);
-    }
-    assert_int_equal(live_statements(st), before + 32); /* the 33rd was not cached */
-    hb_store_close(st);
-}
-
-static void cached_bad_sql_is_a_db_error_and_leaves_out_unset(void **state)
-{
-    (void)state;
-    struct hb_store *st = open_memory();
-    int before = live_statements(st);
-    sqlite3_stmt *s = (sqlite3_stmt *)&s; /* not NULL: must stay as it is */
-    assert_int_equal(hb_store_cached(st, "SELEC 1", &s), HB_ERR_DB);
-    assert_ptr_equal(s, (sqlite3_stmt *)&s);
-    assert_int_equal(live_statements(st), before);
-    hb_store_release(st, NULL); /* accepts NULL */
-    hb_store_close(st);
-}
-
-/* sqlite prepares blank SQL (or only a comment) into no statement at all: a caller would
- * step a NULL statement, so it is an error, with the cache full or not. */
-static void cached_sql_without_a_statement_is_a_db_error_and_leaves_out_unset(void **state)
-{
-    (void)state;
-    static const char *const blanks[] = {"", "   \n", "-- nothing to run", "/* nor here */ "};
-    struct hb_store *st = open_memory();
-    int before = live_statements(st);
-    sqlite3_stmt *s = (sqlite3_stmt *)&s; /* not NULL: must stay as it is */
-    for (size_t i = 0; i < sizeof(blanks) / sizeof(blanks[0]); i++) {
-        assert_int_equal(hb_store_cached(st, blanks[i], &s), HB_ERR_DB);
-        assert_ptr_equal(s, (sqlite3_stmt *)&s);
-        sqlite3_stmt *fresh = NULL;
-        assert_int_equal(hb_store_prepare(st, blanks[i], &fresh), HB_ERR_DB); /* uncached */
-    }
-    /* Every slot handed out: the SQL is prepared outside the cache, and refused alike. */
-    sqlite3_stmt *held[32];
-    char sql[32];
-    for (int i = 0; i < 32; i++) {
-        snprintf(sql, sizeof(sql), "SELECT %d", i);
-        assert_int_equal(hb_store_cached(st, sql, &held[i]), HB_OK);
-    }
-    assert_int_equal(hb_store_cached(st, "", &s), HB_ERR_DB);
-    assert_ptr_equal(s, (sqlite3_stmt *)&s);
-    for (int i = 0; i < 32; i++) {
-        hb_store_release(st, held[i]);
-    }
-    assert_int_equal(live_statements(st), before + 32);
-    hb_store_close(st);
-}
-
-static void close_finalizes_statements_still_handed_out(void **state)
-{
-    (void)state;
-    struct hb_store *st = open_memory();
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(hb_store_cached(st, "SELECT name FROM widgets", &s), HB_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
-    hb_store_close(st); /* valgrind and ASan report a leak if it did not */
-}
 
 int main(void)
 {
@@ -1039,15 +827,6 @@ int main(void)
         cmocka_unit_test(query_with_bad_sql_is_a_db_error),
         cmocka_unit_test(run_and_query_int_bind_int64_arguments),
         cmocka_unit_test(query_int_gives_the_fallback_without_a_row_or_value),
-        cmocka_unit_test(cached_statement_is_reused_after_release),
-        cmocka_unit_test(cache_keys_on_the_text_not_the_buffer),
-        cmocka_unit_test(nested_use_of_the_same_sql_gets_a_statement_of_its_own),
-        cmocka_unit_test(released_statement_keeps_no_bindings),
-        cmocka_unit_test(cache_is_bounded_and_forgets_the_least_recently_used),
-        cmocka_unit_test(cache_with_every_slot_handed_out_still_prepares),
-        cmocka_unit_test(cached_bad_sql_is_a_db_error_and_leaves_out_unset),
-        cmocka_unit_test(cached_sql_without_a_statement_is_a_db_error_and_leaves_out_unset),
-        cmocka_unit_test(close_finalizes_statements_still_handed_out),
         cmocka_unit_test(file_database_keeps_outbox_rows_across_close_and_reopen),
         cmocka_unit_test(committed_outbox_rows_outlive_a_crash_and_open_work_does_not),
     };

@@ -1,13 +1,16 @@
-/* A component's sqlite database: transactions, the inbox (handled event ids)
- * and the outbox (events to publish after commit). */
+/* A component's database: transactions, the inbox (handled event ids) and the outbox
+ * (events to publish after commit), on sqlite (a file per component, the embedded
+ * default) or PostgreSQL (shared by replicas; each component in a schema of its own).
+ * Handlers are written once against this API, in SQL both engines accept. */
 #ifndef HAUSBUS_STORE_H
 #define HAUSBUS_STORE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 
 #include "hausbus/err.h"
 
@@ -23,7 +26,23 @@ struct hb_migration {
 
 #define HB_MIGRATIONS(list) .migrations = (list), .n_migrations = sizeof(list) / sizeof((list)[0])
 
-/* Opens (creating if needed) the database at path (":memory:" for tests) in WAL
+/* Engine settings; zero means the default. */
+struct hb_store_options {
+    int sqlite_cache_kb; /* page cache (KiB), default 256 */
+    int sqlite_wal_kb;   /* WAL size that triggers a checkpoint (KiB), default sqlite's */
+};
+
+/* Opens the database at location and brings it to the newest version, as hb_store_open.
+ * location is a sqlite file (":memory:" for tests) or a postgresql:// (postgres://)
+ * URL; opt may be NULL. */
+hb_err_t hb_store_open_with(const char *location, const char *component,
+                            const struct hb_migration *migrations, size_t n_migrations,
+                            const struct hb_store_options *opt, struct hb_store **out);
+
+/* True when location names a PostgreSQL database (a postgresql:// or postgres:// URL). */
+bool hb_store_is_postgres(const char *location);
+
+/* Opens (creating if needed) the sqlite database at path (":memory:" for tests) in WAL
  * mode and brings it to the newest version: lib's own tables (inbox, outbox, replay
  * marks: part "hausbus") and then the component's, migrations[0..n_migrations), each
  * migration in a transaction of its own that also records its number in
@@ -43,9 +62,6 @@ hb_err_t hb_store_schema_version(struct hb_store *st, const char *part, int64_t 
 
 /* Closes the database. Accepts NULL. */
 void hb_store_close(struct hb_store *st);
-
-/* The raw handle, for the component's own queries. Owned by st. */
-sqlite3 *hb_store_db(struct hb_store *st);
 
 /* The component name given to hb_store_open. */
 const char *hb_store_component(const struct hb_store *st);
@@ -136,7 +152,8 @@ struct hb_param {
 /* The rows of a running query, on the caller's stack. Its fields belong to the store. */
 struct hb_rows {
     struct hb_store *store;
-    void *handle; /* the backend's statement */
+    void *handle; /* the backend's statement or result */
+    long pos;     /* the backend's row position */
     bool has_row; /* a row is current */
 };
 
@@ -187,23 +204,5 @@ hb_err_t hb_store_query_text(struct hb_store *st, const char *sql, const struct 
  * first column of the first row, or fallback when there is no row or it is NULL. */
 hb_err_t hb_store_query_int(struct hb_store *st, const char *sql, const struct hb_param *args,
                             int n_args, int64_t fallback, int64_t *out);
-
-/* Until every component has moved to the statements above (issue 12): sqlite's own
- * handle and statements. */
-/* Prepares sql on st's database; the caller finalizes it. Logs and returns HB_ERR_DB on
- * failure. */
-hb_err_t hb_store_prepare(struct hb_store *st, const char *sql, sqlite3_stmt **out);
-
-/* A statement for sql (one statement) from st's cache of up to 32: compiled on first use
- * and reused after, so SQL run on every message is compiled once (compiling cost more
- * than running). Give it back with hb_store_release, never sqlite3_finalize, once its rows
- * are read. Until then another hb_store_cached of the same SQL gets a statement of its
- * own, so nesting is safe. Logs and returns HB_ERR_DB on failure; *out is set only on
- * success. */
-hb_err_t hb_store_cached(struct hb_store *st, const char *sql, sqlite3_stmt **out);
-
-/* Gives back a statement from hb_store_cached: it is reset and its bindings cleared, so
- * text read from its columns is invalid after. Accepts NULL. Can't fail. */
-void hb_store_release(struct hb_store *st, sqlite3_stmt *stmt);
 
 #endif

@@ -1,0 +1,464 @@
+/* The PostgreSQL backend (libpq): one connection per store, the component's tables in a
+ * schema of its own ("hausbus_<component>"), shared by every replica of the component.
+ * The only place libpq's API appears. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "hausbus/log.h"
+#include "hausbus/text.h"
+#include "store_int.h"
+
+/* Statements kept prepared per connection, by SQL text: a component runs a handful per
+ * message; a query beyond them (lists, metrics) runs unprepared. */
+#define PG_STMT_SLOTS 48
+/* Parameters of one statement: the most a handler binds is 17 (order's update). */
+#define PG_PARAMS_MAX 32
+
+/* The type OIDs PostgreSQL reports (src/include/catalog/pg_type.dat). */
+enum {
+    PG_BOOL = 16, PG_BYTEA = 17, PG_INT8 = 20, PG_INT2 = 21, PG_INT4 = 23, PG_TEXT = 25,
+    PG_OID = 26, PG_FLOAT4 = 700, PG_FLOAT8 = 701, PG_NUMERIC = 1700
+};
+
+struct pg_stmt {
+    char *sql;         /* the key: the text as the caller wrote it */
+    size_t len;
+    char name[16];     /* "hb<N>" */
+    uint64_t last_use; /* 0: a free slot */
+};
+
+struct pg_engine {
+    PGconn *conn;
+    char schema[48]; /* "hausbus_<component>" */
+    struct pg_stmt stmts[PG_STMT_SLOTS];
+    uint64_t clock;
+    unsigned next_name;
+};
+
+static struct pg_engine *engine(struct hb_store *st)
+{
+    return st->engine;
+}
+
+static const char *migration_sql(const struct hb_migration *m)
+{
+    return m->postgres;
+}
+
+static void forget_statements(struct pg_engine *e)
+{
+    for (size_t i = 0; i < PG_STMT_SLOTS; i++) {
+        free(e->stmts[i].sql);
+        memset(&e->stmts[i], 0, sizeof(e->stmts[i]));
+    }
+}
+
+static void pg_close(struct hb_store *st)
+{
+    struct pg_engine *e = engine(st);
+    if (!e) {
+        return;
+    }
+    forget_statements(e);
+    PQfinish(e->conn);
+    free(e);
+    st->engine = NULL;
+}
+
+/* Logs a failed result (and clears it): HB_ERR_DB. */
+static hb_err_t result_fail(PGresult *res, PGconn *conn, const char *what)
+{
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    size_t len = strlen(msg);
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
+        len--; /* libpq ends its messages with a newline */
+    }
+    HB_LOGE(0, "postgresql %s: %.*s", what, (int)len, msg);
+    PQclear(res);
+    return HB_ERR_DB;
+}
+
+/* A connection lost (the server restarted, the network broke) is made again before the next
+ * transaction; its prepared statements are gone with it. */
+static hb_err_t ensure_connected(struct pg_engine *e)
+{
+    if (PQstatus(e->conn) == CONNECTION_OK) {
+        return HB_OK;
+    }
+    forget_statements(e);
+    PQreset(e->conn);
+    if (PQstatus(e->conn) != CONNECTION_OK) {
+        return result_fail(NULL, e->conn, "reconnect");
+    }
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SET search_path TO \"%s\"", e->schema);
+    PGresult *res = PQexec(e->conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        return result_fail(res, e->conn, "search_path");
+    }
+    PQclear(res);
+    HB_LOGW(0, "postgresql: connected again");
+    return HB_OK;
+}
+
+static hb_err_t command(struct hb_store *st, const char *sql, const char *what)
+{
+    PGresult *res = PQexec(engine(st)->conn, sql);
+    ExecStatusType status = PQresultStatus(res);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        return result_fail(res, engine(st)->conn, what);
+    }
+    PQclear(res);
+    return HB_OK;
+}
+
+static hb_err_t pg_exec(struct hb_store *st, const char *sql)
+{
+    return command(st, sql, "exec");
+}
+
+/* sql with our placeholders ("?" the next parameter, "?N" the N-th) as PostgreSQL's
+ * ("$N"), outside quoted text; a malloc'ed string, NULL without memory. */
+static char *translate(const char *sql)
+{
+    size_t len = strlen(sql);
+    char *out = malloc(len * 3 + 1); /* "?" -> "$NN" at most triples */
+    if (!out) {
+        return NULL;
+    }
+    size_t o = 0;
+    int next = 0;
+    char quote = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = sql[i];
+        if (quote) {
+            quote = c == quote ? 0 : quote;
+            out[o++] = c;
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+            out[o++] = c;
+        } else if (c == '?' && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
+            out[o++] = '$'; /* "?N" -> "$N": the digits follow as they are */
+        } else if (c == '?') {
+            o += (size_t)snprintf(out + o, len * 3 + 1 - o, "$%d", ++next);
+        } else {
+            out[o++] = c;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* sql's prepared statement name in *name (prepared now on first use, with the parameter
+ * types of this call); NULL when every slot is taken (the caller runs it unprepared). */
+static hb_err_t prepared(struct pg_engine *e, const char *sql, const struct hb_param *args,
+                         int n_args, const char **name)
+{
+    size_t len = strlen(sql);
+    struct pg_stmt *free_slot = NULL;
+    *name = NULL;
+    for (size_t i = 0; i < PG_STMT_SLOTS; i++) {
+        struct pg_stmt *s = &e->stmts[i];
+        if (s->sql && s->len == len && memcmp(s->sql, sql, len) == 0) {
+            s->last_use = ++e->clock;
+            *name = s->name;
+            return HB_OK;
+        }
+        if (!s->sql && !free_slot) {
+            free_slot = s;
+        }
+    }
+    if (!free_slot) {
+        return HB_OK;
+    }
+    Oid types[PG_PARAMS_MAX];
+    for (int i = 0; i < n_args; i++) {
+        types[i] = args[i].kind == HB_PARAM_INT ? PG_INT8
+                   : args[i].kind == HB_PARAM_TEXT && args[i].text ? PG_TEXT
+                                                                  : 0;
+    }
+    char *text = translate(sql);
+    char *key = malloc(len + 1);
+    if (!text || !key) {
+        free(text);
+        free(key);
+        return HB_ERR_NOMEM;
+    }
+    snprintf(free_slot->name, sizeof(free_slot->name), "hb%u", e->next_name++);
+    PGresult *res = PQprepare(e->conn, free_slot->name, text, n_args, types);
+    free(text);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        free(key);
+        return result_fail(res, e->conn, "prepare");
+    }
+    PQclear(res);
+    memcpy(key, sql, len + 1);
+    free_slot->sql = key;
+    free_slot->len = len;
+    free_slot->last_use = ++e->clock;
+    *name = free_slot->name;
+    return HB_OK;
+}
+
+/* Runs sql with args; *out the result (tuples or command), to PQclear. */
+static hb_err_t execute(struct hb_store *st, const char *sql, const struct hb_param *args,
+                        int n_args, PGresult **out)
+{
+    struct pg_engine *e = engine(st);
+    *out = NULL;
+    if (n_args < 0 || n_args > PG_PARAMS_MAX) {
+        HB_LOGE(0, "postgresql: %d parameters, at most %d", n_args, PG_PARAMS_MAX);
+        return HB_ERR_INVAL;
+    }
+    char numbers[PG_PARAMS_MAX][24];
+    const char *values[PG_PARAMS_MAX];
+    for (int i = 0; i < n_args; i++) {
+        values[i] = NULL;
+        if (args[i].kind == HB_PARAM_INT) {
+            snprintf(numbers[i], sizeof(numbers[i]), "%lld", (long long)args[i].i);
+            values[i] = numbers[i];
+        } else if (args[i].kind == HB_PARAM_TEXT) {
+            values[i] = args[i].text;
+        }
+    }
+    const char *name = NULL;
+    HB_RETURN_ON_ERR(prepared(e, sql, args, n_args, &name));
+    PGresult *res;
+    if (name) {
+        res = PQexecPrepared(e->conn, name, n_args, values, NULL, NULL, 0);
+    } else {
+        char *text = translate(sql);
+        if (!text) {
+            return HB_ERR_NOMEM;
+        }
+        res = PQexecParams(e->conn, text, n_args, NULL, values, NULL, NULL, 0);
+        free(text);
+    }
+    ExecStatusType status = PQresultStatus(res);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        return result_fail(res, e->conn, "query");
+    }
+    *out = res;
+    return HB_OK;
+}
+
+static hb_err_t pg_select(struct hb_store *st, const char *sql, const struct hb_param *args,
+                          int n_args, struct hb_rows *rows)
+{
+    PGresult *res = NULL;
+    HB_RETURN_ON_ERR(execute(st, sql, args, n_args, &res));
+    rows->handle = res;
+    rows->pos = -1;
+    return HB_OK;
+}
+
+static hb_err_t pg_next(struct hb_rows *rows, bool *row)
+{
+    rows->pos++;
+    *row = rows->pos < PQntuples(rows->handle);
+    return HB_OK;
+}
+
+static void pg_close_rows(struct hb_rows *rows)
+{
+    PQclear(rows->handle);
+}
+
+static int pg_n_cols(const struct hb_rows *rows)
+{
+    return PQnfields(rows->handle);
+}
+
+static const char *pg_col_name(const struct hb_rows *rows, int col)
+{
+    return PQfname(rows->handle, col);
+}
+
+static bool current(const struct hb_rows *rows, int col)
+{
+    return rows->pos >= 0 && rows->pos < PQntuples(rows->handle) && col >= 0 &&
+           col < PQnfields(rows->handle);
+}
+
+static enum hb_col_kind pg_col_kind(const struct hb_rows *rows, int col)
+{
+    if (!current(rows, col) || PQgetisnull(rows->handle, (int)rows->pos, col)) {
+        return HB_COL_NULL;
+    }
+    switch (PQftype(rows->handle, col)) {
+    case PG_INT2:
+    case PG_INT4:
+    case PG_INT8:
+    case PG_OID:
+        return HB_COL_INT;
+    case PG_FLOAT4:
+    case PG_FLOAT8:
+    case PG_NUMERIC:
+        return HB_COL_REAL;
+    case PG_BOOL:
+    case PG_BYTEA:
+        return HB_COL_OTHER; /* no record of ours holds one: say so instead of guessing */
+    default:
+        return HB_COL_TEXT;
+    }
+}
+
+static const char *pg_col_text(const struct hb_rows *rows, int col)
+{
+    if (!current(rows, col) || PQgetisnull(rows->handle, (int)rows->pos, col)) {
+        return NULL;
+    }
+    return PQgetvalue(rows->handle, (int)rows->pos, col);
+}
+
+static int64_t pg_col_int(const struct hb_rows *rows, int col)
+{
+    const char *text = pg_col_text(rows, col);
+    return text ? strtoll(text, NULL, 10) : 0;
+}
+
+static double pg_col_real(const struct hb_rows *rows, int col)
+{
+    const char *text = pg_col_text(rows, col);
+    return text ? strtod(text, NULL) : 0;
+}
+
+static hb_err_t pg_run(struct hb_store *st, const char *sql, const struct hb_param *args,
+                       int n_args, int64_t *changes)
+{
+    PGresult *res = NULL;
+    HB_RETURN_ON_ERR(execute(st, sql, args, n_args, &res));
+    const char *n = PQcmdTuples(res);
+    *changes = n && *n ? strtoll(n, NULL, 10) : 0;
+    PQclear(res);
+    return HB_OK;
+}
+
+static hb_err_t pg_begin(struct hb_store *st)
+{
+    HB_RETURN_ON_ERR(ensure_connected(engine(st)));
+    return command(st, "BEGIN", "begin");
+}
+
+static hb_err_t pg_commit(struct hb_store *st)
+{
+    /* A transaction in error answers COMMIT with "ROLLBACK": that is a failure. */
+    PGresult *res = PQexec(engine(st)->conn, "COMMIT");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+            HB_LOGE(0, "postgresql commit: the transaction had failed and was rolled back");
+            PQclear(res);
+            return HB_ERR_DB;
+        }
+        return result_fail(res, engine(st)->conn, "commit");
+    }
+    PQclear(res);
+    return HB_OK;
+}
+
+static bool pg_in_tx(struct hb_store *st)
+{
+    PGTransactionStatusType t = PQtransactionStatus(engine(st)->conn);
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+static void pg_rollback(struct hb_store *st)
+{
+    if (pg_in_tx(st)) {
+        PQclear(PQexec(engine(st)->conn, "ROLLBACK"));
+    }
+}
+
+static hb_err_t pg_savepoint(struct hb_store *st)
+{
+    return command(st, "SAVEPOINT message", "savepoint");
+}
+
+static hb_err_t pg_savepoint_release(struct hb_store *st)
+{
+    return command(st, "RELEASE SAVEPOINT message", "release");
+}
+
+static hb_err_t pg_savepoint_rollback(struct hb_store *st)
+{
+    return command(st, "ROLLBACK TO SAVEPOINT message", "rollback to savepoint");
+}
+
+/* Releases the lock pg_open took for the migrations. */
+static void pg_migrated(struct hb_store *st)
+{
+    PQclear(PQexec(engine(st)->conn, "SELECT pg_advisory_unlock(hashtext(current_schema()))"));
+}
+
+static const struct hb_store_sql pg_sql = {
+    .inbox_claim = "INSERT INTO hb_inbox(event_id, handled_at) VALUES(?, ?)"
+                   " ON CONFLICT DO NOTHING",
+    .outbox_delete = "DELETE FROM hb_outbox WHERE id = ANY(?::bigint[])",
+    .list_open = '{',
+    .list_close = '}',
+};
+
+static const struct hb_store_backend pg_backend = {
+    .name = "postgresql",
+    .sql = &pg_sql,
+    .migration_sql = migration_sql,
+    .migrated = pg_migrated,
+    .close = pg_close,
+    .exec = pg_exec,
+    .select = pg_select,
+    .next = pg_next,
+    .close_rows = pg_close_rows,
+    .n_cols = pg_n_cols,
+    .col_name = pg_col_name,
+    .col_kind = pg_col_kind,
+    .col_int = pg_col_int,
+    .col_real = pg_col_real,
+    .col_text = pg_col_text,
+    .run = pg_run,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .savepoint = pg_savepoint,
+    .savepoint_release = pg_savepoint_release,
+    .savepoint_rollback = pg_savepoint_rollback,
+    .in_tx = pg_in_tx,
+};
+
+hb_err_t hb_store_pg_open(struct hb_store *st, const char *url,
+                          const struct hb_store_options *opt)
+{
+    (void)opt;
+    struct pg_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        return HB_ERR_NOMEM;
+    }
+    st->engine = e;
+    st->be = &pg_backend;
+    int n = snprintf(e->schema, sizeof(e->schema), "hausbus_%s", st->component);
+    if (n < 0 || (size_t)n >= sizeof(e->schema)) {
+        return HB_ERR_INVAL;
+    }
+    char app[64];
+    snprintf(app, sizeof(app), "hausbus-%s", st->component);
+    /* Defaults first: what the URL says wins (expand_dbname parses it in place). */
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *values[] = {"10", app, url, NULL};
+    e->conn = PQconnectdbParams(keys, values, 1);
+    if (!e->conn) {
+        return HB_ERR_NOMEM;
+    }
+    if (PQstatus(e->conn) != CONNECTION_OK) {
+        return result_fail(NULL, e->conn, "connect");
+    }
+    /* One schema per component, created once; replicas starting together wait for the
+     * first to create it and migrate (the lock is released by pg_migrated). */
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_advisory_lock(hashtext('%s'));"
+             " CREATE SCHEMA IF NOT EXISTS \"%s\"; SET search_path TO \"%s\"",
+             e->schema, e->schema, e->schema);
+    return command(st, sql, "schema");
+}
