@@ -75,8 +75,14 @@ static hb_err_t migrate(struct hb_store *st, const char *part, const struct hb_m
                     st->be->name);
             rc = HB_ERR_DB;
         }
+        if (rc == HB_OK && st->be->schema_changing) {
+            st->be->schema_changing(st);
+        }
         if (rc == HB_OK) {
             rc = hb_store_exec(st, sql);
+        }
+        if (rc == HB_OK && list[i].sqlite_legacy && st->be->runs_sqlite_legacy) {
+            rc = list[i].sqlite_legacy(st);
         }
         if (rc == HB_OK) {
             rc = hb_store_run(st,

@@ -9,9 +9,18 @@
 #include "hausbus/log.h"
 
 /* The slot holding sql's statement, or NULL. Keyed by the text, not the pointer: a caller
- * may build its SQL in a buffer that holds another text next time. */
-static struct hb_stmt_slot *find(struct hb_stmt_cache *cache, const char *sql, size_t len)
+ * may build its SQL in a buffer that holds another text next time. Most SQL is a string
+ * literal asked for from the same pointer every time, so the slot last asked for by this
+ * pointer is tried first (its text still compared). */
+static struct hb_stmt_slot *find(struct hb_stmt_cache *cache, const char *sql)
 {
+    for (size_t i = 0; i < HB_STMT_CACHE_SLOTS; i++) {
+        struct hb_stmt_slot *slot = &cache->slots[i];
+        if (slot->seen == sql && slot->stmt && strcmp(slot->sql, sql) == 0) {
+            return slot;
+        }
+    }
+    size_t len = strlen(sql);
     for (size_t i = 0; i < HB_STMT_CACHE_SLOTS; i++) {
         struct hb_stmt_slot *slot = &cache->slots[i];
         if (slot->stmt && slot->len == len && memcmp(slot->sql, sql, len) == 0) {
@@ -71,8 +80,7 @@ static int prepare_uncached(sqlite3 *db, const char *sql, sqlite3_stmt **out)
 int hb_stmt_cache_get(struct hb_stmt_cache *cache, sqlite3 *db, const char *sql,
                       sqlite3_stmt **out)
 {
-    size_t len = strlen(sql);
-    struct hb_stmt_slot *slot = find(cache, sql, len);
+    struct hb_stmt_slot *slot = find(cache, sql);
     if (slot && slot->in_use) {
         /* Resetting a statement still stepping would pull the rows from under its user:
          * this use gets a statement of its own, finalized when given back. */
@@ -81,9 +89,11 @@ int hb_stmt_cache_get(struct hb_stmt_cache *cache, sqlite3 *db, const char *sql,
     if (slot) {
         slot->in_use = true;
         slot->last_use = ++cache->clock;
+        slot->seen = sql;
         *out = slot->stmt;
         return SQLITE_OK;
     }
+    size_t len = strlen(sql);
     slot = victim(cache);
     char *key = slot ? malloc(len + 1) : NULL;
     if (!key) {
@@ -99,7 +109,8 @@ int hb_stmt_cache_get(struct hb_stmt_cache *cache, sqlite3 *db, const char *sql,
     empty(slot);
     memcpy(key, sql, len + 1);
     *slot = (struct hb_stmt_slot){
-        .sql = key, .len = len, .stmt = stmt, .last_use = ++cache->clock, .in_use = true};
+        .sql = key, .seen = sql, .len = len, .stmt = stmt, .last_use = ++cache->clock,
+        .in_use = true};
     *out = stmt;
     return SQLITE_OK;
 }

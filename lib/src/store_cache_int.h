@@ -15,6 +15,7 @@
 
 struct hb_stmt_slot {
     char *sql;          /* the key: a copy of the text the statement was prepared from */
+    const char *seen;   /* the caller's pointer it was last asked for by: a hint only */
     size_t len;         /* strlen(sql) */
     sqlite3_stmt *stmt; /* NULL: a free slot */
     uint64_t last_use;  /* cache->clock when it was last handed out */

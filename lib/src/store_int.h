@@ -21,9 +21,12 @@ struct hb_store_sql {
 
 struct hb_store_backend {
     const char *name; /* "sqlite", "postgresql": for logs */
+    bool runs_sqlite_legacy; /* runs hb_migration.sqlite_legacy */
     const struct hb_store_sql *sql;
     /* The SQL of migration m for this engine (NULL when it has none). */
     const char *(*migration_sql)(const struct hb_migration *m);
+    /* Called before a migration's SQL runs; may be NULL. */
+    void (*schema_changing)(struct hb_store *st);
     /* Called once the migrations are done (or failed); may be NULL. */
     void (*migrated)(struct hb_store *st);
     void (*close)(struct hb_store *st);

@@ -21,7 +21,16 @@ static const char view_schema[] =
 
 /* Numbered: a change is a new entry at the end (hb_migration). */
 static const struct hb_migration view_migrations[] = {
-    {.sqlite = view_schema},
+    {.sqlite = view_schema,
+     .postgres =
+    "CREATE TABLE IF NOT EXISTS mypage("
+    "  order_id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, product_name TEXT,"
+    "  qty BIGINT, amount BIGINT NOT NULL DEFAULT 0,"
+    "  order_status TEXT, order_version BIGINT NOT NULL DEFAULT 0,"
+    "  payment_status TEXT, payment_version BIGINT NOT NULL DEFAULT 0,"
+    "  delivery_status TEXT, delivery_version BIGINT NOT NULL DEFAULT 0,"
+    "  notified BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS mypage_by_user ON mypage(user_id);"},
 };
 
 struct source_fields {

@@ -22,6 +22,10 @@ struct hb_store;
 struct hb_migration {
     const char *sqlite;
     const char *postgres;
+    /* sqlite only, run after .sqlite in its transaction; NULL for none: what a database
+     * from before versions may lack that SQL cannot add conditionally (sqlite's ALTER
+     * TABLE ... ADD COLUMN has no IF NOT EXISTS). */
+    hb_err_t (*sqlite_legacy)(struct hb_store *st);
 };
 
 #define HB_MIGRATIONS(list) .migrations = (list), .n_migrations = sizeof(list) / sizeof((list)[0])
