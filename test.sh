@@ -7,10 +7,11 @@ HB_ROOT=$(cd "$(dirname "$0")" && pwd)
 . "$HB_ROOT/scripts/common.sh"
 
 hb_install_deps "${HB_TEST_PACKAGES[@]}"
-hb_build "$HB_ROOT/build"
+# Both store backends, so the e2e files run on sqlite and on PostgreSQL (label e2e-pg).
+hb_build "$HB_ROOT/build" -DHAUSBUS_POSTGRES=ON
 ctest --test-dir "$HB_ROOT/build" --output-on-failure -j 2 "$@"
 
-hb_build "$HB_ROOT/build-asan" -DHAUSBUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+hb_build "$HB_ROOT/build-asan" -DHAUSBUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DHAUSBUS_POSTGRES=ON
 # The sanitizer run also runs the suite with batching off (one event per message and per
 # transaction), so every e2e and fault test passes in both modes.
 HAUSBUS_BUS_BATCH=1 HAUSBUS_COMMIT_BATCH=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -12,9 +12,11 @@ HB_PACKAGES=(build-essential cmake pkg-config mosquitto mosquitto-clients libmos
 # checking the bus's CloudEvents against the spec's schema (tests/e2e/test_cloudevents.py),
 # httpie for the README's httpie walkthrough (tests/e2e/test_httpie.py) and promtool
 # (Debian package prometheus) for the check of GET /metrics (tests/e2e/test_metrics.py),
-# wrk for the benchmark's smoke run (tests/bench; without it saga_load uses its Python client).
+# wrk for the benchmark's smoke run (tests/bench; without it saga_load uses its Python client),
+# libpq-dev to build the PostgreSQL store and postgresql for the e2e files' PostgreSQL run
+# (label e2e-pg: a private server per stack, tests/e2e/pg_server.py).
 HB_TEST_PACKAGES=(valgrind clang-14 libclang-rt-14-dev unzip systemd chromium python3-jsonschema
-                  httpie prometheus wrk)
+                  httpie prometheus wrk libpq-dev postgresql)
 command -v npm >/dev/null 2>&1 || HB_TEST_PACKAGES+=(npm)
 # The pod test's image build (scripts/build-image.sh) installs podman, runc, debootstrap
 # and catatonit itself, and configures podman for this machine.

@@ -2,6 +2,7 @@
  * schema of its own ("hausbus_<component>"), shared by every replica of the component.
  * The only place libpq's API appears. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,9 @@ struct pg_stmt {
 
 struct pg_engine {
     PGconn *conn;
+    bool in_tx;          /* BEGIN ran and neither COMMIT nor ROLLBACK since */
+    bool lost;           /* the connection is down: said once in the log */
+    int64_t retry_at_ms; /* no new connection attempt before (monotonic ms) */
     char schema[48]; /* "hausbus_<component>" */
     struct pg_stmt stmts[PG_STMT_SLOTS];
     uint64_t clock;
@@ -81,18 +85,42 @@ static hb_err_t result_fail(PGresult *res, PGconn *conn, const char *what)
     return HB_ERR_DB;
 }
 
-/* A connection lost (the server restarted, the network broke) is made again before the next
- * transaction; its prepared statements are gone with it. */
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A connection lost (the server restarted, the network broke) is made again, at most every
+ * RECONNECT_MS, but never inside a transaction: what that transaction did is gone with the
+ * connection, and the caller must see it fail and roll back. Prepared statements are gone
+ * with it too. */
+#define RECONNECT_MS 200
+
 static hb_err_t ensure_connected(struct pg_engine *e)
 {
     if (PQstatus(e->conn) == CONNECTION_OK) {
         return HB_OK;
     }
+    if (e->in_tx) {
+        return HB_ERR_DB;
+    }
+    int64_t now = monotonic_ms();
+    if (now < e->retry_at_ms) {
+        return HB_ERR_DB;
+    }
+    e->retry_at_ms = now + RECONNECT_MS;
     forget_statements(e);
     PQreset(e->conn);
     if (PQstatus(e->conn) != CONNECTION_OK) {
-        return result_fail(NULL, e->conn, "reconnect");
+        if (!e->lost) {
+            e->lost = true;
+            return result_fail(NULL, e->conn, "reconnect (retrying every 200 ms)");
+        }
+        return HB_ERR_DB;
     }
+    e->lost = false;
     char sql[96];
     snprintf(sql, sizeof(sql), "SET search_path TO \"%s\"", e->schema);
     PGresult *res = PQexec(e->conn, sql);
@@ -120,12 +148,46 @@ static hb_err_t pg_exec(struct hb_store *st, const char *sql)
     return command(st, sql, "exec");
 }
 
+static bool ident_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_';
+}
+
+/* At sql + i, "AS <name>" outside quotes with a capital in the name (a JSON name such as
+ * productName): *name_at and *name_len are set. PostgreSQL folds an unquoted name to
+ * lower case, sqlite keeps it as written; quoting it keeps it in both. */
+static bool as_mixed_case(const char *sql, size_t i, size_t *name_at, size_t *name_len)
+{
+    if (i > 0 && ident_char(sql[i - 1])) {
+        return false;
+    }
+    if (!((sql[i] == 'A' || sql[i] == 'a') && (sql[i + 1] == 'S' || sql[i + 1] == 's') &&
+          sql[i + 2] == ' ')) {
+        return false;
+    }
+    size_t at = i + 3;
+    while (sql[at] == ' ') {
+        at++;
+    }
+    size_t end = at;
+    bool capital = false;
+    while (ident_char(sql[end])) {
+        capital = capital || (sql[end] >= 'A' && sql[end] <= 'Z');
+        end++;
+    }
+    *name_at = at;
+    *name_len = end - at;
+    return capital && end > at;
+}
+
 /* sql with our placeholders ("?" the next parameter, "?N" the N-th) as PostgreSQL's
- * ("$N"), outside quoted text; a malloc'ed string, NULL without memory. */
+ * ("$N") and mixed-case column aliases quoted, outside quoted text; a malloc'ed string,
+ * NULL without memory. */
 static char *translate(const char *sql)
 {
     size_t len = strlen(sql);
-    char *out = malloc(len * 3 + 1); /* "?" -> "$NN" at most triples */
+    char *out = malloc(len * 3 + 1); /* "?" -> "$NN" and name -> "name" at most triple */
     if (!out) {
         return NULL;
     }
@@ -134,7 +196,12 @@ static char *translate(const char *sql)
     char quote = 0;
     for (size_t i = 0; i < len; i++) {
         char c = sql[i];
-        if (quote) {
+        size_t name_at, name_len;
+        if (!quote && as_mixed_case(sql, i, &name_at, &name_len)) {
+            o += (size_t)snprintf(out + o, len * 3 + 1 - o, "AS \"%.*s\"", (int)name_len,
+                                  sql + name_at);
+            i = name_at + name_len - 1;
+        } else if (quote) {
             quote = c == quote ? 0 : quote;
             out[o++] = c;
         } else if (c == '\'' || c == '"') {
@@ -224,6 +291,7 @@ static hb_err_t execute(struct hb_store *st, const char *sql, const struct hb_pa
             values[i] = args[i].text;
         }
     }
+    HB_RETURN_ON_ERR(ensure_connected(e));
     const char *name = NULL;
     HB_RETURN_ON_ERR(prepared(e, sql, args, n_args, &name));
     PGresult *res;
@@ -339,13 +407,18 @@ static hb_err_t pg_run(struct hb_store *st, const char *sql, const struct hb_par
 
 static hb_err_t pg_begin(struct hb_store *st)
 {
-    HB_RETURN_ON_ERR(ensure_connected(engine(st)));
-    return command(st, "BEGIN", "begin");
+    struct pg_engine *e = engine(st);
+    e->in_tx = false;
+    HB_RETURN_ON_ERR(ensure_connected(e));
+    HB_RETURN_ON_ERR(command(st, "BEGIN", "begin"));
+    e->in_tx = true;
+    return HB_OK;
 }
 
 static hb_err_t pg_commit(struct hb_store *st)
 {
     /* A transaction in error answers COMMIT with "ROLLBACK": that is a failure. */
+    engine(st)->in_tx = false;
     PGresult *res = PQexec(engine(st)->conn, "COMMIT");
     if (PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "COMMIT") != 0) {
         if (PQresultStatus(res) == PGRES_COMMAND_OK) {
@@ -367,6 +440,7 @@ static bool pg_in_tx(struct hb_store *st)
 
 static void pg_rollback(struct hb_store *st)
 {
+    engine(st)->in_tx = false;
     if (pg_in_tx(st)) {
         PQclear(PQexec(engine(st)->conn, "ROLLBACK"));
     }

@@ -48,6 +48,10 @@ HTTP_TIMEOUT_S = (45.0 if VALGRIND or LAUNCHER else 15.0) * TIMEOUT_SCALE
 LOG_TAIL_LINES = 25
 LOG_ALARM_LINES = 20
 FINAL_STATUSES = ("REJECTED", "CANCELLED", "DELIVERED")
+# HAUSBUS_E2E_STORE=postgresql runs every stack on a private PostgreSQL server
+# (pg_server.py) through HAUSBUS_DATABASE_URL; anything else keeps sqlite in the data dir.
+STORE = os.environ.get("HAUSBUS_E2E_STORE") or "sqlite"
+POSTGRES = STORE == "postgresql"
 BARRIER_USER = 990001  # settle()'s orders; tests use other user ids
 
 
@@ -261,6 +265,11 @@ class Stack:
             # slower under memcheck or an emulator; the default 5 s would turn the wait
             # into 504s that say nothing about the code. Tests about timeouts set their own.
             self.env["HAUSBUS_REQUEST_TIMEOUT_MS"] = "30000"
+        self.postgres = None
+        if POSTGRES:
+            from pg_server import PostgresServer
+            self.postgres = PostgresServer()
+            self.env["HAUSBUS_DATABASE_URL"] = self.postgres.url
         self.env.update(env or {})
         self.procs = {}  # name -> Popen; "broker" is mosquitto
         self._logs = {}  # name -> open log file
@@ -314,6 +323,9 @@ class Stack:
         self.wait_healthy()
 
     def _start_broker(self):
+        # The database first (when there is one): whatever starts next may need it.
+        if self.postgres and not self.postgres.running():
+            self.postgres.start()
         conf = os.path.join(self.tmp, "mosquitto.conf")
         with open(conf, "w") as f:
             f.write("\n".join([
@@ -381,6 +393,8 @@ class Stack:
             raise AssertionError("missing binary %s" % exe)
         if name == ALLINONE and set(self.inside) != set(PROCESSES):
             self.process_env.setdefault(ALLINONE, {})["HAUSBUS_COMPONENTS"] = ",".join(self.inside)
+        if self.postgres and not self.postgres.running():
+            self.postgres.start()
         self._spawn(name, LAUNCHER + VALGRIND + [exe])
         if wait:
             self.wait_healthy()
@@ -421,6 +435,8 @@ class Stack:
         for log in self._logs.values():
             log.close()
         self._logs.clear()
+        if self.postgres:
+            self.postgres.stop()
         problems += self._sanitizer_reports()
         if problems:
             self.failed = True
@@ -429,6 +445,10 @@ class Stack:
         # Keep the logs and databases of a failed run (their path was printed).
         if not self.failed and not os.environ.get("HAUSBUS_KEEP_TMP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if self.postgres:
+                self.postgres.remove()
+        elif self.postgres:
+            print("PostgreSQL kept in %s" % self.postgres.root, file=sys.stderr)
         return problems
 
     def _sanitizer_reports(self):
@@ -591,6 +611,9 @@ class Stack:
             print("\n".join(alarms))
             print("----- %s: last %d lines -----" % (name, len(tail)))
             print("\n".join(tail), flush=True)
+        if self.postgres:
+            print("----- postgresql: last lines -----")
+            print(self.postgres.log_tail(LOG_TAIL_LINES), flush=True)
 
 
 def _parse_json(payload):

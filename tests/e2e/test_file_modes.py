@@ -4,7 +4,9 @@ import os
 import stat
 import unittest
 
-from hausbus_harness import Stack, StackTestCase
+from hausbus_harness import POSTGRES, Stack, StackTestCase
+
+SQLITE_ONLY = unittest.skipIf(POSTGRES, "about sqlite's files; on PostgreSQL there are none")
 
 
 def modes(root):
@@ -17,6 +19,7 @@ def modes(root):
     return found
 
 
+@SQLITE_ONLY
 class FileModesTest(unittest.TestCase):
 
     def run_saga_with_umask(self, umask):
@@ -55,6 +58,7 @@ class FileModesTest(unittest.TestCase):
         self.assert_private(*self.run_saga_with_umask(0o022))
 
 
+@SQLITE_ONLY
 class ExistingDatabaseTest(StackTestCase):
     """A database created world-readable by an older release opens and keeps working."""
 
@@ -70,6 +74,7 @@ class ExistingDatabaseTest(StackTestCase):
         self.assertEqual(self.stock(product), 3)
 
 
+@SQLITE_ONLY
 class WalSizeTest(unittest.TestCase):
     """HAUSBUS_SQLITE_WAL_KB bounds a database's WAL file: sqlite checkpoints it at that
     size and cuts it back after, where the default lets it grow to 40 MiB."""

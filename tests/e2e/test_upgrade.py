@@ -9,13 +9,14 @@ import shutil
 import sqlite3
 import unittest
 
-from hausbus_harness import Stack, StackTestCase
+from hausbus_harness import POSTGRES, Stack, StackTestCase
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "files",
                         "databases-2c085fd")
 COMPONENTS = ("order", "product", "payment", "delivery", "notification", "view")
 
 
+@unittest.skipIf(POSTGRES, "sqlite databases of a release; PostgreSQL starts at version 1")
 class UpgradeFromReleaseTest(unittest.TestCase):
 
     def test_release_databases_open_keep_their_data_and_the_saga_goes_on(self):

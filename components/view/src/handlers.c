@@ -54,7 +54,9 @@ static hb_err_t read_fields(struct hb_ctx *ctx, const struct hb_event *ev,
 }
 
 /* Each source's event below is one statement that creates the row or, for a newer
- * version, updates it (an insert that did nothing and an update cost two). */
+ * version, updates it (an insert that did nothing and an update cost two). In DO UPDATE
+ * the row's own columns are named mypage.<column>: PostgreSQL finds a bare name ambiguous
+ * beside excluded.<column>. */
 hb_err_t view_on_order_event(struct hb_ctx *ctx, const struct hb_event *ev,
                              struct hb_reply *reply)
 {
@@ -72,8 +74,9 @@ hb_err_t view_on_order_event(struct hb_ctx *ctx, const struct hb_event *ev,
         " product_name) VALUES(?6, ?7, ?1, ?2, CASE WHEN ?3 > 0 THEN ?3 ELSE 0 END, ?4,"
         " NULLIF(?5, ''))"
         " ON CONFLICT(order_id) DO UPDATE SET order_status = ?1, order_version = ?2,"
-        " amount = CASE WHEN ?3 > 0 THEN ?3 ELSE amount END, qty = ?4,"
-        " product_name = COALESCE(NULLIF(?5, ''), product_name) WHERE order_version < ?2",
+        " amount = CASE WHEN ?3 > 0 THEN ?3 ELSE mypage.amount END, qty = ?4,"
+        " product_name = COALESCE(NULLIF(?5, ''), mypage.product_name)"
+        " WHERE mypage.order_version < ?2",
         HB_ARGS(HB_TEXT(f.status), HB_INT(f.version), HB_INT(amount), HB_INT(qty),
                 HB_TEXT(name), HB_INT(f.order_id), HB_INT(f.user_id)));
 }
@@ -94,8 +97,8 @@ hb_err_t view_on_payment_event(struct hb_ctx *ctx, const struct hb_event *ev,
                         " amount) VALUES(?4, ?5, ?1, ?2, ?3)"
                         " ON CONFLICT(order_id) DO UPDATE SET payment_status = ?1,"
                         " payment_version = ?2,"
-                        " amount = CASE WHEN amount = 0 THEN ?3 ELSE amount END"
-                        " WHERE payment_version < ?2",
+                        " amount = CASE WHEN mypage.amount = 0 THEN ?3 ELSE mypage.amount END"
+                        " WHERE mypage.payment_version < ?2",
                         HB_ARGS(HB_TEXT(f.status), HB_INT(f.version), HB_INT(amount),
                                 HB_INT(f.order_id), HB_INT(f.user_id)));
 }
@@ -110,7 +113,7 @@ hb_err_t view_on_delivery_event(struct hb_ctx *ctx, const struct hb_event *ev,
                         "INSERT INTO mypage(order_id, user_id, delivery_status, delivery_version)"
                         " VALUES(?3, ?4, ?1, ?2) ON CONFLICT(order_id) DO UPDATE SET"
                         " delivery_status = ?1, delivery_version = ?2"
-                        " WHERE delivery_version < ?2",
+                        " WHERE mypage.delivery_version < ?2",
                         HB_ARGS(HB_TEXT(f.status), HB_INT(f.version), HB_INT(f.order_id),
                                 HB_INT(f.user_id)));
 }

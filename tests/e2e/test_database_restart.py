@@ -1,0 +1,56 @@
+# The shared database dies (kill -9) and comes back: every component reconnects on its
+# own, nothing committed is lost, and orders placed before, during and after the outage
+# all end PAID with the stock counted once each. PostgreSQL only: sqlite is a file inside
+# each component, which has no server to lose.
+import threading
+import time
+import unittest
+
+from hausbus_harness import POSTGRES, StackTestCase
+
+
+@unittest.skipUnless(POSTGRES, "a database server to restart: the PostgreSQL run (e2e-pg)")
+class DatabaseRestartTest(StackTestCase):
+
+    def test_kill_9_of_the_database_under_load_loses_nothing(self):
+        product = self.create_product("Chair Ingolf", 1000, 100)
+        before = [self.place(product, 1, 5001) for _ in range(20)]
+        for order_id in before:
+            self.wait_order(order_id, "PAID")
+
+        # Orders keep coming while the server is killed and restarted.
+        during = []
+        stop = threading.Event()
+
+        def place_more():
+            while not stop.is_set() and len(during) < 200:
+                status, _, order = self.stack.request(
+                    "POST", "/orders", {"productId": product, "qty": 1, "userId": 5002})
+                if status == 202:
+                    during.append(order["id"])
+                time.sleep(0.01)
+
+        placer = threading.Thread(target=place_more)
+        placer.start()
+        try:
+            time.sleep(0.3)
+            self.stack.postgres.kill()
+            time.sleep(1.0)
+            self.stack.postgres.start()
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            placer.join(30)
+
+        after = [self.place(product, 1, 5003) for _ in range(10)]
+        everyone = before + during + after
+        for order_id in everyone:
+            self.wait_order(order_id, "PAID", timeout=60)
+        self.assertEqual(self.stock(product), 1000 - len(everyone))
+        for order_id in everyone[::7]:
+            self.assertEqual(len(self.payments(order_id)), 1, order_id)
+        self.wait_mypage(5003, after[-1], orderStatus="PAID")
+
+
+if __name__ == "__main__":
+    unittest.main()
