@@ -114,6 +114,7 @@ acl_tmp=$(mktemp "$out_dir/mosquitto/acl.XXXXXX")
         if is_component "$user"; then
             echo "topic write $(abs_topic "evt/$user/#")"
             echo "topic write $(abs_topic "status/$user")"
+            echo "topic write $(abs_topic "status/$user/+")"
             echo "topic write $(abs_topic "dlq/$user")"
             echo "topic write $(abs_topic "metrics/$user")"
             echo "topic write $(abs_topic "reply/#")"

@@ -178,7 +178,9 @@ static void bump(struct gateway_board *board, unsigned part)
 /* A status message: the status table has taken it; the streams must show it. */
 static bool on_status(struct gateway_board *board, const char *name)
 {
-    if (!gateway_process_name_valid(name, strlen(name), GATEWAY_STATUS_NAME_MAX)) {
+    const char *slash = strchr(name, '/'); /* a replica's: "<component>/<instance>" */
+    if (!gateway_process_name_valid(name, slash ? (size_t)(slash - name) : strlen(name),
+                                    GATEWAY_STATUS_NAME_MAX)) {
         return false;
     }
     pthread_mutex_lock(&board->lock);

@@ -157,7 +157,7 @@ struct gateway_server {
     struct gateway_auth_settings auth; /* holds the token key */
     struct http_settings http;
     struct gateway gw;
-    const char *subscriptions[4]; /* the bus keeps this pointer */
+    const char *subscriptions[5]; /* the bus keeps this pointer */
     struct mg_context *http_server;
     bool civetweb_ready; /* mg_init_library was called: mg_exit_library is owed */
 };
@@ -284,8 +284,9 @@ hb_err_t gateway_server_start(const struct hb_config *cfg, struct gateway_server
     srv->subscriptions[0] = gw->reply_topic;
     srv->subscriptions[1] = HB_TOPIC_PREFIX "status/+";
     srv->subscriptions[2] = HB_TOPIC_PREFIX "metrics/+"; /* for GET /metrics and the board */
+    srv->subscriptions[3] = HB_TOPIC_PREFIX "status/+/+"; /* replicas' */
     /* The last one feeds only the live board: with it off the broker need not send it. */
-    srv->subscriptions[3] = HB_TOPIC_PREFIX "evt/order/+";
+    srv->subscriptions[4] = HB_TOPIC_PREFIX "evt/order/+";
     struct hb_bus_options bus_opt = {
         .client_id = gw->client_id,
         .component = "gateway",

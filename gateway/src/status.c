@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hausbus/bus.h"
+#include "hausbus/text.h"
 
 #define STATUS_PREFIX HB_TOPIC_PREFIX "status/"
 
@@ -22,10 +23,18 @@ static const struct {
 };
 #define KNOWN_COUNT (sizeof(known) / sizeof(known[0]))
 
+struct instance_row {
+    char name[GATEWAY_INSTANCE_NAME_MAX]; /* "<component>/<instance>" */
+    size_t component_len;                 /* bytes before the '/' */
+    bool online;
+};
+
 struct gateway_status {
     pthread_mutex_t lock;
     size_t count;
     struct gateway_process_status rows[GATEWAY_STATUS_MAX]; /* known ones first */
+    size_t n_instances;
+    struct instance_row instances[GATEWAY_INSTANCES_MAX];
 };
 
 hb_err_t gateway_status_create(struct gateway_status **out)
@@ -84,6 +93,83 @@ const char *gateway_process_state_name(enum gateway_process_state state)
     return "unknown";
 }
 
+static bool instance_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+}
+
+/* "<component>/<instance>" with a valid process name and instance: the component's length
+ * into *component_len. */
+static bool instance_name_valid(const char *name, size_t *component_len)
+{
+    const char *slash = strchr(name, '/');
+    if (!slash || strlen(name) >= GATEWAY_INSTANCE_NAME_MAX ||
+        !gateway_process_name_valid(name, (size_t)(slash - name), GATEWAY_STATUS_NAME_MAX) ||
+        slash[1] == '\0' || strlen(slash + 1) >= 64) {
+        return false;
+    }
+    for (const char *c = slash + 1; *c; c++) {
+        if (!instance_char(*c)) {
+            return false;
+        }
+    }
+    *component_len = (size_t)(slash - name);
+    return true;
+}
+
+/* Records a replica's status. Lock held. */
+static bool on_instance(struct gateway_status *status, const char *name, size_t component_len,
+                        bool forget, bool online)
+{
+    struct instance_row *row = NULL;
+    for (size_t i = 0; i < status->n_instances && !row; i++) {
+        if (strcmp(status->instances[i].name, name) == 0) {
+            row = &status->instances[i];
+        }
+    }
+    if (forget) {
+        if (row) {
+            *row = status->instances[--status->n_instances];
+        }
+        return true;
+    }
+    if (!row && status->n_instances < GATEWAY_INSTANCES_MAX) {
+        row = &status->instances[status->n_instances++];
+    }
+    for (size_t i = 0; i < status->n_instances && !row; i++) {
+        if (!status->instances[i].online) {
+            row = &status->instances[i]; /* full: a replica that is gone makes room */
+        }
+    }
+    if (!row) {
+        return false;
+    }
+    hb_strlcpy(row->name, name, sizeof(row->name));
+    row->component_len = component_len;
+    row->online = online;
+    return true;
+}
+
+/* row's state counting its replicas: online while any is online; offline when it has
+ * replicas and none is, unless its own status says online. Lock held. */
+static enum gateway_process_state aggregate(const struct gateway_status *status,
+                                            const struct gateway_process_status *row)
+{
+    size_t len = strlen(row->name);
+    bool any = false;
+    for (size_t i = 0; i < status->n_instances; i++) {
+        const struct instance_row *r = &status->instances[i];
+        if (r->component_len == len && memcmp(r->name, row->name, len) == 0) {
+            if (r->online) {
+                return GATEWAY_PROCESS_ONLINE;
+            }
+            any = true;
+        }
+    }
+    return any && row->state != GATEWAY_PROCESS_ONLINE ? GATEWAY_PROCESS_OFFLINE : row->state;
+}
+
 /* The row of name, or NULL. Lock held. */
 static struct gateway_process_status *find_row(struct gateway_status *status, const char *name)
 {
@@ -100,8 +186,6 @@ bool gateway_status_on_message(struct gateway_status *status, const char *topic,
 {
     size_t prefix_len = strlen(STATUS_PREFIX);
     if (!status || !topic || strncmp(topic, STATUS_PREFIX, prefix_len) != 0 ||
-        !gateway_process_name_valid(topic + prefix_len, strlen(topic + prefix_len),
-                                    GATEWAY_STATUS_NAME_MAX) ||
         (len > 0 && !payload)) {
         return false;
     }
@@ -110,6 +194,16 @@ bool gateway_status_on_message(struct gateway_status *status, const char *topic,
     bool online = len == 6 && memcmp(payload, "online", 6) == 0;
     bool offline = len == 7 && memcmp(payload, "offline", 7) == 0;
     if (!forget && !online && !offline) {
+        return false;
+    }
+    size_t component_len = 0;
+    if (instance_name_valid(name, &component_len)) {
+        pthread_mutex_lock(&status->lock);
+        bool done = on_instance(status, name, component_len, forget, online);
+        pthread_mutex_unlock(&status->lock);
+        return done;
+    }
+    if (!gateway_process_name_valid(name, strlen(name), GATEWAY_STATUS_NAME_MAX)) {
         return false;
     }
     bool done = true;
@@ -144,7 +238,7 @@ enum gateway_process_state gateway_status_of(struct gateway_status *status, cons
     pthread_mutex_lock(&status->lock);
     const struct gateway_process_status *row = find_row(status, name);
     if (row) {
-        state = row->state;
+        state = aggregate(status, row);
     }
     pthread_mutex_unlock(&status->lock);
     return state;
@@ -156,6 +250,9 @@ size_t gateway_status_list(struct gateway_status *status, struct gateway_process
     pthread_mutex_lock(&status->lock);
     size_t n = status->count < cap ? status->count : cap;
     memcpy(out, status->rows, n * sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        out[i].state = aggregate(status, &status->rows[i]);
+    }
     pthread_mutex_unlock(&status->lock);
     return n;
 }

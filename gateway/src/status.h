@@ -10,6 +10,10 @@
 
 #define GATEWAY_STATUS_MAX 32      /* processes tracked; further names are ignored */
 #define GATEWAY_STATUS_NAME_MAX 32 /* bytes with the NUL */
+/* Replicas tracked (hausbus/v1/status/<component>/<instance>); when full, a new one takes
+ * the place of one that is offline. */
+#define GATEWAY_INSTANCES_MAX 128
+#define GATEWAY_INSTANCE_NAME_MAX 96 /* "<component>/<instance>" with the NUL */
 
 enum gateway_process_state {
     GATEWAY_PROCESS_UNKNOWN, /* no status seen since the gateway started (or cleared) */
@@ -36,8 +40,11 @@ void gateway_status_destroy(struct gateway_status *status);
 
 /* Records a message of topic "hausbus/v1/status/<name>" with payload "online" or
  * "offline"; an empty payload (a retained status being cleared) makes a known process
- * unknown and forgets any other name. Returns false and changes nothing when topic or
- * payload is anything else, or when the table is full. Thread-safe. */
+ * unknown and forgets any other name. A replica's status, "<name>/<instance>" (instance:
+ * 1 to 63 bytes of [A-Za-z0-9._-]), counts for its process: the process is online while
+ * any of its replicas is, offline when it has replicas and none is online. Returns false
+ * and changes nothing when topic or payload is anything else, or when the table is full.
+ * Thread-safe. */
 bool gateway_status_on_message(struct gateway_status *status, const char *topic,
                                const char *payload, size_t len);
 

@@ -22,7 +22,7 @@
 struct hb_bus {
     struct mosquitto *mosq;
     struct hb_bus_options opt;
-    char status_topic[128];
+    char status_topic[192];
     char host[256];
     int port;
     bool threaded;
@@ -95,6 +95,20 @@ static void name_thread(const struct hb_bus *bus)
     if (bus->threaded) {
         hb_log_set_thread_component(bus->opt.component);
     }
+}
+
+/* How long a replica's retained "offline" status stays on the broker. */
+#define REPLICA_OFFLINE_EXPIRY_S 300
+
+/* The properties of the "offline" status: its content type, and for a replica an expiry. */
+static mosquitto_property *offline_props(const struct hb_bus *bus)
+{
+    mosquitto_property *props = content_type_props(bus->status_topic);
+    if (bus->opt.status_expires) {
+        mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
+                                     REPLICA_OFFLINE_EXPIRY_S);
+    }
+    return props;
 }
 
 static hb_err_t bus_err(int rc, const char *what)
@@ -316,7 +330,7 @@ hb_err_t hb_bus_create(const struct hb_config *cfg, const struct hb_bus_options 
     }
     if (bus->status_topic[0]) {
         /* The will takes ownership of its properties on success. */
-        mosquitto_property *props = content_type_props(bus->status_topic);
+        mosquitto_property *props = offline_props(bus);
         rc = mosquitto_will_set_v5(bus->mosq, bus->status_topic, 7, "offline", 1, true, props);
         if (rc != MOSQ_ERR_SUCCESS) {
             mosquitto_property_free_all(&props);
@@ -340,7 +354,7 @@ void hb_bus_destroy(struct hb_bus *bus)
         return;
     }
     if (bus->connected && bus->status_topic[0]) {
-        mosquitto_property *props = content_type_props(bus->status_topic);
+        mosquitto_property *props = offline_props(bus);
         mosquitto_publish_v5(bus->mosq, NULL, bus->status_topic, 7, "offline", 1, true, props);
         mosquitto_property_free_all(&props);
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 hb_err_t hb_env_str(const char *name, const char *fallback, char *out, size_t cap)
 {
@@ -111,6 +112,22 @@ hb_err_t hb_config_load(struct hb_config *cfg)
                                    sizeof(cfg->mqtt_password)));
     HB_RETURN_ON_ERR(hb_env_secret("HAUSBUS_DATABASE_URL", cfg->database_url,
                                    sizeof(cfg->database_url)));
+    char host[64] = "";
+    if (gethostname(host, sizeof(host)) != 0) {
+        host[0] = '\0';
+    }
+    host[sizeof(host) - 1] = '\0';
+    HB_RETURN_ON_ERR(hb_env_str("HAUSBUS_INSTANCE", host[0] ? host : "1", cfg->instance,
+                                sizeof(cfg->instance)));
+    for (const char *c = cfg->instance; cfg->database_url[0] && *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_' || *c == '.')) {
+            HB_LOGE(0, "HAUSBUS_INSTANCE (or the host name) \"%s\" must be letters, digits,"
+                       " '-', '_' or '.': it goes into MQTT client ids and topics",
+                    cfg->instance);
+            return HB_ERR_INVAL;
+        }
+    }
     if (cfg->database_url[0] && !hb_store_is_postgres(cfg->database_url)) {
         HB_LOGE(0, "HAUSBUS_DATABASE_URL must be a postgresql:// URL (unset: sqlite in"
                    " HAUSBUS_DATA_DIR)");

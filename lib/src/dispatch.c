@@ -144,12 +144,27 @@ static hb_err_t claim_and_handle(const struct hb_component *def, struct hb_ctx *
     if (open_savepoint) {
         HB_RETURN_ON_ERR(hb_store_savepoint(ctx->store));
     }
-    bool fresh = false;
-    hb_err_t rc = hb_store_inbox_claim(ctx->store, ev->id, &fresh);
-    if (rc == HB_OK && fresh) {
-        rc = replay ? replay_requested(def, ctx, ev) : route->handler(ctx, ev, reply);
-    } else if (rc == HB_OK) {
-        HB_LOGD(atoll(ev->subject), "duplicate %s %s ignored", ev->type, ev->id);
+    hb_err_t rc;
+    for (int attempt = 1;; attempt++) {
+        bool fresh = false;
+        rc = hb_store_inbox_claim(ctx->store, ev->id, &fresh);
+        if (rc == HB_OK && fresh) {
+            rc = replay ? replay_requested(def, ctx, ev) : route->handler(ctx, ev, reply);
+        } else if (rc == HB_OK) {
+            HB_LOGD(atoll(ev->subject), "duplicate %s %s ignored", ev->type, ev->id);
+        }
+        /* HB_ERR_BUSY: another replica wrote the same rows at the same time (a unique key
+         * taken, a lock or serialization conflict: PostgreSQL). Undone and run again, it
+         * sees what the other committed, as a redelivery would. */
+        if (rc != HB_ERR_BUSY || !open_savepoint || attempt == HB_CONFLICT_ATTEMPTS) {
+            break;
+        }
+        hb_store_savepoint_rollback(ctx->store);
+        if (reply) {
+            hb_reply_clear(reply);
+        }
+        ctx->error[0] = '\0';
+        HB_LOGI(atoll(ev->subject), "%s met a concurrent change; running it again", ev->type);
     }
     if (!open_savepoint) {
         return rc;

@@ -828,6 +828,8 @@ static void flush_outbox(struct runtime *rt)
     relay_free(&r);
 }
 
+static hb_err_t replica_beat(struct runtime *rt);
+
 static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
 {
     rt->ctx.now_ms = hb_wall_ms();
@@ -851,6 +853,9 @@ static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
         } else {
             hb_store_rollback(rt->ctx.store);
         }
+    }
+    if (rt->cfg.database_url[0]) {
+        replica_beat(rt);
     }
     if (hb_now_ms() - *last_prune_ms > INBOX_PRUNE_INTERVAL_MS) {
         hb_store_run(rt->ctx.store, "DELETE FROM hb_inbox WHERE handled_at < ?",
@@ -893,6 +898,84 @@ static void publish_metrics(struct runtime *rt)
     free(json);
 }
 
+/* The topic filters a component subscribes to: its routes' topics and its replay command;
+ * replicas as one shared subscription per filter, "$share/hausbus-<name>/<topic>", so the
+ * broker hands each message to one of them. */
+struct subscriptions {
+    const char *filters[33];
+    char shared[33][192];
+    char replay_topic[96];
+    size_t n;
+};
+
+static hb_err_t subscriptions_of(const struct hb_component *def, bool replicated,
+                                 struct subscriptions *subs)
+{
+    const size_t cap = sizeof(subs->filters) / sizeof(subs->filters[0]);
+    subs->n = 0;
+    if (def->n_routes + 1 > cap) {
+        HB_LOGE(0, "%zu routes: more than this runtime subscribes to", def->n_routes);
+        return HB_ERR_INVAL;
+    }
+    snprintf(subs->replay_topic, sizeof(subs->replay_topic), HB_TOPIC_PREFIX "cmd/%s/replay",
+             def->name);
+    for (size_t i = 0; i < def->n_routes; i++) {
+        subs->filters[subs->n++] = def->routes[i].topic;
+    }
+    if (def->replay_sql) {
+        subs->filters[subs->n++] = subs->replay_topic;
+    }
+    for (size_t i = 0; replicated && i < subs->n; i++) {
+        int w = snprintf(subs->shared[i], sizeof(subs->shared[i]), "$share/hausbus-%s/%s",
+                         def->name, subs->filters[i]);
+        if (w < 0 || (size_t)w >= sizeof(subs->shared[i])) {
+            return HB_ERR_INVAL;
+        }
+        subs->filters[i] = subs->shared[i];
+    }
+    return HB_OK;
+}
+
+/* The MQTT client id and status name: "hausbus-<name>" and "<name>" for the one process of
+ * a component, "hausbus-<name>-<instance>" and "<name>/<instance>" for a replica. */
+static hb_err_t replica_names(const struct hb_component *def, const struct hb_config *cfg,
+                              bool replicated, char *client_id, size_t id_cap, char *status,
+                              size_t status_cap)
+{
+    int a = replicated ? snprintf(client_id, id_cap, "hausbus-%s-%s", def->name, cfg->instance)
+                       : snprintf(client_id, id_cap, "hausbus-%s", def->name);
+    int b = replicated ? snprintf(status, status_cap, "%s/%s", def->name, cfg->instance)
+                       : snprintf(status, status_cap, "%s", def->name);
+    if (a < 0 || (size_t)a >= id_cap || b < 0 || (size_t)b >= status_cap) {
+        HB_LOGE(0, "instance name too long");
+        return HB_ERR_INVAL;
+    }
+    return HB_OK;
+}
+
+/* A replica not seen for this long is gone: another takes over its outbox rows. Ticks
+ * come every second; a loop stuck longer than this only makes a row go out twice. */
+#define REPLICA_STALE_MS 15000
+
+/* A replica's beat, in a transaction of its own: alive in hb_replicas, and the outbox
+ * rows of replicas gone quiet taken over (the relay then reads from the start). */
+static hb_err_t replica_beat(struct runtime *rt)
+{
+    int64_t adopted = 0;
+    HB_RETURN_ON_ERR(hb_store_begin(rt->ctx.store));
+    hb_err_t rc = hb_store_replica_beat(rt->ctx.store, hb_wall_ms(), REPLICA_STALE_MS, &adopted);
+    if (rc == HB_OK) {
+        rc = hb_store_commit(rt->ctx.store);
+    } else {
+        hb_store_rollback(rt->ctx.store);
+    }
+    if (rc == HB_OK && adopted > 0) {
+        HB_LOGW(0, "took over %lld outbox rows of a replica that stopped", (long long)adopted);
+        rt->outbox_cursor = 0;
+    }
+    return rc;
+}
+
 static hb_err_t open_store(struct runtime *rt)
 {
     /* The data dir holds the heartbeat in either mode; sqlite's file too. */
@@ -908,8 +991,20 @@ static hb_err_t open_store(struct runtime *rt)
     }
     const struct hb_store_options opt = {.sqlite_cache_kb = rt->cfg.sqlite_cache_kb,
                                          .sqlite_wal_kb = rt->cfg.sqlite_wal_kb};
-    return hb_store_open_with(location, rt->def->name, rt->def->migrations,
-                              rt->def->n_migrations, &opt, &rt->ctx.store);
+    HB_RETURN_ON_ERR(hb_store_open_with(location, rt->def->name, rt->def->migrations,
+                                        rt->def->n_migrations, &opt, &rt->ctx.store));
+    hb_err_t rc = HB_OK;
+    if (rt->cfg.database_url[0]) {
+        rc = hb_store_set_writer(rt->ctx.store, rt->cfg.instance);
+        if (rc == HB_OK) {
+            rc = replica_beat(rt); /* registered before it writes a row */
+        }
+    }
+    if (rc != HB_OK) {
+        hb_store_close(rt->ctx.store);
+        rt->ctx.store = NULL;
+    }
+    return rc;
 }
 
 /* The heartbeat path of component name: "<data dir>/<name>.heartbeat". */
@@ -988,6 +1083,17 @@ int hb_component_run_on(const struct hb_component *def, const struct hb_bus_ops 
     }
     hb_metrics_init(&rt.metrics, def->name, hb_wall_ms());
     rt.ctx.cfg = &rt.cfg;
+    if (rt.cfg.database_url[0] && (rt.cfg.commit_batch > 1 || rt.cfg.bus_batch > 1)) {
+        /* Replicas on one database: a transaction holds the rows of one event only, and
+         * events go out one per message. Two replicas' batches lock rows in different
+         * orders and deadlock; a conflict rolled back to its event's savepoint still
+         * holds the batch's earlier locks, so the cycle came back (measured: a second per
+         * round, docs/ARCHITECTURE.md, "Replicas"). */
+        HB_LOGI(0, "database %s: one event per transaction and per message",
+                "shared with replicas");
+        rt.cfg.commit_batch = 1;
+        rt.cfg.bus_batch = 1;
+    }
     if (open_store(&rt) != HB_OK ||
         heartbeat_path(&rt.cfg, def->name, rt.heartbeat, sizeof(rt.heartbeat)) != HB_OK) {
         return 1;
@@ -996,29 +1102,26 @@ int hb_component_run_on(const struct hb_component *def, const struct hb_bus_ops 
         hb_store_close(rt.ctx.store);
         return 1;
     }
-    const char *subs[32];
-    size_t n_subs = 0;
-    char replay_topic[96];
-    snprintf(replay_topic, sizeof(replay_topic), HB_TOPIC_PREFIX "cmd/%s/replay", def->name);
-    if (def->n_routes + 1 > sizeof(subs) / sizeof(subs[0])) {
-        HB_LOGE(0, "%zu routes: more than this runtime subscribes to", def->n_routes);
+    struct subscriptions subs;
+    char client_id[160], status_name[128];
+    bool replicated = rt.cfg.database_url[0] != '\0';
+    if (subscriptions_of(def, replicated, &subs) != HB_OK ||
+        replica_names(def, &rt.cfg, replicated, client_id, sizeof(client_id), status_name,
+                      sizeof(status_name)) != HB_OK) {
         hb_store_close(rt.ctx.store);
         return 1;
     }
-    for (size_t i = 0; i < def->n_routes; i++) {
-        subs[n_subs++] = def->routes[i].topic;
-    }
-    if (def->replay_sql) {
-        subs[n_subs++] = replay_topic;
-    }
-    char client_id[64];
-    snprintf(client_id, sizeof(client_id), "hausbus-%s", def->name);
     struct hb_bus_options opt = {
         .client_id = client_id,
-        .component = def->name,
-        .persistent = true,
-        .subscriptions = subs,
-        .n_subscriptions = n_subs,
+        .component = status_name,
+        /* One process per component (sqlite): a persistent session queues what arrives
+         * while it is away. Replicas share their subscriptions and start clean: a
+         * session of a replica that is gone would hold its share of messages until it
+         * expired (docs/ARCHITECTURE.md, "Replicas"). */
+        .persistent = !replicated,
+        .status_expires = replicated,
+        .subscriptions = subs.filters,
+        .n_subscriptions = subs.n,
         .on_message = on_message,
         .on_published = on_published,
         .on_connected = on_connected,

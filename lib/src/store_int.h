@@ -33,7 +33,7 @@ struct hb_store_backend {
     /* Runs one or more statements without parameters or rows. */
     hb_err_t (*exec)(struct hb_store *st, const char *sql);
     hb_err_t (*select)(struct hb_store *st, const char *sql, const struct hb_param *args,
-                       int n_args, struct hb_rows *rows);
+                       int n_args, enum hb_lock lock, struct hb_rows *rows);
     hb_err_t (*next)(struct hb_rows *rows, bool *row);
     void (*close_rows)(struct hb_rows *rows);
     /* True when the rows' statement writes (INSERT ... RETURNING) and is complete only once
@@ -63,6 +63,7 @@ struct hb_store {
     char component[32];
     int64_t duplicates; /* inbox claims of ids already handled, since open */
     int64_t changes;    /* rows the last hb_store_run changed */
+    char writer[64];    /* outbox rows this store writes and relays: its replica's name */
 };
 
 /* The backends' openers: *engine and st->be set on success, a logged HB_ERR_* otherwise. */

@@ -25,8 +25,9 @@ enum {
 };
 
 struct pg_stmt {
-    char *sql;         /* the key: the text as the caller wrote it */
+    char *sql;         /* the key: the text as the caller wrote it, and its lock */
     size_t len;
+    enum hb_lock lock;
     char name[16];     /* "hb<N>" */
     uint64_t last_use; /* 0: a free slot */
 };
@@ -72,9 +73,24 @@ static void pg_close(struct hb_store *st)
     st->engine = NULL;
 }
 
-/* Logs a failed result (and clears it): HB_ERR_DB. */
+/* A conflict with a concurrent transaction, which running again resolves: a unique key
+ * another replica has just taken (23505), a serialization failure (40001), a deadlock
+ * (40P01), a lock not available (55P03). */
+static bool conflict(const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state && (strcmp(state, "23505") == 0 || strcmp(state, "40001") == 0 ||
+                     strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0);
+}
+
+/* Logs a failed result (and clears it): HB_ERR_BUSY for a conflict, else HB_ERR_DB. */
 static hb_err_t result_fail(PGresult *res, PGconn *conn, const char *what)
 {
+    if (conflict(res)) {
+        HB_LOGD(0, "postgresql %s: %s", what, PQresultErrorMessage(res));
+        PQclear(res);
+        return HB_ERR_BUSY;
+    }
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
     size_t len = strlen(msg);
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
@@ -184,10 +200,12 @@ static bool as_mixed_case(const char *sql, size_t i, size_t *name_at, size_t *na
 /* sql with our placeholders ("?" the next parameter, "?N" the N-th) as PostgreSQL's
  * ("$N") and mixed-case column aliases quoted, outside quoted text; a malloc'ed string,
  * NULL without memory. */
-static char *translate(const char *sql)
+static char *translate(const char *sql, enum hb_lock lock)
 {
+    static const char *const suffix[] = {"", " FOR UPDATE", " FOR UPDATE SKIP LOCKED"};
     size_t len = strlen(sql);
-    char *out = malloc(len * 3 + 1); /* "?" -> "$NN" and name -> "name" at most triple */
+    size_t cap = len * 3 + 32; /* "?" -> "$NN", name -> "name" at most triple; the suffix */
+    char *out = malloc(cap);
     if (!out) {
         return NULL;
     }
@@ -198,7 +216,7 @@ static char *translate(const char *sql)
         char c = sql[i];
         size_t name_at, name_len;
         if (!quote && as_mixed_case(sql, i, &name_at, &name_len)) {
-            o += (size_t)snprintf(out + o, len * 3 + 1 - o, "AS \"%.*s\"", (int)name_len,
+            o += (size_t)snprintf(out + o, cap - o, "AS \"%.*s\"", (int)name_len,
                                   sql + name_at);
             i = name_at + name_len - 1;
         } else if (quote) {
@@ -210,26 +228,26 @@ static char *translate(const char *sql)
         } else if (c == '?' && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
             out[o++] = '$'; /* "?N" -> "$N": the digits follow as they are */
         } else if (c == '?') {
-            o += (size_t)snprintf(out + o, len * 3 + 1 - o, "$%d", ++next);
+            o += (size_t)snprintf(out + o, cap - o, "$%d", ++next);
         } else {
             out[o++] = c;
         }
     }
-    out[o] = '\0';
+    snprintf(out + o, cap - o, "%s", suffix[lock]);
     return out;
 }
 
 /* sql's prepared statement name in *name (prepared now on first use, with the parameter
  * types of this call); NULL when every slot is taken (the caller runs it unprepared). */
 static hb_err_t prepared(struct pg_engine *e, const char *sql, const struct hb_param *args,
-                         int n_args, const char **name)
+                         int n_args, enum hb_lock lock, const char **name)
 {
     size_t len = strlen(sql);
     struct pg_stmt *free_slot = NULL;
     *name = NULL;
     for (size_t i = 0; i < PG_STMT_SLOTS; i++) {
         struct pg_stmt *s = &e->stmts[i];
-        if (s->sql && s->len == len && memcmp(s->sql, sql, len) == 0) {
+        if (s->sql && s->len == len && s->lock == lock && memcmp(s->sql, sql, len) == 0) {
             s->last_use = ++e->clock;
             *name = s->name;
             return HB_OK;
@@ -247,7 +265,7 @@ static hb_err_t prepared(struct pg_engine *e, const char *sql, const struct hb_p
                    : args[i].kind == HB_PARAM_TEXT && args[i].text ? PG_TEXT
                                                                   : 0;
     }
-    char *text = translate(sql);
+    char *text = translate(sql, lock);
     char *key = malloc(len + 1);
     if (!text || !key) {
         free(text);
@@ -265,6 +283,7 @@ static hb_err_t prepared(struct pg_engine *e, const char *sql, const struct hb_p
     memcpy(key, sql, len + 1);
     free_slot->sql = key;
     free_slot->len = len;
+    free_slot->lock = lock;
     free_slot->last_use = ++e->clock;
     *name = free_slot->name;
     return HB_OK;
@@ -272,7 +291,7 @@ static hb_err_t prepared(struct pg_engine *e, const char *sql, const struct hb_p
 
 /* Runs sql with args; *out the result (tuples or command), to PQclear. */
 static hb_err_t execute(struct hb_store *st, const char *sql, const struct hb_param *args,
-                        int n_args, PGresult **out)
+                        int n_args, enum hb_lock lock, PGresult **out)
 {
     struct pg_engine *e = engine(st);
     *out = NULL;
@@ -293,12 +312,12 @@ static hb_err_t execute(struct hb_store *st, const char *sql, const struct hb_pa
     }
     HB_RETURN_ON_ERR(ensure_connected(e));
     const char *name = NULL;
-    HB_RETURN_ON_ERR(prepared(e, sql, args, n_args, &name));
+    HB_RETURN_ON_ERR(prepared(e, sql, args, n_args, lock, &name));
     PGresult *res;
     if (name) {
         res = PQexecPrepared(e->conn, name, n_args, values, NULL, NULL, 0);
     } else {
-        char *text = translate(sql);
+        char *text = translate(sql, lock);
         if (!text) {
             return HB_ERR_NOMEM;
         }
@@ -314,10 +333,10 @@ static hb_err_t execute(struct hb_store *st, const char *sql, const struct hb_pa
 }
 
 static hb_err_t pg_select(struct hb_store *st, const char *sql, const struct hb_param *args,
-                          int n_args, struct hb_rows *rows)
+                          int n_args, enum hb_lock lock, struct hb_rows *rows)
 {
     PGresult *res = NULL;
-    HB_RETURN_ON_ERR(execute(st, sql, args, n_args, &res));
+    HB_RETURN_ON_ERR(execute(st, sql, args, n_args, lock, &res));
     rows->handle = res;
     rows->pos = -1;
     return HB_OK;
@@ -398,7 +417,7 @@ static hb_err_t pg_run(struct hb_store *st, const char *sql, const struct hb_par
                        int n_args, int64_t *changes)
 {
     PGresult *res = NULL;
-    HB_RETURN_ON_ERR(execute(st, sql, args, n_args, &res));
+    HB_RETURN_ON_ERR(execute(st, sql, args, n_args, HB_LOCK_NONE, &res));
     const char *n = PQcmdTuples(res);
     *changes = n && *n ? strtoll(n, NULL, 10) : 0;
     PQclear(res);
@@ -517,9 +536,11 @@ hb_err_t hb_store_pg_open(struct hb_store *st, const char *url,
     }
     char app[64];
     snprintf(app, sizeof(app), "hausbus-%s", st->component);
-    /* Defaults first: what the URL says wins (expand_dbname parses it in place). */
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *values[] = {"10", app, url, NULL};
+    /* Defaults first: what the URL says wins (expand_dbname parses it in place). A lock
+     * wait ends after 10 s (55P03: the event runs again) instead of holding the loop for as
+     * long as another session holds its row. */
+    const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
+    const char *values[] = {"10", app, "-c lock_timeout=10000", url, NULL};
     e->conn = PQconnectdbParams(keys, values, 1);
     if (!e->conn) {
         return HB_ERR_NOMEM;

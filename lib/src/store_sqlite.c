@@ -133,8 +133,9 @@ static hb_err_t prepare_bound(struct sqlite_engine *e, const char *sql,
 }
 
 static hb_err_t sqlite_select(struct hb_store *st, const char *sql, const struct hb_param *args,
-                              int n_args, struct hb_rows *rows)
+                              int n_args, enum hb_lock lock, struct hb_rows *rows)
 {
+    (void)lock; /* the database belongs to this one process: nobody else holds a row */
     sqlite3_stmt *s = NULL;
     HB_RETURN_ON_ERR(prepare_bound(engine(st), sql, args, n_args, &s));
     rows->handle = s;

@@ -399,6 +399,23 @@ class Stack:
         if wait:
             self.wait_healthy()
 
+    def start_replica(self, component, instance, wait=True):
+        """Starts one more replica of component (PostgreSQL runs only), as process
+        "<component>@<instance>" with HAUSBUS_INSTANCE=<instance>; waits until the broker
+        holds its "online" status."""
+        assert component in COMPONENTS and self.postgres, component
+        name = "%s@%s" % (component, instance)
+        p = self.procs.get(name)
+        if p is not None and p.poll() is None:
+            raise AssertionError("%s is already running" % name)
+        self.process_env[name] = {"HAUSBUS_INSTANCE": instance}
+        self._spawn(name, LAUNCHER + VALGRIND + [os.path.join(bin_dir(), "hausbus-" + component)])
+        if wait:
+            topic = "hausbus/v1/status/%s/%s" % (component, instance)
+            with self.subscribe(topic) as sub:
+                sub.wait(lambda ms: [m for m in ms if m["payload"] == "online"], 15.0)
+        return name
+
     def kill(self, name, sig=signal.SIGKILL):
         """Stops one process (SIGKILL by default: no goodbye, the last will fires); a name
         inside the all-in-one stops the whole hausbus process."""
@@ -416,7 +433,9 @@ class Stack:
         SIGTERM, or a sanitizer report (ASan, LeakSanitizer, UBSan) in any log."""
         problems = []
         # Gateway and components first so they can still say goodbye to the broker.
-        order = [n for n in ("gateway",) + COMPONENTS + (ALLINONE,) if n in self.procs] + ["broker"]
+        replicas = sorted(n for n in self.procs if "@" in n)
+        order = (["gateway"] if "gateway" in self.procs else []) + replicas + \
+            [n for n in COMPONENTS + (ALLINONE,) if n in self.procs] + ["broker"]
         for group in (order[:-1], order[-1:]):
             live = [(n, self.procs[n]) for n in group
                     if n in self.procs and self.procs[n].poll() is None]
@@ -453,7 +472,8 @@ class Stack:
 
     def _sanitizer_reports(self):
         found = []
-        for name in ("broker",) + COMPONENTS + ("gateway", ALLINONE):
+        replicas = tuple(sorted(n for n in self.procs if "@" in n))
+        for name in ("broker",) + COMPONENTS + ("gateway", ALLINONE) + replicas:
             path = os.path.join(self.tmp, name + ".log")
             if not os.path.exists(path):
                 continue

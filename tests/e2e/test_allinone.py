@@ -16,7 +16,10 @@ _users = itertools.count(7001)
 # every malloc arena in use (fewer under valgrind, where each costs ~100x the time).
 RSS_ORDERS = 20 if VALGRIND else 300
 # The aim is 8 MiB; the test fails well above it so that only a real regression trips it.
-RSS_LIMIT_KB = 12 * 1024
+# A build with the PostgreSQL store (libpq: what test.sh builds) maps libpq and its
+# Kerberos, LDAP and SASL libraries even when sqlite is used: about 0.5 MiB more than the
+# edge profiles, which build without it.
+RSS_LIMIT_KB = 13 * 1024
 
 
 def _sanitized(exe):

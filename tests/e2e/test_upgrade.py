@@ -2,7 +2,8 @@
 # its data: the databases in tests/files/databases-2c085fd were made by that release's
 # ./run.sh (two products; order 1 DELIVERED, 2 CANCELLED after payment, 3 REJECTED out of
 # stock, 4 SHIPPING; notifications sent for 1 and 4), then stopped cleanly. Each database
-# is recorded at version 1 of lib's part and of its component's, and the saga goes on.
+# is recorded at the newest version of lib's part (2) and of its component's (1), and
+# the saga goes on.
 import glob
 import os
 import shutil
@@ -59,7 +60,7 @@ class UpgradeFromReleaseTest(unittest.TestCase):
                     versions = dict(db.execute("SELECT part, version FROM hb_schema_version"))
                 finally:
                     db.close()
-                self.assertEqual(versions, {"hausbus": 1, name: 1}, name)
+                self.assertEqual(versions, {"hausbus": 2, name: 1}, name)
                 stack.start(name)
             case.wait_order(case.place(1, 1, 1006), "PAID")
 

@@ -70,7 +70,7 @@ static void foreign_topics_and_payloads_are_refused(void **state)
     assert_false(feed(status, "hausbus/v1/evt/order/OrderPlaced", "online"));
     assert_false(feed(status, "hausbus/v1/status/", "online"));
     assert_false(feed(status, "hausbus/v1/status/Order", "online"));
-    assert_false(feed(status, "hausbus/v1/status/a/b", "online"));
+    assert_false(feed(status, "hausbus/v1/status/a/b/c", "online")); /* a/b: a replica */
     assert_false(feed(status, "hausbus/v1/status/x\"y", "online"));
     assert_false(feed(status, "hausbus/v1/status/order", "ONLINE"));
     assert_false(feed(status, "hausbus/v1/status/order", "online\n"));
@@ -98,6 +98,54 @@ static void table_is_bounded(void **state)
     gateway_status_destroy(status);
 }
 
+/* Replicas report as "<component>/<instance>": the component is online while any of them
+ * is, offline once all that reported are offline; a cleared one is forgotten. */
+static void a_component_is_online_while_any_replica_is(void **state)
+{
+    (void)state;
+    struct gateway_status *status = NULL;
+    assert_int_equal(gateway_status_create(&status), HB_OK);
+    assert_true(feed(status, "hausbus/v1/status/order/pod-a", "online"));
+    assert_true(feed(status, "hausbus/v1/status/order/Pod.b_2", "online"));
+    assert_int_equal(gateway_status_of(status, "order"), GATEWAY_PROCESS_ONLINE);
+    assert_true(feed(status, "hausbus/v1/status/order/pod-a", "offline"));
+    assert_int_equal(gateway_status_of(status, "order"), GATEWAY_PROCESS_ONLINE);
+    struct gateway_process_status rows[GATEWAY_STATUS_MAX];
+    size_t n = gateway_status_list(status, rows, GATEWAY_STATUS_MAX);
+    assert_int_equal(n, 7); /* replicas are not rows of their own */
+    assert_string_equal(rows[1].name, "order");
+    assert_int_equal(rows[1].state, GATEWAY_PROCESS_ONLINE);
+    assert_true(feed(status, "hausbus/v1/status/order/Pod.b_2", "offline"));
+    assert_int_equal(gateway_status_of(status, "order"), GATEWAY_PROCESS_OFFLINE);
+    assert_true(gateway_status_on_message(status, "hausbus/v1/status/order/pod-a", "", 0));
+    assert_true(gateway_status_on_message(status, "hausbus/v1/status/order/Pod.b_2", "", 0));
+    assert_int_equal(gateway_status_of(status, "order"), GATEWAY_PROCESS_UNKNOWN);
+    /* bad instance names and deeper topics are refused */
+    assert_false(feed(status, "hausbus/v1/status/order/", "online"));
+    assert_false(feed(status, "hausbus/v1/status/order/a/b", "online"));
+    assert_false(feed(status, "hausbus/v1/status/order/a b", "online"));
+    assert_false(feed(status, "hausbus/v1/status/Order/a", "online"));
+    assert_int_equal(gateway_status_of(status, "order"), GATEWAY_PROCESS_UNKNOWN);
+    gateway_status_destroy(status);
+}
+
+/* The replica table is bounded; when full, a new replica takes an offline one's place. */
+static void replica_table_is_bounded_and_gone_replicas_make_room(void **state)
+{
+    (void)state;
+    struct gateway_status *status = NULL;
+    assert_int_equal(gateway_status_create(&status), HB_OK);
+    char topic[96];
+    for (int i = 0; i < GATEWAY_INSTANCES_MAX; i++) {
+        snprintf(topic, sizeof(topic), "hausbus/v1/status/view/old-%d", i);
+        assert_true(feed(status, topic, i == 0 ? "offline" : "online"));
+    }
+    assert_true(feed(status, "hausbus/v1/status/payment/new", "online")); /* old-0's place */
+    assert_int_equal(gateway_status_of(status, "payment"), GATEWAY_PROCESS_ONLINE);
+    assert_false(feed(status, "hausbus/v1/status/payment/newer", "online")); /* none offline */
+    gateway_status_destroy(status);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -105,6 +153,8 @@ int main(void)
         cmocka_unit_test(online_offline_and_cleared_status),
         cmocka_unit_test(foreign_topics_and_payloads_are_refused),
         cmocka_unit_test(table_is_bounded),
+        cmocka_unit_test(a_component_is_online_while_any_replica_is),
+        cmocka_unit_test(replica_table_is_bounded_and_gone_replicas_make_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,12 +99,14 @@ hb_err_t notification_claim(struct hb_ctx *ctx, struct notification_job *jobs, s
         return HB_OK;
     }
     struct hb_rows rows;
-    HB_RETURN_ON_ERR(hb_store_select(ctx->store,
-                                     "SELECT id, order_id, delivery_id, user_id, text, attempts"
-                                     " FROM notifications WHERE status = 'PENDING'"
-                                     " AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
-                                     " LIMIT ?",
-                                     HB_ARGS(HB_INT(ctx->now_ms), HB_INT(cap)), &rows));
+    /* Replicas claim different messages: one another holds is skipped. */
+    HB_RETURN_ON_ERR(hb_store_select_locked(ctx->store,
+                                            "SELECT id, order_id, delivery_id, user_id, text,"
+                                            " attempts FROM notifications WHERE status ="
+                                            " 'PENDING' AND next_attempt_at <= ?"
+                                            " ORDER BY next_attempt_at, id LIMIT ?",
+                                            HB_ARGS(HB_INT(ctx->now_ms), HB_INT(cap)),
+                                            HB_LOCK_SKIP, &rows));
     bool row = false;
     hb_err_t rc = HB_OK;
     while (*n < cap && (rc = hb_rows_next(&rows, &row)) == HB_OK && row) {

@@ -182,17 +182,19 @@ static void copy_text(char *dst, size_t cap, const char *src)
     hb_strlcpy(dst, src ? src : "", cap);
 }
 
-/* Loads order id into o. HB_ERR_NOT_FOUND when there is no such order. */
+/* Loads order id into o, locked until the transaction ends: two replicas handling two events
+ * of one order at once take turns, the second seeing the first's change. HB_ERR_NOT_FOUND
+ * when there is no such order. */
 static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
 {
     struct hb_rows rows;
     bool found = false;
-    HB_RETURN_ON_ERR(hb_store_select(
+    HB_RETURN_ON_ERR(hb_store_select_locked(
         ctx->store,
         "SELECT amount, delivery_id, delivery_version, version, redrives, cancel_phase,"
         " stock_released, payment_settled, status, reason, delivery_status, product_name,"
         " product_id, qty, user_id FROM orders WHERE id = ?",
-        HB_ARGS(HB_INT(id)), &rows));
+        HB_ARGS(HB_INT(id)), HB_LOCK_WAIT, &rows));
     hb_err_t rc = hb_rows_next(&rows, &found);
     if (rc == HB_OK && !found) {
         rc = HB_ERR_NOT_FOUND;
@@ -685,11 +687,12 @@ hb_err_t order_redrive(struct hb_ctx *ctx)
     int n = 0;
     bool row = false;
     /* The ids are read and the query closed first: the UPDATE below changes the rows it
-     * scans. */
-    HB_RETURN_ON_ERR(hb_store_select(ctx->store,
-                                     "SELECT id FROM orders WHERE next_redrive_at IS NOT NULL"
-                                     " AND next_redrive_at <= ? ORDER BY next_redrive_at LIMIT ?",
-                                     HB_ARGS(HB_INT(ctx->now_ms), HB_INT(REDRIVE_BATCH)), &rows));
+     * scans. Rows another replica holds are left to it (its handler or its own re-drive). */
+    HB_RETURN_ON_ERR(hb_store_select_locked(
+        ctx->store,
+        "SELECT id FROM orders WHERE next_redrive_at IS NOT NULL AND next_redrive_at <= ?"
+        " ORDER BY next_redrive_at LIMIT ?",
+        HB_ARGS(HB_INT(ctx->now_ms), HB_INT(REDRIVE_BATCH)), HB_LOCK_SKIP, &rows));
     hb_err_t rc = HB_OK;
     while (n < REDRIVE_BATCH && (rc = hb_rows_next(&rows, &row)) == HB_OK && row) {
         ids[n++] = hb_rows_int(&rows, 0);

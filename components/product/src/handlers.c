@@ -147,14 +147,20 @@ hb_err_t product_on_order_placed(struct hb_ctx *ctx, const struct hb_event *ev,
                                         HB_ARGS(HB_INT(product_id)), -1, &stock));
     HB_RETURN_ON_ERR(hb_store_query_int(ctx->store, "SELECT price FROM products WHERE id = ?",
                                         HB_ARGS(HB_INT(product_id)), 0, &price));
-    if (stock < 0 || stock < qty) {
+    /* The stock is taken only while it suffices, in the one statement: a replica reserving
+     * the same product at the same moment waits for this row and then sees what is left. */
+    if (stock >= qty) {
+        HB_RETURN_ON_ERR(hb_store_run(ctx->store,
+                                      "UPDATE products SET stock = stock - ?1"
+                                      " WHERE id = ?2 AND stock >= ?1",
+                                      HB_ARGS(HB_INT(qty), HB_INT(product_id))));
+    }
+    if (stock < 0 || stock < qty || hb_store_changes(ctx->store) != 1) {
         const char *reason = stock < 0 ? "unknown_product" : "out_of_stock";
         HB_RETURN_ON_ERR(
             insert_reservation(ctx, order_id, product_id, qty, user_id, 0, "REJECTED", reason));
         return emit_reservation(ctx, order_id, "StockRejected");
     }
-    HB_RETURN_ON_ERR(hb_store_run(ctx->store, "UPDATE products SET stock = stock - ? WHERE id = ?",
-                                  HB_ARGS(HB_INT(qty), HB_INT(product_id))));
     HB_RETURN_ON_ERR(insert_reservation(ctx, order_id, product_id, qty, user_id, price * qty,
                                         "RESERVED", NULL));
     return emit_reservation(ctx, order_id, "StockReserved");

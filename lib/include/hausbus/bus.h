@@ -50,6 +50,9 @@ struct hb_bus_options {
     const char *client_id;   /* unique per process; with persistent, stable across restarts */
     const char *component;   /* status topic hausbus/v1/status/<component>, NULL for none */
     bool persistent;         /* keep the session (and queued QoS 1 messages) while away */
+    /* The retained "offline" status expires (MQTT message expiry): a replica that is gone
+     * for good leaves no status behind for ever. */
+    bool status_expires;
     const char *const *subscriptions; /* topic filters, subscribed at QoS 1 on every connect */
     size_t n_subscriptions;
     /* The last n_feeds of them at QoS 0 instead: feeds whose next message replaces a lost

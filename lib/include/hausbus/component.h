@@ -71,6 +71,9 @@ struct hb_component {
     cJSON *(*metrics)(struct hb_ctx *ctx);
 };
 
+/* Times an event runs when its transaction meets a concurrent replica's (HB_ERR_BUSY). */
+#define HB_CONFLICT_ATTEMPTS 4
+
 /* Records re-announced per replay request: a bound on the burst one restart causes. */
 #define HB_REPLAY_LIMIT 2000
 

@@ -42,6 +42,8 @@ struct hb_config {
     char mqtt_password[256]; /* HAUSBUS_MQTT_PASSWORD, or the first line of HAUSBUS_MQTT_PASSWORD_FILE */
     char database_url[512];  /* HAUSBUS_DATABASE_URL (or the first line of its _FILE): a
                               * postgresql:// URL; "" keeps sqlite in data_dir */
+    char instance[64];       /* HAUSBUS_INSTANCE, else the host name: names this replica
+                              * (client id, status topic, outbox rows) with a database URL */
     char mqtt_cafile[512];   /* HAUSBUS_MQTT_CAFILE: set to talk TLS to the broker */
     char mqtt_certfile[512]; /* HAUSBUS_MQTT_CERTFILE + HAUSBUS_MQTT_KEYFILE: client certificate */
     char mqtt_keyfile[512];

@@ -97,6 +97,16 @@ int64_t hb_store_duplicates(const struct hb_store *st);
  * transaction. Takes ownership of data (NULL means {}), also on failure. */
 hb_err_t hb_store_emit(struct hb_store *st, const char *type, int64_t order_id, cJSON *data);
 
+/* Names the replica this store writes outbox rows for, and relays (hb_store_outbox_each);
+ * "" (the default) for the one process of a component. HB_ERR_INVAL when longer than 63. */
+hb_err_t hb_store_set_writer(struct hb_store *st, const char *writer);
+
+/* In the open transaction (replicas on a shared database): notes this replica alive at
+ * now_ms in hb_replicas, and takes over the outbox rows of replicas not seen for stale_ms
+ * (*adopted: how many), which then relay from here; forgets those replicas. */
+hb_err_t hb_store_replica_beat(struct hb_store *st, int64_t now_ms, int64_t stale_ms,
+                               int64_t *adopted);
+
 /* Adds a raw message to the outbox (dead letters, for instance). */
 hb_err_t hb_store_outbox_put(struct hb_store *st, const char *topic, const char *payload);
 
@@ -166,6 +176,21 @@ struct hb_rows {
  * hb_rows_close. HB_ERR_DB (logged) when it cannot run; rows needs no close then. */
 hb_err_t hb_store_select(struct hb_store *st, const char *sql, const struct hb_param *args,
                          int n_args, struct hb_rows *rows);
+
+/* How hb_store_select_locked treats rows another replica's transaction holds. */
+enum hb_lock {
+    HB_LOCK_NONE, /* reads them as hb_store_select */
+    HB_LOCK_WAIT, /* locks the rows read, waiting for one another holds (FOR UPDATE) */
+    HB_LOCK_SKIP, /* locks the rows read, leaving out those another holds (timers, queues:
+                   * FOR UPDATE SKIP LOCKED, so replicas take different rows) */
+};
+
+/* As hb_store_select, with the rows read locked against other replicas until the open
+ * transaction ends. On sqlite, whose one process owns the database, the same as
+ * hb_store_select. */
+hb_err_t hb_store_select_locked(struct hb_store *st, const char *sql,
+                                const struct hb_param *args, int n_args, enum hb_lock lock,
+                                struct hb_rows *rows);
 
 /* Moves to the next row: *row is false after the last. HB_ERR_DB (logged) on failure. */
 hb_err_t hb_rows_next(struct hb_rows *rows, bool *row);
