@@ -90,6 +90,9 @@ HAUSBUS_MQTT_PASSWORD_FILE: "/etc/hausbus/mqtt/password"
 HAUSBUS_KAKAO_URL: {{ $v.kakao.url | quote }}
 HAUSBUS_KAKAO_TOKEN_FILE: {{ printf "/etc/hausbus/kakao/%s" $v.kakao.secretKey | quote }}
 {{- end }}
+{{- if and (ne .name "gateway") (include "hausbus.sharedStore" .root) }}
+HAUSBUS_DATABASE_URL_FILE: {{ printf "/etc/hausbus/database/%s" $v.database.secretKey | quote }}
+{{- end }}
 {{- if and (eq .name "notification") $v.kakao.orderUrlBase }}
 HAUSBUS_ORDER_URL_BASE: {{ $v.kakao.orderUrlBase | quote }}
 {{- end }}
@@ -248,6 +251,11 @@ Call with (dict "root" $ "name" secret name "key" key "length" n); base64-encode
 password and nobody else's; the notification component with kakao.url its KakaoTalk
 token. Call with (dict "root" $ "name" ...). */}}
 {{- define "hausbus.mqttPasswordMount" -}}
+{{- if and (ne .name "gateway") (include "hausbus.sharedStore" .root) }}
+- name: database-url
+  mountPath: /etc/hausbus/database
+  readOnly: true
+{{- end }}
 {{- if .root.Values.mosquitto.auth.enabled }}
 - name: mqtt-password
   mountPath: /etc/hausbus/mqtt
@@ -260,6 +268,15 @@ token. Call with (dict "root" $ "name" ...). */}}
 {{- end }}
 {{- end }}
 {{- define "hausbus.mqttPasswordVolume" -}}
+{{- if and (ne .name "gateway") (include "hausbus.sharedStore" .root) }}
+- name: database-url
+  secret:
+    secretName: {{ include "hausbus.databaseSecretName" .root }}
+    defaultMode: 0440
+    items:
+      - key: {{ .root.Values.database.secretKey }}
+        path: {{ .root.Values.database.secretKey }}
+{{- end }}
 {{- if .root.Values.mosquitto.auth.enabled }}
 - name: mqtt-password
   secret:
@@ -278,4 +295,16 @@ token. Call with (dict "root" $ "name" ...). */}}
       - key: {{ .root.Values.kakao.secretKey }}
         path: {{ .root.Values.kakao.secretKey }}
 {{- end }}
+{{- end }}
+
+{{/* "true" when the components share a PostgreSQL database (database.url or
+database.existingSecret): Deployments of replicas instead of one StatefulSet each. */}}
+{{- define "hausbus.sharedStore" -}}
+{{- if or .Values.database.url .Values.database.existingSecret }}true{{ end }}
+{{- end }}
+
+{{/* The Secret with the database URL: database.existingSecret, else the one the chart
+makes from database.url (secrets.yaml). */}}
+{{- define "hausbus.databaseSecretName" -}}
+{{- .Values.database.existingSecret | default (include "hausbus.workloadName" (dict "root" . "name" "database")) }}
 {{- end }}
