@@ -66,6 +66,7 @@ struct runtime {
     struct hb_bus *bus;
     const struct hb_bus_ops *bus_ops;
     int64_t outbox_cursor; /* highest outbox row handed to the client since (re)connect */
+    bool dropped;          /* a message was dropped since: no transaction could begin */
     struct inflight inflight[OUTBOX_INFLIGHT_MAX];
     size_t n_inflight;
     int64_t acked[OUTBOX_INFLIGHT_MAX]; /* row ids; a row may be here twice, after a resend */
@@ -518,6 +519,8 @@ static void apply_batch(struct runtime *rt, const struct hb_message *msg)
     queue_reply_text(rt, msg, finish_replies(msg, &replies), (size_t)n_items);
 }
 
+static void request_replays(struct runtime *rt);
+
 static void on_message(void *arg, const struct hb_message *msg)
 {
     struct runtime *rt = arg;
@@ -525,9 +528,16 @@ static void on_message(void *arg, const struct hb_message *msg)
     if (!rt->in_batch) {
         if (hb_store_begin(rt->ctx.store) != HB_OK) {
             HB_LOGE(0, "cannot begin a transaction; message from %s dropped", msg->topic);
+            rt->dropped = true;
             return;
         }
         rt->in_batch = true;
+        if (rt->dropped) {
+            /* The database is back (PostgreSQL restarted): the owners of what was dropped
+             * meanwhile announce it again, as after a broker reconnect. */
+            rt->dropped = false;
+            request_replays(rt);
+        }
     }
     if (hb_message_is_batch(msg)) {
         apply_batch(rt, msg);
@@ -953,17 +963,13 @@ static hb_err_t replica_names(const struct hb_component *def, const struct hb_co
     return HB_OK;
 }
 
-/* A replica not seen for this long is gone: another takes over its outbox rows. Ticks
- * come every second; a loop stuck longer than this only makes a row go out twice. */
-#define REPLICA_STALE_MS 15000
-
 /* A replica's beat, in a transaction of its own: alive in hb_replicas, and the outbox
  * rows of replicas gone quiet taken over (the relay then reads from the start). */
 static hb_err_t replica_beat(struct runtime *rt)
 {
     int64_t adopted = 0;
     HB_RETURN_ON_ERR(hb_store_begin(rt->ctx.store));
-    hb_err_t rc = hb_store_replica_beat(rt->ctx.store, hb_wall_ms(), REPLICA_STALE_MS, &adopted);
+    hb_err_t rc = hb_store_replica_beat(rt->ctx.store, hb_wall_ms(), HB_REPLICA_STALE_MS, &adopted);
     if (rc == HB_OK) {
         rc = hb_store_commit(rt->ctx.store);
     } else {
@@ -996,8 +1002,11 @@ static hb_err_t open_store(struct runtime *rt)
     hb_err_t rc = HB_OK;
     if (rt->cfg.database_url[0]) {
         rc = hb_store_set_writer(rt->ctx.store, rt->cfg.instance);
-        if (rc == HB_OK) {
-            rc = replica_beat(rt); /* registered before it writes a row */
+        /* Alive before it writes a row; a failed beat (a deadlock with a replica taking
+         * over rows at the same moment) is tried again every tick. */
+        if (rc == HB_OK && replica_beat(rt) != HB_OK) {
+            HB_LOGW(0, "replica %s not yet noted alive; the next tick tries again",
+                    rt->cfg.instance);
         }
     }
     if (rc != HB_OK) {

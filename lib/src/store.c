@@ -37,7 +37,8 @@ static const struct hb_migration base_migrations[] = {
     /* 2: replicas share one outbox; each relays the rows it wrote (the order it committed
      * them in is its own ids' order) and takes over those of a replica that stopped
      * beating in hb_replicas (hb_store_replica_beat). One process (sqlite) writes ''. */
-    {.sqlite = "ALTER TABLE hb_outbox ADD COLUMN writer TEXT NOT NULL DEFAULT '';",
+    {.sqlite = "ALTER TABLE hb_outbox ADD COLUMN writer TEXT NOT NULL DEFAULT '';"
+               "CREATE TABLE hb_replicas(instance TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL);",
      .postgres = "ALTER TABLE hb_outbox ADD COLUMN writer TEXT NOT NULL DEFAULT '';"
                  "CREATE INDEX hb_outbox_by_writer ON hb_outbox(writer, id);"
                  "CREATE TABLE hb_replicas(instance TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL);"},
@@ -228,6 +229,11 @@ hb_err_t hb_store_outbox_put(struct hb_store *st, const char *topic, const char 
                         HB_ARGS(HB_TEXT(topic), HB_TEXT(payload), HB_TEXT(st->writer)));
 }
 
+const char *hb_store_writer(const struct hb_store *st)
+{
+    return st->writer;
+}
+
 hb_err_t hb_store_set_writer(struct hb_store *st, const char *writer)
 {
     if (strlen(writer) >= sizeof(st->writer)) {
@@ -246,9 +252,9 @@ hb_err_t hb_store_replica_beat(struct hb_store *st, int64_t now_ms, int64_t stal
                                   " ON CONFLICT(instance) DO UPDATE SET seen_ms = ?2",
                                   HB_ARGS(HB_TEXT(st->writer), HB_INT(now_ms))));
     HB_RETURN_ON_ERR(hb_store_run(st,
-                                  "UPDATE hb_outbox SET writer = ?1 WHERE writer IN"
-                                  " (SELECT instance FROM hb_replicas WHERE seen_ms < ?2"
-                                  " AND instance <> ?1)",
+                                  "UPDATE hb_outbox SET writer = ?1 WHERE writer <> ?1 AND"
+                                  " writer NOT IN (SELECT instance FROM hb_replicas"
+                                  " WHERE seen_ms >= ?2)",
                                   HB_ARGS(HB_TEXT(st->writer), HB_INT(now_ms - stale_ms))));
     *adopted = st->changes;
     return hb_store_run(st, "DELETE FROM hb_replicas WHERE seen_ms < ?",

@@ -137,13 +137,6 @@ static hb_err_t ensure_connected(struct pg_engine *e)
         return HB_ERR_DB;
     }
     e->lost = false;
-    char sql[96];
-    snprintf(sql, sizeof(sql), "SET search_path TO \"%s\"", e->schema);
-    PGresult *res = PQexec(e->conn, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        return result_fail(res, e->conn, "search_path");
-    }
-    PQclear(res);
     HB_LOGW(0, "postgresql: connected again");
     return HB_OK;
 }
@@ -170,8 +163,8 @@ static bool ident_char(char c)
            c == '_';
 }
 
-/* At sql + i, "AS <name>" outside quotes with a capital in the name (a JSON name such as
- * productName): *name_at and *name_len are set. PostgreSQL folds an unquoted name to
+/* At sql + i, "AS <name>" outside quotes with small and capital letters in the name (a
+ * JSON name such as productName): *name_at and *name_len are set. PostgreSQL folds an unquoted name to
  * lower case, sqlite keeps it as written; quoting it keeps it in both. */
 static bool as_mixed_case(const char *sql, size_t i, size_t *name_at, size_t *name_len)
 {
@@ -187,14 +180,16 @@ static bool as_mixed_case(const char *sql, size_t i, size_t *name_at, size_t *na
         at++;
     }
     size_t end = at;
-    bool capital = false;
+    bool capital = false, small = false;
     while (ident_char(sql[end])) {
         capital = capital || (sql[end] >= 'A' && sql[end] <= 'Z');
+        small = small || (sql[end] >= 'a' && sql[end] <= 'z');
         end++;
     }
     *name_at = at;
     *name_len = end - at;
-    return capital && end > at;
+    /* Both cases: a JSON name (productName); CAST(x AS BIGINT) keeps its type name. */
+    return capital && small && end > at;
 }
 
 /* sql with our placeholders ("?" the next parameter, "?N" the N-th) as PostgreSQL's
@@ -204,7 +199,9 @@ static char *translate(const char *sql, enum hb_lock lock)
 {
     static const char *const suffix[] = {"", " FOR UPDATE", " FOR UPDATE SKIP LOCKED"};
     size_t len = strlen(sql);
-    size_t cap = len * 3 + 32; /* "?" -> "$NN", name -> "name" at most triple; the suffix */
+    /* Each byte of sql becomes at most 12 ("?" -> "$" and up to 11 digits; an alias gains
+     * two quotes), then the suffix. */
+    size_t cap = len * 12 + 32;
     char *out = malloc(cap);
     if (!out) {
         return NULL;
@@ -227,6 +224,8 @@ static char *translate(const char *sql, enum hb_lock lock)
             out[o++] = c;
         } else if (c == '?' && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
             out[o++] = '$'; /* "?N" -> "$N": the digits follow as they are */
+            int n = atoi(sql + i + 1);
+            next = n > next ? n : next; /* as sqlite numbers a "?" after it: N + 1 */
         } else if (c == '?') {
             o += (size_t)snprintf(out + o, cap - o, "$%d", ++next);
         } else {
@@ -235,6 +234,17 @@ static char *translate(const char *sql, enum hb_lock lock)
     }
     snprintf(out + o, cap - o, "%s", suffix[lock]);
     return out;
+}
+
+/* The parameters' types as PostgreSQL is told them: int8, text, or for a NULL left to
+ * PostgreSQL (0), so an integer compared in a CASE is never taken for an int4. */
+static void param_types(const struct hb_param *args, int n_args, Oid *types)
+{
+    for (int i = 0; i < n_args; i++) {
+        types[i] = args[i].kind == HB_PARAM_INT                  ? PG_INT8
+                   : args[i].kind == HB_PARAM_TEXT && args[i].text ? PG_TEXT
+                                                                  : 0;
+    }
 }
 
 /* sql's prepared statement name in *name (prepared now on first use, with the parameter
@@ -260,11 +270,7 @@ static hb_err_t prepared(struct pg_engine *e, const char *sql, const struct hb_p
         return HB_OK;
     }
     Oid types[PG_PARAMS_MAX];
-    for (int i = 0; i < n_args; i++) {
-        types[i] = args[i].kind == HB_PARAM_INT ? PG_INT8
-                   : args[i].kind == HB_PARAM_TEXT && args[i].text ? PG_TEXT
-                                                                  : 0;
-    }
+    param_types(args, n_args, types);
     char *text = translate(sql, lock);
     char *key = malloc(len + 1);
     if (!text || !key) {
@@ -321,7 +327,9 @@ static hb_err_t execute(struct hb_store *st, const char *sql, const struct hb_pa
         if (!text) {
             return HB_ERR_NOMEM;
         }
-        res = PQexecParams(e->conn, text, n_args, NULL, values, NULL, NULL, 0);
+        Oid types[PG_PARAMS_MAX];
+        param_types(args, n_args, types);
+        res = PQexecParams(e->conn, text, n_args, types, values, NULL, NULL, 0);
         free(text);
     }
     ExecStatusType status = PQresultStatus(res);
@@ -534,13 +542,15 @@ hb_err_t hb_store_pg_open(struct hb_store *st, const char *url,
     if (n < 0 || (size_t)n >= sizeof(e->schema)) {
         return HB_ERR_INVAL;
     }
-    char app[64];
+    char app[64], options[128];
     snprintf(app, sizeof(app), "hausbus-%s", st->component);
+    snprintf(options, sizeof(options), "-c lock_timeout=10000 -c search_path=%s", e->schema);
     /* Defaults first: what the URL says wins (expand_dbname parses it in place). A lock
      * wait ends after 10 s (55P03: the event runs again) instead of holding the loop for as
-     * long as another session holds its row. */
+     * long as another session holds its row. The search path is a connection option, so a
+     * reconnect (PQreset) has it too. */
     const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
-    const char *values[] = {"10", app, "-c lock_timeout=10000", url, NULL};
+    const char *values[] = {"10", app, options, url, NULL};
     e->conn = PQconnectdbParams(keys, values, 1);
     if (!e->conn) {
         return HB_ERR_NOMEM;

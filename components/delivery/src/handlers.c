@@ -72,7 +72,10 @@ static hb_err_t delivery_status(struct hb_ctx *ctx, const char *sql, int64_t val
                                 int64_t *order_id, char *status, size_t cap)
 {
     struct hb_rows rows;
-    HB_RETURN_ON_ERR(hb_store_select(ctx->store, sql, HB_ARGS(HB_INT(value)), &rows));
+    /* Locked: a start and a cancel of one delivery on two replicas take turns, the second
+     * deciding on what the first wrote. */
+    HB_RETURN_ON_ERR(
+        hb_store_select_locked(ctx->store, sql, HB_ARGS(HB_INT(value)), HB_LOCK_WAIT, &rows));
     bool row = false;
     hb_err_t rc = hb_rows_next(&rows, &row);
     *order_id = row ? hb_rows_int(&rows, 0) : 0;

@@ -31,6 +31,9 @@ static const struct hb_migration notification_migrations[] = {
     "CREATE INDEX IF NOT EXISTS notifications_by_change ON notifications(updated_at);"
     "CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications(user_id);"
     "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(status, next_attempt_at);"},
+    /* 2: which replica claimed a message it is sending (notification_recover). */
+    {.sqlite = "ALTER TABLE notifications ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';",
+     .postgres = "ALTER TABLE notifications ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';"},
 };
 
 /* A notification's fields as JSON names (hb_store_query_object builds the JSON). */
@@ -123,9 +126,11 @@ hb_err_t notification_claim(struct hb_ctx *ctx, struct notification_job *jobs, s
     for (size_t i = 0; i < *n; i++) {
         HB_RETURN_ON_ERR(hb_store_run(ctx->store,
                                       "UPDATE notifications SET status = 'SENDING',"
-                                      " attempts = ?, next_attempt_at = NULL, updated_at = ?"
-                                      " WHERE id = ?",
-                                      HB_ARGS(HB_INT(jobs[i].attempts), HB_INT(ctx->now_ms), HB_INT(jobs[i].id))));
+                                      " attempts = ?, next_attempt_at = NULL, updated_at = ?,"
+                                      " claimed_by = ? WHERE id = ?",
+                                      HB_ARGS(HB_INT(jobs[i].attempts), HB_INT(ctx->now_ms),
+                                              HB_TEXT(hb_store_writer(ctx->store)),
+                                              HB_INT(jobs[i].id))));
     }
     return HB_OK;
 }
@@ -178,8 +183,14 @@ hb_err_t notification_recover(struct hb_ctx *ctx)
 {
     for (;;) {
         int64_t id = 0;
+        /* Its own claims, and those of replicas no longer alive: another replica's live
+         * claim is still being sent (sqlite: one process, every claim is its own). */
         HB_RETURN_ON_ERR(hb_store_query_int(
-            ctx->store, "SELECT id FROM notifications WHERE status = 'SENDING' LIMIT 1", NULL, 0,
+            ctx->store,
+            "SELECT id FROM notifications WHERE status = 'SENDING' AND (claimed_by = ? OR"
+            " claimed_by NOT IN (SELECT instance FROM hb_replicas WHERE seen_ms >= ?)) LIMIT 1",
+            HB_ARGS(HB_TEXT(hb_store_writer(ctx->store)),
+                    HB_INT(ctx->now_ms - HB_REPLICA_STALE_MS)),
             0, &id));
         if (id == 0) {
             return HB_OK;

@@ -182,10 +182,11 @@ static void copy_text(char *dst, size_t cap, const char *src)
     hb_strlcpy(dst, src ? src : "", cap);
 }
 
-/* Loads order id into o, locked until the transaction ends: two replicas handling two events
- * of one order at once take turns, the second seeing the first's change. HB_ERR_NOT_FOUND
- * when there is no such order. */
-static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
+/* Loads order id into o; with HB_LOCK_WAIT locked until the transaction ends: two replicas
+ * handling two events of one order at once take turns, the second seeing the first's
+ * change. HB_ERR_NOT_FOUND when there is no such order. */
+static hb_err_t order_load_as(struct hb_ctx *ctx, int64_t id, enum hb_lock lock,
+                              struct order *o)
 {
     struct hb_rows rows;
     bool found = false;
@@ -194,7 +195,7 @@ static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
         "SELECT amount, delivery_id, delivery_version, version, redrives, cancel_phase,"
         " stock_released, payment_settled, status, reason, delivery_status, product_name,"
         " product_id, qty, user_id FROM orders WHERE id = ?",
-        HB_ARGS(HB_INT(id)), HB_LOCK_WAIT, &rows));
+        HB_ARGS(HB_INT(id)), lock, &rows));
     hb_err_t rc = hb_rows_next(&rows, &found);
     if (rc == HB_OK && !found) {
         rc = HB_ERR_NOT_FOUND;
@@ -221,6 +222,12 @@ static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
     }
     hb_rows_close(&rows);
     return rc;
+}
+
+/* order_load_as, locked: what a handler that changes the order reads. */
+static hb_err_t order_load(struct hb_ctx *ctx, int64_t id, struct order *o)
+{
+    return order_load_as(ctx, id, HB_LOCK_WAIT, o);
 }
 
 /* The bucket of a step latency of d ms: the first bound of saga_latency_le_ms that d is
@@ -720,7 +727,9 @@ hb_err_t order_redrive(struct hb_ctx *ctx)
 hb_err_t order_announce(struct hb_ctx *ctx, const struct hb_rows *row)
 {
     struct order o;
-    HB_RETURN_ON_ERR(order_load(ctx, hb_rows_int(row, 0), &o));
+    /* Unlocked: a replay announces up to HB_REPLAY_LIMIT orders in one transaction, and
+     * holding them all would stall every replica's handlers on them. */
+    HB_RETURN_ON_ERR(order_load_as(ctx, hb_rows_int(row, 0), HB_LOCK_NONE, &o));
     return emit_snapshot(ctx, &o, announce_event(&o));
 }
 

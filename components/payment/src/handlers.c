@@ -45,6 +45,10 @@ static const struct hb_migration payment_migrations[] = {
     "CREATE INDEX IF NOT EXISTS payments_by_change ON payments(updated_at);"
     "CREATE TABLE IF NOT EXISTS voided_orders(order_id BIGINT PRIMARY KEY, user_id BIGINT,"
     "  updated_at BIGINT NOT NULL);"},
+    /* 2: one row per order the payment component decides on, locked by each decision
+     * (payment_status). */
+    {.sqlite = "CREATE TABLE payment_orders(order_id INTEGER PRIMARY KEY);",
+     .postgres = "CREATE TABLE payment_orders(order_id BIGINT PRIMARY KEY);"},
 };
 
 /* A payment's fields as JSON names (hb_store_query_object builds the JSON). */
@@ -74,12 +78,20 @@ static hb_err_t emit_voided(struct hb_ctx *ctx, int64_t order_id, int64_t user_i
     return hb_store_emit(ctx->store, "PaymentVoided", order_id, data);
 }
 
-/* The payment status of order_id ("" when none, "VOIDED" when voided). */
+/* The payment status of order_id ("" when none, "VOIDED" when voided), read under the
+ * order's row in payment_orders: a charge (StockReserved) and a void (OrderWithdrawn) of one
+ * order on two replicas take turns there, so one never decides on a status the other is
+ * about to change (a charge kept after the void, never refunded). */
 static hb_err_t payment_status(struct hb_ctx *ctx, int64_t order_id, char *status, size_t cap)
 {
+    HB_RETURN_ON_ERR(hb_store_run(ctx->store,
+                                  "INSERT INTO payment_orders(order_id) VALUES(?) ON CONFLICT"
+                                  "(order_id) DO UPDATE SET order_id = excluded.order_id",
+                                  HB_ARGS(HB_INT(order_id))));
     return hb_store_query_text(ctx->store,
                                "SELECT status FROM payments WHERE order_id = ?1 UNION ALL"
-                               " SELECT 'VOIDED' FROM voided_orders WHERE order_id = ?1", HB_ARGS(HB_INT(order_id)), status, cap);
+                               " SELECT 'VOIDED' FROM voided_orders WHERE order_id = ?1",
+                               HB_ARGS(HB_INT(order_id)), status, cap);
 }
 
 static const char *event_for(const char *status)

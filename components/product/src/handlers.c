@@ -182,16 +182,21 @@ hb_err_t product_on_order_released(struct hb_ctx *ctx, const struct hb_event *ev
         return HB_OK; /* product itself rejected it: nothing held, order knows */
     }
     if (strcmp(status, "RESERVED") == 0) {
-        HB_RETURN_ON_ERR(hb_store_run(ctx->store,
-                                      "UPDATE products SET stock = stock +"
-                                      " (SELECT qty FROM reservations WHERE order_id = ?1)"
-                                      " WHERE id = (SELECT product_id FROM reservations"
-                                      " WHERE order_id = ?1)",
-                                      HB_ARGS(HB_INT(order_id))));
+        /* The status moves first, and only from RESERVED: a replica releasing the same
+         * order at the same moment waits for this row, then changes nothing, and so gives
+         * back no stock a second time. */
         HB_RETURN_ON_ERR(hb_store_run(ctx->store,
                                       "UPDATE reservations SET status = 'RELEASED',"
-                                      " updated_at = ? WHERE order_id = ?",
+                                      " updated_at = ? WHERE order_id = ? AND status = 'RESERVED'",
                                       HB_ARGS(HB_INT(ctx->now_ms), HB_INT(order_id))));
+        if (hb_store_changes(ctx->store) == 1) {
+            HB_RETURN_ON_ERR(hb_store_run(ctx->store,
+                                          "UPDATE products SET stock = stock +"
+                                          " (SELECT qty FROM reservations WHERE order_id = ?1)"
+                                          " WHERE id = (SELECT product_id FROM reservations"
+                                          " WHERE order_id = ?1)",
+                                          HB_ARGS(HB_INT(order_id))));
+        }
     } else if (status[0] == '\0') {
         HB_RETURN_ON_ERR(insert_reservation(ctx, order_id, product_id, 0, user_id, 0,
                                             "WITHDRAWN", "withdrawn_before_reserved"));

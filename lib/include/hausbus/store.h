@@ -97,6 +97,13 @@ int64_t hb_store_duplicates(const struct hb_store *st);
  * transaction. Takes ownership of data (NULL means {}), also on failure. */
 hb_err_t hb_store_emit(struct hb_store *st, const char *type, int64_t order_id, cJSON *data);
 
+/* A replica not seen in hb_replicas for this long (ms) is gone: its outbox rows and claims
+ * are taken over. Replicas beat every second. */
+#define HB_REPLICA_STALE_MS 15000
+
+/* The replica name given to hb_store_set_writer ("" by default). Can't fail. */
+const char *hb_store_writer(const struct hb_store *st);
+
 /* Names the replica this store writes outbox rows for, and relays (hb_store_outbox_each);
  * "" (the default) for the one process of a component. HB_ERR_INVAL when longer than 63. */
 hb_err_t hb_store_set_writer(struct hb_store *st, const char *writer);
