@@ -682,6 +682,28 @@ class StackTestCase(unittest.TestCase):
         self.assertEqual(headers.get("location"), "/orders/%d" % order["id"])
         return order["id"]
 
+    def place_during(self, product_id, user_id, action, limit=300, pause=0.005):
+        """Places orders of qty 1 one after another while action() runs (a chaos step);
+        returns the ids of those accepted (202), at most limit."""
+        ids = []
+        stop = threading.Event()
+
+        def place():
+            while not stop.is_set() and len(ids) < limit:
+                status, _, order = self.stack.request(
+                    "POST", "/orders", {"productId": product_id, "qty": 1, "userId": user_id})
+                if status == 202:
+                    ids.append(order["id"])
+                time.sleep(pause)
+        placer = threading.Thread(target=place)
+        placer.start()
+        try:
+            action()
+        finally:
+            stop.set()
+            placer.join(30)
+        return ids
+
     def create_product(self, name, stock, price):
         status, headers, product = self.stack.request(
             "POST", "/products", {"productName": name, "stock": stock, "price": price})

@@ -2,7 +2,6 @@
 # own, nothing committed is lost, and orders placed before, during and after the outage
 # all end PAID with the stock counted once each. PostgreSQL only: sqlite is a file inside
 # each component, which has no server to lose.
-import threading
 import time
 import unittest
 
@@ -19,28 +18,13 @@ class DatabaseRestartTest(StackTestCase):
             self.wait_order(order_id, "PAID")
 
         # Orders keep coming while the server is killed and restarted.
-        during = []
-        stop = threading.Event()
-
-        def place_more():
-            while not stop.is_set() and len(during) < 200:
-                status, _, order = self.stack.request(
-                    "POST", "/orders", {"productId": product, "qty": 1, "userId": 5002})
-                if status == 202:
-                    during.append(order["id"])
-                time.sleep(0.01)
-
-        placer = threading.Thread(target=place_more)
-        placer.start()
-        try:
+        def restart():
             time.sleep(0.3)
             self.stack.postgres.kill()
             time.sleep(1.0)
             self.stack.postgres.start()
             time.sleep(0.5)
-        finally:
-            stop.set()
-            placer.join(30)
+        during = self.place_during(product, 5002, restart, limit=200, pause=0.01)
 
         after = [self.place(product, 1, 5003) for _ in range(10)]
         everyone = before + during + after

@@ -3,7 +3,6 @@
 # replicas get two events of one order at once, when replicas are killed -9 under load
 # (their in-flight messages lost with them), and when the database restarts. PostgreSQL
 # only (label e2e-pg): sqlite belongs to one process.
-import threading
 import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
@@ -87,19 +86,8 @@ class ReplicasTest(StackTestCase):
 
     def test_kill_9_of_replicas_and_a_database_restart_under_load(self):
         product = self.create_product("Bed Malm", 10000, 300)
-        ids = []
-        stop = threading.Event()
 
-        def load():
-            while not stop.is_set() and len(ids) < 300:
-                status, _, order = self.stack.request(
-                    "POST", "/orders", {"productId": product, "qty": 1, "userId": 6003})
-                if status == 202:
-                    ids.append(order["id"])
-                time.sleep(0.005)
-        placer = threading.Thread(target=load)
-        placer.start()
-        try:
+        def chaos():
             time.sleep(0.5)
             for component in COMPONENTS:  # one replica of each dies mid-work...
                 self.stack.kill("%s@r2" % component)
@@ -110,9 +98,7 @@ class ReplicasTest(StackTestCase):
             time.sleep(1.0)
             for component in COMPONENTS:  # a new replica takes the dead one's place
                 self.stack.start_replica(component, "r4")
-        finally:
-            stop.set()
-            placer.join(30)
+        ids = self.place_during(product, 6003, chaos)
         self.assertGreater(len(ids), 50)
         statuses = self.settled(ids, timeout=90)
         self.assertEqual(set(statuses.values()), {"PAID"})
