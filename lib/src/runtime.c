@@ -1140,8 +1140,13 @@ int hb_component_run_on(const struct hb_component *def, const struct hb_bus_ops 
         hb_store_close(rt.ctx.store);
         return 1;
     }
-    HB_LOGI(0, "started, data in %s/%s.db, broker %s:%d", rt.cfg.data_dir, def->name,
-            rt.cfg.mqtt_host, rt.cfg.mqtt_port);
+    if (replicated) { /* never the URL: it holds the password */
+        HB_LOGI(0, "started, data in PostgreSQL, broker %s:%d as %s", rt.cfg.mqtt_host,
+                rt.cfg.mqtt_port, client_id);
+    } else {
+        HB_LOGI(0, "started, data in %s/%s.db, broker %s:%d", rt.cfg.data_dir, def->name,
+                rt.cfg.mqtt_host, rt.cfg.mqtt_port);
+    }
     rt.watchdog = hb_sdnotify_watchdog_interval_ms() > 0;
     int64_t next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
     int64_t last_prune_ms = 0;
