@@ -597,6 +597,36 @@ static hb_err_t put_replay_request(struct runtime *rt, const char *owner, int64_
  * little before the last message we handled. libmosquitto acknowledges a message before
  * we commit it, and a broker killed between two autosaves forgets what it queued for us:
  * after either, this is how the lost events come back. */
+/* The components whose events def consumes (not itself), each once: at most
+ * REPLAY_OWNERS_MAX. Returns how many are in owners. */
+static size_t consumed_owners(const struct hb_component *def,
+                              char owners[REPLAY_OWNERS_MAX][32])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < def->n_routes; i++) {
+        char owner[32];
+        if (!event_owner(def->routes[i].topic, owner, sizeof(owner)) ||
+            strcmp(owner, def->name) == 0) {
+            continue;
+        }
+        bool seen = false;
+        for (size_t k = 0; k < n; k++) {
+            seen = seen || strcmp(owners[k], owner) == 0;
+        }
+        if (!seen && n < REPLAY_OWNERS_MAX) {
+            snprintf(owners[n++], sizeof(owners[0]), "%s", owner);
+        }
+    }
+    return n;
+}
+
+/* The replay request for owner that covers its events from event_ms (its clock) on. */
+static hb_err_t replay_from(struct runtime *rt, const char *owner, int64_t event_ms)
+{
+    int64_t since_ms = event_ms > 0 ? event_ms - REPLAY_MARGIN_MS : 0;
+    return put_replay_request(rt, owner, since_ms < 0 ? 0 : since_ms);
+}
+
 static void request_replays(struct runtime *rt)
 {
     /* Before hb_replay_mark (an older database), and for an owner never heard from: our
@@ -609,29 +639,16 @@ static void request_replays(struct runtime *rt)
     if (own_tx && hb_store_begin(rt->ctx.store) != HB_OK) {
         return;
     }
-    char asked[REPLAY_OWNERS_MAX][32];
-    size_t n_asked = 0;
+    char owners[REPLAY_OWNERS_MAX][32];
+    size_t n_owners = consumed_owners(rt->def, owners);
     hb_err_t rc = HB_OK;
-    for (size_t i = 0; i < rt->def->n_routes && rc == HB_OK; i++) {
-        char owner[32];
-        if (!event_owner(rt->def->routes[i].topic, owner, sizeof(owner)) ||
-            strcmp(owner, rt->def->name) == 0) {
-            continue;
-        }
-        bool seen = false;
-        for (size_t k = 0; k < n_asked; k++) {
-            seen = seen || strcmp(asked[k], owner) == 0;
-        }
-        if (!seen && n_asked < REPLAY_OWNERS_MAX) {
-            snprintf(asked[n_asked++], sizeof(asked[0]), "%s", owner);
-            /* From the owner's own clock at the newest of its events we committed: what a
-             * crash lost, acknowledged and not committed, came after it in its stream,
-             * however far behind (a backlog) we were. */
-            int64_t mark_ms = fallback_ms;
-            hb_store_replay_mark_get(rt->ctx.store, owner, fallback_ms, &mark_ms);
-            int64_t since_ms = mark_ms > 0 ? mark_ms - REPLAY_MARGIN_MS : 0;
-            rc = put_replay_request(rt, owner, since_ms < 0 ? 0 : since_ms);
-        }
+    for (size_t i = 0; i < n_owners && rc == HB_OK; i++) {
+        /* From the owner's own clock at the newest of its events we committed: what a
+         * crash lost, acknowledged and not committed, came after it in its stream,
+         * however far behind (a backlog) we were. */
+        int64_t mark_ms = fallback_ms;
+        hb_store_replay_mark_get(rt->ctx.store, owners[i], fallback_ms, &mark_ms);
+        rc = replay_from(rt, owners[i], mark_ms);
     }
     if (own_tx) {
         if (rc == HB_OK) {
@@ -965,11 +982,24 @@ static hb_err_t replica_names(const struct hb_component *def, const struct hb_co
 
 /* A replica's beat, in a transaction of its own: alive in hb_replicas, and the outbox
  * rows of replicas gone quiet taken over (the relay then reads from the start). */
+/* hb_store_lost_replica_marks' callback: what a replica that is gone had acknowledged and
+ * not committed, or had in flight, is asked for again from its own mark. */
+static hb_err_t replay_lost(void *arg, const char *owner, int64_t event_ms)
+{
+    HB_LOGW(0, "a replica that stopped held events of %s: asking for them again", owner);
+    return replay_from(arg, owner, event_ms);
+}
+
 static hb_err_t replica_beat(struct runtime *rt)
 {
     int64_t adopted = 0;
+    int64_t now_ms = hb_wall_ms();
     HB_RETURN_ON_ERR(hb_store_begin(rt->ctx.store));
-    hb_err_t rc = hb_store_replica_beat(rt->ctx.store, hb_wall_ms(), HB_REPLICA_STALE_MS, &adopted);
+    hb_err_t rc = hb_store_replica_beat(rt->ctx.store, now_ms, HB_REPLICA_STALE_MS, &adopted);
+    if (rc == HB_OK) {
+        rc = hb_store_lost_replica_marks(rt->ctx.store, now_ms, HB_REPLICA_STALE_MS,
+                                         replay_lost, rt);
+    }
     if (rc == HB_OK) {
         rc = hb_store_commit(rt->ctx.store);
     } else {
@@ -977,8 +1007,26 @@ static hb_err_t replica_beat(struct runtime *rt)
     }
     if (rc == HB_OK && adopted > 0) {
         HB_LOGW(0, "took over %lld outbox rows of a replica that stopped", (long long)adopted);
-        rt->outbox_cursor = 0;
+        rt->outbox_cursor = 0; /* adopted rows are below it; replay requests are above */
     }
+    return rc;
+}
+
+/* A replica's marks begin where it joins: each owner's stream to it starts now. */
+static hb_err_t start_replica_marks(struct runtime *rt)
+{
+    char owners[REPLAY_OWNERS_MAX][32];
+    size_t n_owners = consumed_owners(rt->def, owners);
+    int64_t now_ms = hb_wall_ms();
+    HB_RETURN_ON_ERR(hb_store_begin(rt->ctx.store));
+    hb_err_t rc = HB_OK;
+    for (size_t i = 0; i < n_owners && rc == HB_OK; i++) {
+        rc = hb_store_replay_mark_start(rt->ctx.store, owners[i], now_ms);
+    }
+    if (rc == HB_OK) {
+        return hb_store_commit(rt->ctx.store);
+    }
+    hb_store_rollback(rt->ctx.store);
     return rc;
 }
 
@@ -1007,6 +1055,9 @@ static hb_err_t open_store(struct runtime *rt)
         if (rc == HB_OK && replica_beat(rt) != HB_OK) {
             HB_LOGW(0, "replica %s not yet noted alive; the next tick tries again",
                     rt->cfg.instance);
+        }
+        if (rc == HB_OK) {
+            rc = start_replica_marks(rt);
         }
     }
     if (rc != HB_OK) {

@@ -42,6 +42,14 @@ static const struct hb_migration base_migrations[] = {
      .postgres = "ALTER TABLE hb_outbox ADD COLUMN writer TEXT NOT NULL DEFAULT '';"
                  "CREATE INDEX hb_outbox_by_writer ON hb_outbox(writer, id);"
                  "CREATE TABLE hb_replicas(instance TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL);"},
+    /* 3: with replicas, replay marks per replica. One replica receives one owner's events
+     * in the owner's order, so its own mark bounds what it lost (acknowledged and not
+     * committed, or in flight to it) when it dies; a component-wide mark does not, since
+     * another replica may have committed a later event of that owner. */
+    {.sqlite = "CREATE TABLE hb_replica_marks(instance TEXT NOT NULL, owner TEXT NOT NULL,"
+               "  event_ms INTEGER NOT NULL, PRIMARY KEY(instance, owner)) WITHOUT ROWID;",
+     .postgres = "CREATE TABLE hb_replica_marks(instance TEXT NOT NULL, owner TEXT NOT NULL,"
+                 "  event_ms BIGINT NOT NULL, PRIMARY KEY(instance, owner));"},
 };
 
 #define BASE_PART "hausbus"
@@ -308,6 +316,14 @@ hb_err_t hb_store_outbox_each(struct hb_store *st, int64_t after_id, int limit,
 
 hb_err_t hb_store_replay_mark(struct hb_store *st, const char *owner, int64_t event_ms)
 {
+    if (st->writer[0]) {
+        return hb_store_run(st,
+                            "INSERT INTO hb_replica_marks(instance, owner, event_ms)"
+                            " VALUES(?1, ?2, ?3) ON CONFLICT(instance, owner) DO UPDATE"
+                            " SET event_ms = excluded.event_ms"
+                            " WHERE hb_replica_marks.event_ms < excluded.event_ms",
+                            HB_ARGS(HB_TEXT(st->writer), HB_TEXT(owner), HB_INT(event_ms)));
+    }
     return hb_store_run(st,
                         "INSERT INTO hb_replay_mark(owner, event_ms) VALUES(?, ?)"
                         " ON CONFLICT(owner) DO UPDATE SET event_ms = excluded.event_ms"
@@ -315,11 +331,60 @@ hb_err_t hb_store_replay_mark(struct hb_store *st, const char *owner, int64_t ev
                         HB_ARGS(HB_TEXT(owner), HB_INT(event_ms)));
 }
 
+hb_err_t hb_store_replay_mark_start(struct hb_store *st, const char *owner, int64_t event_ms)
+{
+    if (!st->writer[0]) {
+        return HB_OK;
+    }
+    return hb_store_run(st,
+                        "INSERT INTO hb_replica_marks(instance, owner, event_ms)"
+                        " VALUES(?1, ?2, ?3) ON CONFLICT(instance, owner) DO NOTHING",
+                        HB_ARGS(HB_TEXT(st->writer), HB_TEXT(owner), HB_INT(event_ms)));
+}
+
 hb_err_t hb_store_replay_mark_get(struct hb_store *st, const char *owner, int64_t fallback,
                                   int64_t *out)
 {
+    if (st->writer[0]) {
+        /* This replica's own mark; a replica new here starts at the newest of the others'. */
+        return hb_store_query_int(
+            st,
+            "SELECT coalesce((SELECT event_ms FROM hb_replica_marks"
+            " WHERE instance = ?1 AND owner = ?2),"
+            " (SELECT max(event_ms) FROM hb_replica_marks WHERE owner = ?2), ?3)",
+            HB_ARGS(HB_TEXT(st->writer), HB_TEXT(owner), HB_INT(fallback)), fallback, out);
+    }
     return hb_store_query_int(st, "SELECT event_ms FROM hb_replay_mark WHERE owner = ?",
                               HB_ARGS(HB_TEXT(owner)), fallback, out);
+}
+
+/* The replicas other than this one (?1) not seen since ?2. */
+#define GONE_REPLICAS                                                                      \
+    "instance <> ?1 AND instance NOT IN (SELECT instance FROM hb_replicas WHERE seen_ms >= ?2)"
+
+hb_err_t hb_store_lost_replica_marks(struct hb_store *st, int64_t now_ms, int64_t stale_ms,
+                                     hb_err_t (*lost)(void *arg, const char *owner,
+                                                      int64_t event_ms),
+                                     void *arg)
+{
+    struct hb_rows rows;
+    HB_RETURN_ON_ERR(hb_store_select(st,
+                                     "SELECT owner, min(event_ms) FROM hb_replica_marks"
+                                     " WHERE " GONE_REPLICAS " GROUP BY owner",
+                                     HB_ARGS(HB_TEXT(st->writer), HB_INT(now_ms - stale_ms)),
+                                     &rows));
+    hb_err_t rc;
+    bool row = false;
+    while ((rc = hb_rows_next(&rows, &row)) == HB_OK && row) {
+        rc = lost(arg, hb_rows_text(&rows, 0), hb_rows_int(&rows, 1));
+        if (rc != HB_OK) {
+            break;
+        }
+    }
+    hb_rows_close(&rows);
+    HB_RETURN_ON_ERR(rc);
+    return hb_store_run(st, "DELETE FROM hb_replica_marks WHERE " GONE_REPLICAS,
+                        HB_ARGS(HB_TEXT(st->writer), HB_INT(now_ms - stale_ms)));
 }
 
 hb_err_t hb_store_outbox_delete_many(struct hb_store *st, const int64_t *ids, size_t n)

@@ -3,6 +3,8 @@
 # replicas get two events of one order at once, when replicas are killed -9 under load
 # (their in-flight messages lost with them), and when the database restarts. PostgreSQL
 # only (label e2e-pg): sqlite belongs to one process.
+import os
+import signal
 import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
@@ -106,6 +108,23 @@ class ReplicasTest(StackTestCase):
         for order_id in ids[::5]:
             self.assertEqual([p["status"] for p in self.payments(order_id)], ["APPROVED"])
         self.wait_mypage(6003, ids[-1], orderStatus="PAID")
+
+    def test_what_a_frozen_replica_held_comes_back_once_it_is_gone(self):
+        """A view replica frozen (SIGSTOP) while the broker hands it its share, then killed:
+        what was in flight to it and queued for it is lost with it (clean sessions). The
+        replica that notices it gone (no beat for 15 s) asks the owners to replay from the
+        lost replica's own marks, and the view shows every order as it is."""
+        product = self.create_product("Shelf Kallax", 1000, 500)
+        name = self.stack.start_replica("view", "r5")
+        os.kill(self.stack.procs[name].pid, signal.SIGSTOP)
+        try:
+            ids = self.place_many(product, 24, 6004, workers=4)
+            for order_id in ids:
+                self.wait_order(order_id, "PAID", timeout=30)
+        finally:
+            self.stack.kill(name)  # SIGKILL ends a stopped process too
+        for order_id in ids:
+            self.wait_mypage(6004, order_id, timeout=60, orderStatus="PAID")
 
 
 if __name__ == "__main__":

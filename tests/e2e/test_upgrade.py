@@ -61,7 +61,7 @@ class UpgradeFromReleaseTest(unittest.TestCase):
                 finally:
                     db.close()
                 newest = {"payment": 2, "notification": 2}.get(name, 1)
-                self.assertEqual(versions, {"hausbus": 2, name: newest}, name)
+                self.assertEqual(versions, {"hausbus": 3, name: newest}, name)
                 stack.start(name)
             case.wait_order(case.place(1, 1, 1006), "PAID")
 

@@ -137,9 +137,24 @@ bool hb_store_in_tx(struct hb_store *st);
  * its events applied here, to event_ms (a lower value leaves it). */
 hb_err_t hb_store_replay_mark(struct hb_store *st, const char *owner, int64_t event_ms);
 
-/* owner's replay mark into *out, fallback when there is none. */
+/* owner's replay mark into *out, fallback when there is none. A replica (a writer set)
+ * reads its own mark, or when it has none the newest of the other replicas'. */
 hb_err_t hb_store_replay_mark_get(struct hb_store *st, const char *owner, int64_t fallback,
                                   int64_t *out);
+
+/* A replica's (a writer set) mark for owner, event_ms, where it has none yet: a replica
+ * that starts marks where its stream of owner's events begins, so that what it loses
+ * before its first commit is bounded too. Does nothing without a writer. */
+hb_err_t hb_store_replay_mark_start(struct hb_store *st, const char *owner, int64_t event_ms);
+
+/* In the open transaction (replicas): for each owner, the oldest mark of the replicas
+ * other than this one not seen in hb_replicas for stale_ms, handed to lost(arg, owner,
+ * event_ms), which asks that owner to replay from there; then forgets those marks. What
+ * a replica that died had acknowledged and not committed comes after its marks. */
+hb_err_t hb_store_lost_replica_marks(struct hb_store *st, int64_t now_ms, int64_t stale_ms,
+                                     hb_err_t (*lost)(void *arg, const char *owner,
+                                                      int64_t event_ms),
+                                     void *arg);
 
 /* Removes the outbox rows ids[0..n) in one statement (a batch's acknowledged rows).
  * Unknown ids are ignored; n == 0 does nothing. */
