@@ -12,7 +12,7 @@
 #include <sqlite3.h>
 
 #include "hausbus/log.h"
-#include "store_cache_int.h"
+#include "store_sqlite_cache_int.h"
 #include "store_int.h"
 
 struct sqlite_engine {

@@ -1,6 +1,6 @@
 /* Private to lib/: the store's cache of prepared statements, keyed by their SQL text. */
-#ifndef HAUSBUS_STORE_CACHE_INT_H
-#define HAUSBUS_STORE_CACHE_INT_H
+#ifndef HAUSBUS_STORE_SQLITE_CACHE_INT_H
+#define HAUSBUS_STORE_SQLITE_CACHE_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

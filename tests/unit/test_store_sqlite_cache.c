@@ -1,4 +1,4 @@
-/* The sqlite backend's statement cache (lib/src/store_cache.c), on a connection of its
+/* The sqlite backend's statement cache (lib/src/store_sqlite_cache.c), on a connection of its
  * own: one compiled statement per SQL text, reused, bounded, safe to nest. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <sqlite3.h>
 
 #include "hausbus/err.h"
-#include "store_cache_int.h"
+#include "store_sqlite_cache_int.h"
 
 struct cache_db {
     sqlite3 *db;

@@ -1,7 +1,7 @@
 /* The store's cache of prepared statements: components run the same SQL texts on every
  * message, and compiling them (sqlite3_prepare) cost more than running them: half of the
  * order component's CPU time went to preparing, measured (docs/PERFORMANCE.md). */
-#include "store_cache_int.h"
+#include "store_sqlite_cache_int.h"
 
 #include <stdlib.h>
 #include <string.h>
