@@ -28,6 +28,11 @@
 #define INBOX_KEEP_S (7 * 24 * 3600) /* longer than any redelivery can be late */
 /* Replays start this long before our last handled message: the owners' clocks may differ. */
 #define REPLAY_MARGIN_MS 30000
+/* A replay mark is written when it moved this far (by the owner's clock) since the last
+ * one written, not with every batch: a mark that lags asks for a little more replay, which
+ * the inbox makes harmless, and a statement per transaction (a round trip to PostgreSQL)
+ * is saved. */
+#define REPLAY_MARK_STEP_MS 1000
 /* With cfg.commit_batch > 1, messages that arrive back to back share one transaction
  * (each in its own savepoint) and replies wait for its commit. libmosquitto 2.0.11 sends
  * the PUBACK before on_message runs, so a crash loses what is acknowledged but not yet
@@ -66,6 +71,11 @@ struct runtime {
     struct hb_bus *bus;
     const struct hb_bus_ops *bus_ops;
     int64_t outbox_cursor; /* highest outbox row handed to the client since (re)connect */
+    /* The relay reads the outbox only when it may hold rows not handed over: rows were
+     * written since its last read (the store's count), that read left some (a full
+     * window, a refused publish), or the cursor went back (relay_again). */
+    uint64_t outbox_puts_read;
+    bool outbox_left;
     bool dropped;          /* a message was dropped since: no transaction could begin */
     struct inflight inflight[OUTBOX_INFLIGHT_MAX];
     size_t n_inflight;
@@ -75,6 +85,8 @@ struct runtime {
     bool in_batch;          /* a transaction is open for the current burst */
     size_t batch_size;      /* events in it */
     struct replay_mark marks[REPLAY_OWNERS_MAX]; /* of the events in it, per owner */
+    struct replay_mark marks_written[REPLAY_OWNERS_MAX]; /* the newest in the store */
+    size_t n_marks_written;
     size_t n_marks;
     size_t arrived;         /* messages seen in the current poll */
     struct pending_reply replies[HB_COMMIT_BATCH_MAX];
@@ -247,6 +259,14 @@ static bool event_owner(const char *filter, char *owner, size_t cap)
     return true;
 }
 
+/* Hands every outbox row over again from the first (after a reconnect, a rolled back
+ * batch, rows taken over from a replica): consumers are idempotent. */
+static void relay_again(struct runtime *rt)
+{
+    rt->outbox_cursor = 0;
+    rt->outbox_left = true;
+}
+
 /* Remembers ev's time, by its owner's clock, as the newest of that owner the open
  * transaction applied. Events on other than evt/<owner>/ topics, and times that do not
  * parse, leave the marks as they are. */
@@ -269,6 +289,32 @@ static void note_replay_mark(struct runtime *rt, const char *topic, const struct
     }
 }
 
+/* In the open batch: writes the marks it moved by REPLAY_MARK_STEP_MS or more, and notes
+ * them written (forgotten again if the batch does not commit). */
+static hb_err_t write_replay_marks(struct runtime *rt)
+{
+    hb_err_t rc = HB_OK;
+    for (size_t i = 0; i < rt->n_marks && rc == HB_OK; i++) {
+        const struct replay_mark *m = &rt->marks[i];
+        struct replay_mark *w = NULL;
+        for (size_t k = 0; k < rt->n_marks_written && !w; k++) {
+            w = strcmp(rt->marks_written[k].owner, m->owner) == 0 ? &rt->marks_written[k] : NULL;
+        }
+        if (w && m->event_ms < w->event_ms + REPLAY_MARK_STEP_MS) {
+            continue;
+        }
+        rc = hb_store_replay_mark(rt->ctx.store, m->owner, m->event_ms);
+        if (!w && rt->n_marks_written < REPLAY_OWNERS_MAX) {
+            w = &rt->marks_written[rt->n_marks_written++];
+        }
+        if (w) {
+            *w = *m;
+        }
+    }
+    rt->n_marks = 0;
+    return rc;
+}
+
 /* Commits the open batch (with the acknowledged outbox rows deleted in it), then sends
  * the replies it produced. */
 static void finish_batch(struct runtime *rt)
@@ -277,12 +323,15 @@ static void finish_batch(struct runtime *rt)
         return;
     }
     hb_err_t rc = hb_store_outbox_delete_many(rt->ctx.store, rt->acked, rt->n_acked);
-    for (size_t i = 0; i < rt->n_marks && rc == HB_OK; i++) {
-        rc = hb_store_replay_mark(rt->ctx.store, rt->marks[i].owner, rt->marks[i].event_ms);
+    if (rc == HB_OK) {
+        rc = write_replay_marks(rt);
     }
     rt->n_marks = 0;
     if (rc == HB_OK) {
         rc = hb_store_commit(rt->ctx.store);
+    }
+    if (rc != HB_OK) {
+        rt->n_marks_written = 0; /* the next batch writes its marks whatever they are */
     }
     if (rc == HB_OK) {
         rt->n_acked = 0;
@@ -292,7 +341,7 @@ static void finish_batch(struct runtime *rt)
         /* Lost with the batch: inbox entries, state, events. Senders' re-drives ask again. */
         HB_LOGE(0, "batch of %zu messages could not be committed", rt->batch_size);
         hb_store_rollback(rt->ctx.store);
-        rt->outbox_cursor = 0;
+        relay_again(rt);
     }
     for (size_t i = 0; i < rt->n_replies; i++) {
         if (rc != HB_OK) {
@@ -683,7 +732,7 @@ static void on_connected(void *arg)
 {
     struct runtime *rt = arg;
     /* Whatever was unacknowledged is sent again; consumers are idempotent. */
-    rt->outbox_cursor = 0;
+    relay_again(rt);
     rt->n_inflight = 0;
     request_replays(rt);
     /* Ready = the first broker session is up and the loop runs. */
@@ -833,14 +882,23 @@ static void flush_outbox(struct runtime *rt)
         commit_acked(rt);
     }
     size_t room = OUTBOX_INFLIGHT_MAX - rt->n_inflight - rt->n_acked;
-    if (!rt->bus_ops->connected(rt->bus) || room == 0) {
-        return;
+    uint64_t puts = hb_store_outbox_puts(rt->ctx.store);
+    if (!rt->bus_ops->connected(rt->bus) || room == 0 ||
+        (!rt->outbox_left && puts == rt->outbox_puts_read)) {
+        return; /* nothing new: a statement (a round trip to PostgreSQL) saved */
     }
     struct relay r = {.rows = malloc(room * sizeof(struct relay_row)), .cap = room};
     if (!r.rows) {
         return;
     }
-    hb_store_outbox_each(rt->ctx.store, rt->outbox_cursor, (int)room, collect_row, &r);
+    rt->outbox_puts_read = puts;
+    if (hb_store_outbox_each(rt->ctx.store, rt->outbox_cursor, (int)room, collect_row, &r) !=
+        HB_OK) {
+        rt->outbox_left = true;
+        relay_free(&r);
+        return;
+    }
+    size_t sent = 0;
     for (size_t i = 0; i < r.n; i++) {
         if (!r.rows[i].sent && !publish_group(rt, &r, i)) {
             break;
@@ -851,7 +909,9 @@ static void flush_outbox(struct runtime *rt)
      * are idempotent, and a refusal means the connection is gone anyway). */
     for (size_t i = 0; i < r.n && r.rows[i].sent; i++) {
         rt->outbox_cursor = r.rows[i].id;
+        sent++;
     }
+    rt->outbox_left = r.n == room || sent < r.n;
     relay_free(&r);
 }
 
@@ -860,6 +920,7 @@ static hb_err_t replica_beat(struct runtime *rt);
 static void run_tick(struct runtime *rt, int64_t *last_prune_ms)
 {
     rt->ctx.now_ms = hb_wall_ms();
+    rt->outbox_left = true; /* once a tick, read whatever the counts missed */
     /* The loop got here, so it is alive: tell --probe (and with it Kubernetes). */
     if (hb_heartbeat_write(rt->heartbeat, rt->ctx.now_ms, rt->bus_ops->connected(rt->bus)) !=
         HB_OK) {
@@ -1007,7 +1068,7 @@ static hb_err_t replica_beat(struct runtime *rt)
     }
     if (rc == HB_OK && adopted > 0) {
         HB_LOGW(0, "took over %lld outbox rows of a replica that stopped", (long long)adopted);
-        rt->outbox_cursor = 0; /* adopted rows are below it; replay requests are above */
+        relay_again(rt); /* adopted rows are below the cursor */
     }
     return rc;
 }

@@ -231,8 +231,14 @@ int64_t hb_store_duplicates(const struct hb_store *st)
     return st->duplicates;
 }
 
+uint64_t hb_store_outbox_puts(const struct hb_store *st)
+{
+    return st->outbox_puts;
+}
+
 hb_err_t hb_store_outbox_put(struct hb_store *st, const char *topic, const char *payload)
 {
+    st->outbox_puts++;
     return hb_store_run(st, "INSERT INTO hb_outbox(topic, payload, writer) VALUES(?, ?, ?)",
                         HB_ARGS(HB_TEXT(topic), HB_TEXT(payload), HB_TEXT(st->writer)));
 }

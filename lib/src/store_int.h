@@ -64,6 +64,7 @@ struct hb_store {
     int64_t duplicates; /* inbox claims of ids already handled, since open */
     int64_t changes;    /* rows the last hb_store_run changed */
     char writer[64];    /* outbox rows this store writes and relays: its replica's name */
+    uint64_t outbox_puts; /* outbox rows written since open, rolled back or not */
 };
 
 /* The backends' openers: *engine and st->be set on success, a logged HB_ERR_* otherwise. */

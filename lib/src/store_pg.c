@@ -35,6 +35,11 @@ struct pg_stmt {
 struct pg_engine {
     PGconn *conn;
     bool in_tx;          /* BEGIN ran and neither COMMIT nor ROLLBACK since */
+    /* A savepoint asked for before any statement of the transaction is its start: none is
+     * sent (nor its RELEASE), and rolling back to it is ROLLBACK and BEGIN in one round
+     * trip. A transaction holds one event with replicas, so every event saves two. */
+    bool ran;              /* a statement ran since BEGIN */
+    bool savepoint_at_begin;
     bool lost;           /* the connection is down: said once in the log */
     int64_t retry_at_ms; /* no new connection attempt before (monotonic ms) */
     char schema[48]; /* "hausbus_<component>" */
@@ -154,6 +159,7 @@ static hb_err_t command(struct hb_store *st, const char *sql, const char *what)
 
 static hb_err_t pg_exec(struct hb_store *st, const char *sql)
 {
+    engine(st)->ran = true;
     return command(st, sql, "exec");
 }
 
@@ -317,6 +323,7 @@ static hb_err_t execute(struct hb_store *st, const char *sql, const struct hb_pa
         }
     }
     HB_RETURN_ON_ERR(ensure_connected(e));
+    e->ran = true;
     const char *name = NULL;
     HB_RETURN_ON_ERR(prepared(e, sql, args, n_args, lock, &name));
     PGresult *res;
@@ -439,6 +446,8 @@ static hb_err_t pg_begin(struct hb_store *st)
     HB_RETURN_ON_ERR(ensure_connected(e));
     HB_RETURN_ON_ERR(command(st, "BEGIN", "begin"));
     e->in_tx = true;
+    e->ran = false;
+    e->savepoint_at_begin = false;
     return HB_OK;
 }
 
@@ -446,6 +455,7 @@ static hb_err_t pg_commit(struct hb_store *st)
 {
     /* A transaction in error answers COMMIT with "ROLLBACK": that is a failure. */
     engine(st)->in_tx = false;
+    engine(st)->savepoint_at_begin = false;
     PGresult *res = PQexec(engine(st)->conn, "COMMIT");
     if (PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "COMMIT") != 0) {
         if (PQresultStatus(res) == PGRES_COMMAND_OK) {
@@ -468,6 +478,7 @@ static bool pg_in_tx(struct hb_store *st)
 static void pg_rollback(struct hb_store *st)
 {
     engine(st)->in_tx = false;
+    engine(st)->savepoint_at_begin = false;
     if (pg_in_tx(st)) {
         PQclear(PQexec(engine(st)->conn, "ROLLBACK"));
     }
@@ -475,17 +486,36 @@ static void pg_rollback(struct hb_store *st)
 
 static hb_err_t pg_savepoint(struct hb_store *st)
 {
+    struct pg_engine *e = engine(st);
+    if (e->in_tx && !e->ran) {
+        e->savepoint_at_begin = true;
+        return HB_OK;
+    }
     return command(st, "SAVEPOINT message", "savepoint");
 }
 
 static hb_err_t pg_savepoint_release(struct hb_store *st)
 {
+    struct pg_engine *e = engine(st);
+    if (e->savepoint_at_begin) {
+        e->savepoint_at_begin = false;
+        return HB_OK;
+    }
     return command(st, "RELEASE SAVEPOINT message", "release");
 }
 
 static hb_err_t pg_savepoint_rollback(struct hb_store *st)
 {
-    return command(st, "ROLLBACK TO SAVEPOINT message", "rollback to savepoint");
+    struct pg_engine *e = engine(st);
+    if (!e->savepoint_at_begin) {
+        return command(st, "ROLLBACK TO SAVEPOINT message", "rollback to savepoint");
+    }
+    /* Back to the transaction's start, which stays open (and the savepoint with it). On
+     * failure the server may be outside a transaction: pg_in_tx tells the caller. */
+    e->ran = false;
+    hb_err_t rc = command(st, "ROLLBACK; BEGIN", "rollback to savepoint");
+    e->in_tx = rc == HB_OK;
+    return rc;
 }
 
 /* Releases the lock pg_open took for the migrations. */

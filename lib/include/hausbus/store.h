@@ -117,6 +117,11 @@ hb_err_t hb_store_replica_beat(struct hb_store *st, int64_t now_ms, int64_t stal
 /* Adds a raw message to the outbox (dead letters, for instance). */
 hb_err_t hb_store_outbox_put(struct hb_store *st, const char *topic, const char *payload);
 
+/* How many outbox rows this store has written since it opened (hb_store_outbox_put and
+ * hb_store_emit), committed or rolled back: the relay reads the outbox only after it
+ * changed. Can't fail. */
+uint64_t hb_store_outbox_puts(const struct hb_store *st);
+
 struct hb_outbox_row {
     int64_t id;
     const char *topic;   /* valid during the callback only */
