@@ -6,11 +6,63 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dlfcn.h>
+#include <pthread.h>
+
 #include <libpq-fe.h>
 
 #include "hausbus/log.h"
 #include "hausbus/text.h"
 #include "store_int.h"
+
+/* libpq is loaded when a store first opens a PostgreSQL URL, not linked: with it come
+ * GnuTLS, Kerberos, LDAP and p11-kit, about 3.5 MiB of resident pages and their start-up
+ * work in every process, which a component on sqlite (an edge board, ./run.sh) never
+ * uses. Every libpq function called here, through this table. */
+#define LIBPQ_FUNCTIONS(X) X(PQclear) X(PQcmdStatus) X(PQcmdTuples) X(PQconnectdbParams) \
+    X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQexecPrepared) X(PQfinish) X(PQfname) \
+    X(PQftype) X(PQgetisnull) X(PQgetvalue) X(PQnfields) X(PQntuples) X(PQprepare) \
+    X(PQreset) X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus) \
+    X(PQstatus) X(PQtransactionStatus)
+#define LIBPQ_MEMBER(f) __typeof__(f) *f;
+static struct {
+    LIBPQ_FUNCTIONS(LIBPQ_MEMBER)
+} libpq;
+static char libpq_error[256]; /* why loading failed: "" when it worked */
+
+#define LIBPQ_SONAME "libpq.so.5"
+
+static void load_libpq(void)
+{
+    void *lib = dlopen(LIBPQ_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(libpq_error, sizeof(libpq_error), "%s", dlerror());
+        return;
+    }
+    void *sym;
+    /* POSIX makes a data pointer from dlsym a function pointer; memcpy says so in C. */
+#define LIBPQ_LOAD(f)                                                                      \
+    sym = libpq_error[0] ? NULL : dlsym(lib, #f);                                          \
+    if (sym) {                                                                             \
+        memcpy(&libpq.f, &sym, sizeof(sym));                                               \
+    } else if (!libpq_error[0]) {                                                          \
+        snprintf(libpq_error, sizeof(libpq_error), "%s: no %s", LIBPQ_SONAME, #f);         \
+    }
+    LIBPQ_FUNCTIONS(LIBPQ_LOAD)
+#undef LIBPQ_LOAD
+}
+
+/* HB_OK once libpq is loaded (any thread, once per process); logged otherwise. */
+static hb_err_t libpq_loaded(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, load_libpq);
+    if (libpq_error[0]) {
+        HB_LOGE(0, "postgresql: cannot load libpq (Debian package libpq5): %s", libpq_error);
+        return HB_ERR_DB;
+    }
+    return HB_OK;
+}
 
 /* Statements kept prepared per connection, by SQL text: a component runs a handful per
  * message; a query beyond them (lists, metrics) runs unprepared. */
@@ -73,7 +125,7 @@ static void pg_close(struct hb_store *st)
         return;
     }
     forget_statements(e);
-    PQfinish(e->conn);
+    libpq.PQfinish(e->conn);
     free(e);
     st->engine = NULL;
 }
@@ -83,7 +135,7 @@ static void pg_close(struct hb_store *st)
  * (40P01), a lock not available (55P03). */
 static bool conflict(const PGresult *res)
 {
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *state = res ? libpq.PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     return state && (strcmp(state, "23505") == 0 || strcmp(state, "40001") == 0 ||
                      strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0);
 }
@@ -92,17 +144,17 @@ static bool conflict(const PGresult *res)
 static hb_err_t result_fail(PGresult *res, PGconn *conn, const char *what)
 {
     if (conflict(res)) {
-        HB_LOGD(0, "postgresql %s: %s", what, PQresultErrorMessage(res));
-        PQclear(res);
+        HB_LOGD(0, "postgresql %s: %s", what, libpq.PQresultErrorMessage(res));
+        libpq.PQclear(res);
         return HB_ERR_BUSY;
     }
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    const char *msg = res ? libpq.PQresultErrorMessage(res) : libpq.PQerrorMessage(conn);
     size_t len = strlen(msg);
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
         len--; /* libpq ends its messages with a newline */
     }
     HB_LOGE(0, "postgresql %s: %.*s", what, (int)len, msg);
-    PQclear(res);
+    libpq.PQclear(res);
     return HB_ERR_DB;
 }
 
@@ -121,7 +173,7 @@ static int64_t monotonic_ms(void)
 
 static hb_err_t ensure_connected(struct pg_engine *e)
 {
-    if (PQstatus(e->conn) == CONNECTION_OK) {
+    if (libpq.PQstatus(e->conn) == CONNECTION_OK) {
         return HB_OK;
     }
     if (e->in_tx) {
@@ -133,8 +185,8 @@ static hb_err_t ensure_connected(struct pg_engine *e)
     }
     e->retry_at_ms = now + RECONNECT_MS;
     forget_statements(e);
-    PQreset(e->conn);
-    if (PQstatus(e->conn) != CONNECTION_OK) {
+    libpq.PQreset(e->conn);
+    if (libpq.PQstatus(e->conn) != CONNECTION_OK) {
         if (!e->lost) {
             e->lost = true;
             return result_fail(NULL, e->conn, "reconnect (retrying every 200 ms)");
@@ -148,12 +200,12 @@ static hb_err_t ensure_connected(struct pg_engine *e)
 
 static hb_err_t command(struct hb_store *st, const char *sql, const char *what)
 {
-    PGresult *res = PQexec(engine(st)->conn, sql);
-    ExecStatusType status = PQresultStatus(res);
+    PGresult *res = libpq.PQexec(engine(st)->conn, sql);
+    ExecStatusType status = libpq.PQresultStatus(res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         return result_fail(res, engine(st)->conn, what);
     }
-    PQclear(res);
+    libpq.PQclear(res);
     return HB_OK;
 }
 
@@ -285,13 +337,13 @@ static hb_err_t prepared(struct pg_engine *e, const char *sql, const struct hb_p
         return HB_ERR_NOMEM;
     }
     snprintf(free_slot->name, sizeof(free_slot->name), "hb%u", e->next_name++);
-    PGresult *res = PQprepare(e->conn, free_slot->name, text, n_args, types);
+    PGresult *res = libpq.PQprepare(e->conn, free_slot->name, text, n_args, types);
     free(text);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    if (libpq.PQresultStatus(res) != PGRES_COMMAND_OK) {
         free(key);
         return result_fail(res, e->conn, "prepare");
     }
-    PQclear(res);
+    libpq.PQclear(res);
     memcpy(key, sql, len + 1);
     free_slot->sql = key;
     free_slot->len = len;
@@ -328,7 +380,7 @@ static hb_err_t execute(struct hb_store *st, const char *sql, const struct hb_pa
     HB_RETURN_ON_ERR(prepared(e, sql, args, n_args, lock, &name));
     PGresult *res;
     if (name) {
-        res = PQexecPrepared(e->conn, name, n_args, values, NULL, NULL, 0);
+        res = libpq.PQexecPrepared(e->conn, name, n_args, values, NULL, NULL, 0);
     } else {
         char *text = translate(sql, lock);
         if (!text) {
@@ -336,10 +388,10 @@ static hb_err_t execute(struct hb_store *st, const char *sql, const struct hb_pa
         }
         Oid types[PG_PARAMS_MAX];
         param_types(args, n_args, types);
-        res = PQexecParams(e->conn, text, n_args, types, values, NULL, NULL, 0);
+        res = libpq.PQexecParams(e->conn, text, n_args, types, values, NULL, NULL, 0);
         free(text);
     }
-    ExecStatusType status = PQresultStatus(res);
+    ExecStatusType status = libpq.PQresultStatus(res);
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
         return result_fail(res, e->conn, "query");
     }
@@ -360,37 +412,37 @@ static hb_err_t pg_select(struct hb_store *st, const char *sql, const struct hb_
 static hb_err_t pg_next(struct hb_rows *rows, bool *row)
 {
     rows->pos++;
-    *row = rows->pos < PQntuples(rows->handle);
+    *row = rows->pos < libpq.PQntuples(rows->handle);
     return HB_OK;
 }
 
 static void pg_close_rows(struct hb_rows *rows)
 {
-    PQclear(rows->handle);
+    libpq.PQclear(rows->handle);
 }
 
 static int pg_n_cols(const struct hb_rows *rows)
 {
-    return PQnfields(rows->handle);
+    return libpq.PQnfields(rows->handle);
 }
 
 static const char *pg_col_name(const struct hb_rows *rows, int col)
 {
-    return PQfname(rows->handle, col);
+    return libpq.PQfname(rows->handle, col);
 }
 
 static bool current(const struct hb_rows *rows, int col)
 {
-    return rows->pos >= 0 && rows->pos < PQntuples(rows->handle) && col >= 0 &&
-           col < PQnfields(rows->handle);
+    return rows->pos >= 0 && rows->pos < libpq.PQntuples(rows->handle) && col >= 0 &&
+           col < libpq.PQnfields(rows->handle);
 }
 
 static enum hb_col_kind pg_col_kind(const struct hb_rows *rows, int col)
 {
-    if (!current(rows, col) || PQgetisnull(rows->handle, (int)rows->pos, col)) {
+    if (!current(rows, col) || libpq.PQgetisnull(rows->handle, (int)rows->pos, col)) {
         return HB_COL_NULL;
     }
-    switch (PQftype(rows->handle, col)) {
+    switch (libpq.PQftype(rows->handle, col)) {
     case PG_INT2:
     case PG_INT4:
     case PG_INT8:
@@ -410,10 +462,10 @@ static enum hb_col_kind pg_col_kind(const struct hb_rows *rows, int col)
 
 static const char *pg_col_text(const struct hb_rows *rows, int col)
 {
-    if (!current(rows, col) || PQgetisnull(rows->handle, (int)rows->pos, col)) {
+    if (!current(rows, col) || libpq.PQgetisnull(rows->handle, (int)rows->pos, col)) {
         return NULL;
     }
-    return PQgetvalue(rows->handle, (int)rows->pos, col);
+    return libpq.PQgetvalue(rows->handle, (int)rows->pos, col);
 }
 
 static int64_t pg_col_int(const struct hb_rows *rows, int col)
@@ -433,9 +485,9 @@ static hb_err_t pg_run(struct hb_store *st, const char *sql, const struct hb_par
 {
     PGresult *res = NULL;
     HB_RETURN_ON_ERR(execute(st, sql, args, n_args, HB_LOCK_NONE, &res));
-    const char *n = PQcmdTuples(res);
+    const char *n = libpq.PQcmdTuples(res);
     *changes = n && *n ? strtoll(n, NULL, 10) : 0;
-    PQclear(res);
+    libpq.PQclear(res);
     return HB_OK;
 }
 
@@ -456,22 +508,22 @@ static hb_err_t pg_commit(struct hb_store *st)
     /* A transaction in error answers COMMIT with "ROLLBACK": that is a failure. */
     engine(st)->in_tx = false;
     engine(st)->savepoint_at_begin = false;
-    PGresult *res = PQexec(engine(st)->conn, "COMMIT");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+    PGresult *res = libpq.PQexec(engine(st)->conn, "COMMIT");
+    if (libpq.PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(libpq.PQcmdStatus(res), "COMMIT") != 0) {
+        if (libpq.PQresultStatus(res) == PGRES_COMMAND_OK) {
             HB_LOGE(0, "postgresql commit: the transaction had failed and was rolled back");
-            PQclear(res);
+            libpq.PQclear(res);
             return HB_ERR_DB;
         }
         return result_fail(res, engine(st)->conn, "commit");
     }
-    PQclear(res);
+    libpq.PQclear(res);
     return HB_OK;
 }
 
 static bool pg_in_tx(struct hb_store *st)
 {
-    PGTransactionStatusType t = PQtransactionStatus(engine(st)->conn);
+    PGTransactionStatusType t = libpq.PQtransactionStatus(engine(st)->conn);
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
@@ -480,7 +532,7 @@ static void pg_rollback(struct hb_store *st)
     engine(st)->in_tx = false;
     engine(st)->savepoint_at_begin = false;
     if (pg_in_tx(st)) {
-        PQclear(PQexec(engine(st)->conn, "ROLLBACK"));
+        libpq.PQclear(libpq.PQexec(engine(st)->conn, "ROLLBACK"));
     }
 }
 
@@ -521,7 +573,7 @@ static hb_err_t pg_savepoint_rollback(struct hb_store *st)
 /* Releases the lock pg_open took for the migrations. */
 static void pg_migrated(struct hb_store *st)
 {
-    PQclear(PQexec(engine(st)->conn, "SELECT pg_advisory_unlock(hashtext(current_schema()))"));
+    libpq.PQclear(libpq.PQexec(engine(st)->conn, "SELECT pg_advisory_unlock(hashtext(current_schema()))"));
 }
 
 static const struct hb_store_sql pg_sql = {
@@ -562,6 +614,7 @@ hb_err_t hb_store_pg_open(struct hb_store *st, const char *url,
                           const struct hb_store_options *opt)
 {
     (void)opt;
+    HB_RETURN_ON_ERR(libpq_loaded());
     struct pg_engine *e = calloc(1, sizeof(*e));
     if (!e) {
         return HB_ERR_NOMEM;
@@ -581,11 +634,11 @@ hb_err_t hb_store_pg_open(struct hb_store *st, const char *url,
      * reconnect (PQreset) has it too. */
     const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
     const char *values[] = {"10", app, options, url, NULL};
-    e->conn = PQconnectdbParams(keys, values, 1);
+    e->conn = libpq.PQconnectdbParams(keys, values, 1);
     if (!e->conn) {
         return HB_ERR_NOMEM;
     }
-    if (PQstatus(e->conn) != CONNECTION_OK) {
+    if (libpq.PQstatus(e->conn) != CONNECTION_OK) {
         return result_fail(NULL, e->conn, "connect");
     }
     /* One schema per component, created once; replicas starting together wait for the
