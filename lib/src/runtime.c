@@ -24,6 +24,8 @@
 #define OUTBOX_INFLIGHT_MAX 256
 #define DEAD_LETTER_PAYLOAD_MAX 4096
 #define TICK_INTERVAL_MS 1000
+/* No message for this long: the store's upkeep runs (hb_store_idle). */
+#define IDLE_AFTER_MS 20
 #define INBOX_PRUNE_INTERVAL_MS (10 * 60 * 1000)
 #define INBOX_KEEP_S (7 * 24 * 3600) /* longer than any redelivery can be late */
 /* Replays start this long before our last handled message: the owners' clocks may differ. */
@@ -1263,6 +1265,7 @@ int hb_component_run_on(const struct hb_component *def, const struct hb_bus_ops 
     int64_t next_tick_ms = hb_now_ms() + TICK_INTERVAL_MS;
     int64_t last_prune_ms = 0;
     int64_t next_metrics_ms = hb_now_ms(); /* the first snapshot right after connecting */
+    int64_t last_arrival_ms = 0;
     while (!stop_requested) {
         rt.arrived = 0;
         /* With a batch open, only look for more without waiting. */
@@ -1272,6 +1275,11 @@ int hb_component_run_on(const struct hb_component *def, const struct hb_bus_ops 
         }
         if (rt.in_batch) {
             continue;
+        }
+        if (rt.arrived > 0) {
+            last_arrival_ms = hb_now_ms();
+        } else if (hb_now_ms() - last_arrival_ms >= IDLE_AFTER_MS) {
+            hb_store_idle(rt.ctx.store);
         }
         if (hb_now_ms() >= next_tick_ms) {
             run_tick(&rt, &last_prune_ms);

@@ -209,6 +209,13 @@ hb_err_t hb_store_savepoint_rollback(struct hb_store *st)
     return st->be->savepoint_rollback(st);
 }
 
+void hb_store_idle(struct hb_store *st)
+{
+    if (st->be->idle && !hb_store_in_tx(st)) {
+        st->be->idle(st);
+    }
+}
+
 bool hb_store_in_tx(struct hb_store *st)
 {
     return st->be->in_tx(st);

@@ -55,6 +55,8 @@ struct hb_store_backend {
     hb_err_t (*savepoint_release)(struct hb_store *st);
     hb_err_t (*savepoint_rollback)(struct hb_store *st);
     bool (*in_tx)(struct hb_store *st);
+    /* Work for a moment when no message waits, outside a transaction; may be NULL. */
+    void (*idle)(struct hb_store *st);
 };
 
 struct hb_store {

@@ -24,7 +24,29 @@ struct sqlite_engine {
     sqlite3_stmt *tx_release;
     sqlite3_stmt *tx_rollback_to;
     struct hb_stmt_cache cache; /* every other statement, by its SQL text */
+    int wal_frames;  /* in the WAL since its last checkpoint (the WAL hook says) */
+    int wal_ceiling; /* frames at which a commit checkpoints, busy or not */
 };
+
+/* A checkpoint copies the WAL into the database and syncs both: tens of ms here, which
+ * the message that happens to commit past the ceiling waits for (one single-order saga in
+ * a hundred took 33 ms with a 40 MiB WAL). The loop checkpoints when no message waits
+ * (hb_store_idle) once the WAL holds this many frames (4 KiB pages: 1 MiB); a commit
+ * checkpoints only at the ceiling, under load that leaves no idle moment. */
+#define IDLE_CHECKPOINT_FRAMES 256
+
+/* sqlite's WAL hook after each commit; it replaces sqlite's own autocheckpoint, which
+ * did the same at the ceiling without telling us the WAL's size. */
+static int wal_committed(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct sqlite_engine *e = arg;
+    e->wal_frames = frames;
+    if (frames >= e->wal_ceiling) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        e->wal_frames = 0;
+    }
+    return SQLITE_OK;
+}
 
 static struct sqlite_engine *engine(struct hb_store *st)
 {
@@ -272,6 +294,15 @@ static const struct hb_store_sql sqlite_sql = {
     .list_close = ']',
 };
 
+static void sqlite_idle(struct hb_store *st)
+{
+    struct sqlite_engine *e = engine(st);
+    if (e->wal_frames >= IDLE_CHECKPOINT_FRAMES && sqlite3_get_autocommit(e->db)) {
+        sqlite3_wal_checkpoint_v2(e->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        e->wal_frames = 0;
+    }
+}
+
 static const struct hb_store_backend sqlite_backend = {
     .name = "sqlite",
     .runs_sqlite_legacy = true,
@@ -298,6 +329,7 @@ static const struct hb_store_backend sqlite_backend = {
     .savepoint_release = sqlite_savepoint_release,
     .savepoint_rollback = sqlite_savepoint_rollback,
     .in_tx = sqlite_in_tx,
+    .idle = sqlite_idle,
 };
 
 /* Creates the database file at path 0600 (whatever the umask) when it does not exist yet:
@@ -346,12 +378,14 @@ static hb_err_t configure_connection(struct hb_store *st, const struct hb_store_
                      cache_kb);
     if (n > 0 && (size_t)n < sizeof(pragmas) && opt && opt->sqlite_wal_kb > 0) {
         n += snprintf(pragmas + n, sizeof(pragmas) - (size_t)n,
-                      " PRAGMA wal_autocheckpoint=%d; PRAGMA journal_size_limit=%lld;",
-                      opt->sqlite_wal_kb / 4, (long long)opt->sqlite_wal_kb * 1024);
+                      " PRAGMA journal_size_limit=%lld;", (long long)opt->sqlite_wal_kb * 1024);
     }
     if (n < 0 || (size_t)n >= sizeof(pragmas)) {
         return HB_ERR_INVAL;
     }
+    struct sqlite_engine *e = engine(st);
+    e->wal_ceiling = opt && opt->sqlite_wal_kb > 0 ? opt->sqlite_wal_kb / 4 : 1000;
+    sqlite3_wal_hook(e->db, wal_committed, e);
     return sqlite_exec(st, pragmas);
 }
 

@@ -133,6 +133,10 @@ struct hb_outbox_row {
 hb_err_t hb_store_outbox_each(struct hb_store *st, int64_t after_id, int limit,
                               int (*fn)(void *ctx, const struct hb_outbox_row *row), void *ctx);
 
+/* Outside a transaction, when no message waits: the engine's upkeep that would otherwise
+ * stall a commit (sqlite: a checkpoint of a WAL over 1 MiB). Can't fail. */
+void hb_store_idle(struct hb_store *st);
+
 /* True while a transaction is open: false after commit, rollback, or an error that made
  * sqlite roll it back on its own (a full disk), after which nothing may run as if it
  * were still open. Can't fail. */
