@@ -159,7 +159,9 @@ static hb_err_t claim_and_handle(const struct hb_component *def, struct hb_ctx *
         if (rc != HB_ERR_BUSY || !open_savepoint || attempt == HB_CONFLICT_ATTEMPTS) {
             break;
         }
-        hb_store_savepoint_rollback(ctx->store);
+        if (hb_store_savepoint_rollback(ctx->store) != HB_OK || !hb_store_in_tx(ctx->store)) {
+            return rc; /* the transaction is gone: nothing may run as if inside it */
+        }
         if (reply) {
             hb_reply_clear(reply);
         }

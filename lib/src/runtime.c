@@ -89,6 +89,7 @@ struct runtime {
     struct replay_mark marks[REPLAY_OWNERS_MAX]; /* of the events in it, per owner */
     struct replay_mark marks_written[REPLAY_OWNERS_MAX]; /* the newest in the store */
     size_t n_marks_written;
+    int64_t marks_started_ms; /* a replica's start: its first marks (0: not a replica) */
     size_t n_marks;
     size_t arrived;         /* messages seen in the current poll */
     struct pending_reply replies[HB_COMMIT_BATCH_MAX];
@@ -305,7 +306,10 @@ static hb_err_t write_replay_marks(struct runtime *rt)
         if (w && m->event_ms < w->event_ms + REPLAY_MARK_STEP_MS) {
             continue;
         }
-        rc = hb_store_replay_mark(rt->ctx.store, m->owner, m->event_ms);
+        /* The first this process writes replaces what is there: the start mark, which a
+         * backlog older than the start must lower, or one of a former life. */
+        rc = w ? hb_store_replay_mark(rt->ctx.store, m->owner, m->event_ms)
+               : hb_store_replay_mark_reset(rt->ctx.store, m->owner, m->event_ms);
         if (!w && rt->n_marks_written < REPLAY_OWNERS_MAX) {
             w = &rt->marks_written[rt->n_marks_written++];
         }
@@ -324,9 +328,13 @@ static void finish_batch(struct runtime *rt)
     if (!rt->in_batch) {
         return;
     }
+    /* Acknowledged rows may go in or out of a transaction. A transaction the engine ended
+     * on its own (sqlite's full disk) gets no marks: they would commit by themselves, ahead
+     * of the events that were lost with it. */
+    bool in_tx = hb_store_in_tx(rt->ctx.store);
     hb_err_t rc = hb_store_outbox_delete_many(rt->ctx.store, rt->acked, rt->n_acked);
     if (rc == HB_OK) {
-        rc = write_replay_marks(rt);
+        rc = in_tx ? write_replay_marks(rt) : HB_ERR_DB;
     }
     rt->n_marks = 0;
     if (rc == HB_OK) {
@@ -1053,6 +1061,35 @@ static hb_err_t replay_lost(void *arg, const char *owner, int64_t event_ms)
     return replay_from(arg, owner, event_ms);
 }
 
+/* In the open transaction: this replica's marks are there again if another replica took
+ * them as a gone one's (its beats failed for HB_REPLICA_STALE_MS, a database outage):
+ * what it last wrote, or its start for an owner it has written nothing of. */
+static hb_err_t keep_own_marks(struct runtime *rt)
+{
+    int64_t own = 0;
+    HB_RETURN_ON_ERR(hb_store_query_int(rt->ctx.store,
+                                        "SELECT count(*) FROM hb_replica_marks"
+                                        " WHERE instance = ?",
+                                        HB_ARGS(HB_TEXT(hb_store_writer(rt->ctx.store))), 0,
+                                        &own));
+    if (own > 0) {
+        return HB_OK;
+    }
+    char owners[REPLAY_OWNERS_MAX][32];
+    size_t n_owners = consumed_owners(rt->def, owners);
+    hb_err_t rc = HB_OK;
+    for (size_t i = 0; i < n_owners && rc == HB_OK; i++) {
+        int64_t ms = rt->marks_started_ms;
+        for (size_t k = 0; k < rt->n_marks_written; k++) {
+            if (strcmp(rt->marks_written[k].owner, owners[i]) == 0) {
+                ms = rt->marks_written[k].event_ms;
+            }
+        }
+        rc = hb_store_replay_mark_start(rt->ctx.store, owners[i], ms);
+    }
+    return rc;
+}
+
 static hb_err_t replica_beat(struct runtime *rt)
 {
     int64_t adopted = 0;
@@ -1063,14 +1100,22 @@ static hb_err_t replica_beat(struct runtime *rt)
         rc = hb_store_lost_replica_marks(rt->ctx.store, now_ms, HB_REPLICA_STALE_MS,
                                          replay_lost, rt);
     }
-    if (rc == HB_OK) {
-        rc = hb_store_commit(rt->ctx.store);
-    } else {
-        hb_store_rollback(rt->ctx.store);
+    if (rc == HB_OK && rt->marks_started_ms > 0) {
+        rc = keep_own_marks(rt);
     }
-    if (rc == HB_OK && adopted > 0) {
-        HB_LOGW(0, "took over %lld outbox rows of a replica that stopped", (long long)adopted);
-        relay_again(rt); /* adopted rows are below the cursor */
+    if (rc != HB_OK) {
+        hb_store_rollback(rt->ctx.store);
+        return rc;
+    }
+    rc = hb_store_commit(rt->ctx.store);
+    if (rc != HB_OK || adopted > 0) {
+        /* Adopted rows are below the cursor; after a failed commit the server may still
+         * have taken them over for us. */
+        if (adopted > 0) {
+            HB_LOGW(0, "took over %lld outbox rows of a replica that stopped",
+                    (long long)adopted);
+        }
+        relay_again(rt);
     }
     return rc;
 }
@@ -1081,6 +1126,7 @@ static hb_err_t start_replica_marks(struct runtime *rt)
     char owners[REPLAY_OWNERS_MAX][32];
     size_t n_owners = consumed_owners(rt->def, owners);
     int64_t now_ms = hb_wall_ms();
+    rt->marks_started_ms = now_ms;
     HB_RETURN_ON_ERR(hb_store_begin(rt->ctx.store));
     hb_err_t rc = HB_OK;
     for (size_t i = 0; i < n_owners && rc == HB_OK; i++) {
@@ -1270,16 +1316,14 @@ int hb_component_run_on(const struct hb_component *def, const struct hb_bus_ops 
         rt.arrived = 0;
         /* With a batch open, only look for more without waiting. */
         bus_ops->run_once(rt.bus, rt.in_batch ? 0 : 50);
+        if (rt.arrived > 0) {
+            last_arrival_ms = hb_now_ms();
+        }
         if (rt.in_batch && rt.arrived == 0) {
             finish_batch(&rt);
         }
         if (rt.in_batch) {
             continue;
-        }
-        if (rt.arrived > 0) {
-            last_arrival_ms = hb_now_ms();
-        } else if (hb_now_ms() - last_arrival_ms >= IDLE_AFTER_MS) {
-            hb_store_idle(rt.ctx.store);
         }
         if (hb_now_ms() >= next_tick_ms) {
             run_tick(&rt, &last_prune_ms);
@@ -1291,6 +1335,11 @@ int hb_component_run_on(const struct hb_component *def, const struct hb_bus_ops 
             next_metrics_ms = hb_now_ms() + rt.cfg.metrics_interval_ms;
         }
         flush_outbox(&rt);
+        /* After the relay, and only once nothing has come for a while: a checkpoint then
+         * delays no message and no event that just committed. */
+        if (rt.arrived == 0 && hb_now_ms() - last_arrival_ms >= IDLE_AFTER_MS) {
+            hb_store_idle(rt.ctx.store);
+        }
     }
     notify_systemd("STOPPING=1");
     finish_batch(&rt);

@@ -344,6 +344,21 @@ hb_err_t hb_store_replay_mark(struct hb_store *st, const char *owner, int64_t ev
                         HB_ARGS(HB_TEXT(owner), HB_INT(event_ms)));
 }
 
+hb_err_t hb_store_replay_mark_reset(struct hb_store *st, const char *owner, int64_t event_ms)
+{
+    if (st->writer[0]) {
+        return hb_store_run(st,
+                            "INSERT INTO hb_replica_marks(instance, owner, event_ms)"
+                            " VALUES(?1, ?2, ?3) ON CONFLICT(instance, owner) DO UPDATE"
+                            " SET event_ms = excluded.event_ms",
+                            HB_ARGS(HB_TEXT(st->writer), HB_TEXT(owner), HB_INT(event_ms)));
+    }
+    return hb_store_run(st,
+                        "INSERT INTO hb_replay_mark(owner, event_ms) VALUES(?, ?)"
+                        " ON CONFLICT(owner) DO UPDATE SET event_ms = excluded.event_ms",
+                        HB_ARGS(HB_TEXT(owner), HB_INT(event_ms)));
+}
+
 hb_err_t hb_store_replay_mark_start(struct hb_store *st, const char *owner, int64_t event_ms)
 {
     if (!st->writer[0]) {
@@ -359,12 +374,13 @@ hb_err_t hb_store_replay_mark_get(struct hb_store *st, const char *owner, int64_
                                   int64_t *out)
 {
     if (st->writer[0]) {
-        /* This replica's own mark; a replica new here starts at the newest of the others'. */
+        /* This replica's own mark; without one (new, or its marks taken as a gone
+         * replica's), the oldest of the others': asking for more replay is harmless. */
         return hb_store_query_int(
             st,
             "SELECT coalesce((SELECT event_ms FROM hb_replica_marks"
             " WHERE instance = ?1 AND owner = ?2),"
-            " (SELECT max(event_ms) FROM hb_replica_marks WHERE owner = ?2), ?3)",
+            " (SELECT min(event_ms) FROM hb_replica_marks WHERE owner = ?2), ?3)",
             HB_ARGS(HB_TEXT(st->writer), HB_TEXT(owner), HB_INT(fallback)), fallback, out);
     }
     return hb_store_query_int(st, "SELECT event_ms FROM hb_replay_mark WHERE owner = ?",

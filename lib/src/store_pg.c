@@ -563,11 +563,10 @@ static hb_err_t pg_savepoint_rollback(struct hb_store *st)
         return command(st, "ROLLBACK TO SAVEPOINT message", "rollback to savepoint");
     }
     /* Back to the transaction's start, which stays open (and the savepoint with it). On
-     * failure the server may be outside a transaction: pg_in_tx tells the caller. */
+     * failure (the connection lost) in_tx stays set: no statement may reconnect and run
+     * outside the transaction the caller believes in; its commit fails. */
     e->ran = false;
-    hb_err_t rc = command(st, "ROLLBACK; BEGIN", "rollback to savepoint");
-    e->in_tx = rc == HB_OK;
-    return rc;
+    return command(st, "ROLLBACK; BEGIN", "rollback to savepoint");
 }
 
 /* Releases the lock pg_open took for the migrations. */

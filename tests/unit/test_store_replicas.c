@@ -85,7 +85,7 @@ static struct lost lost_as(struct hb_store *st, const char *name, int64_t now_ms
     return l;
 }
 
-static void a_replica_marks_its_own_stream_and_a_new_one_starts_at_the_newest(void **state)
+static void a_replica_marks_its_own_stream_and_a_new_one_starts_at_the_oldest(void **state)
 {
     (void)state;
     struct hb_store *st = open_memory();
@@ -98,8 +98,27 @@ static void a_replica_marks_its_own_stream_and_a_new_one_starts_at_the_newest(vo
     assert_int_equal(mark_of(st, "a", "order"), 250);
     mark_as(st, "b", "order", 180);
     assert_int_equal(mark_of(st, "b", "order"), 180); /* its own, not a's newer one */
-    assert_int_equal(mark_of(st, "c", "order"), 250); /* new: the newest of the others */
+    assert_int_equal(mark_of(st, "c", "order"), 180); /* new: the oldest of the others */
     assert_int_equal(mark_of(st, "c", "payment"), -7);
+    hb_store_close(st);
+}
+
+static void reset_lowers_a_mark_for_a_backlog_older_than_the_start(void **state)
+{
+    (void)state;
+    struct hb_store *st = open_memory();
+    start_as(st, "a", "order", 5000);
+    assert_int_equal(hb_store_begin(st), HB_OK);
+    assert_int_equal(hb_store_replay_mark_reset(st, "order", 1200), HB_OK);
+    assert_int_equal(hb_store_commit(st), HB_OK);
+    assert_int_equal(mark_of(st, "a", "order"), 1200);
+    mark_as(st, "a", "order", 1100); /* after the reset, marks only rise again */
+    assert_int_equal(mark_of(st, "a", "order"), 1200);
+    mark_as(st, "", "order", 900);
+    assert_int_equal(hb_store_begin(st), HB_OK);
+    assert_int_equal(hb_store_replay_mark_reset(st, "order", 700), HB_OK);
+    assert_int_equal(hb_store_commit(st), HB_OK);
+    assert_int_equal(mark_of(st, "", "order"), 700); /* one process: its one mark */
     hb_store_close(st);
 }
 
@@ -159,7 +178,8 @@ static void a_stopped_replicas_outbox_rows_are_taken_over(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(a_replica_marks_its_own_stream_and_a_new_one_starts_at_the_newest),
+        cmocka_unit_test(a_replica_marks_its_own_stream_and_a_new_one_starts_at_the_oldest),
+        cmocka_unit_test(reset_lowers_a_mark_for_a_backlog_older_than_the_start),
         cmocka_unit_test(one_process_keeps_one_mark_per_owner),
         cmocka_unit_test(the_marks_of_a_replica_that_stopped_are_handed_over_once),
         cmocka_unit_test(a_stopped_replicas_outbox_rows_are_taken_over),

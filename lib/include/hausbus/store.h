@@ -146,8 +146,13 @@ bool hb_store_in_tx(struct hb_store *st);
  * its events applied here, to event_ms (a lower value leaves it). */
 hb_err_t hb_store_replay_mark(struct hb_store *st, const char *owner, int64_t event_ms);
 
+/* In the open transaction: sets owner's replay mark to event_ms, lower or not: the first
+ * mark a process writes, which replaces the one its replica started with (a backlog of
+ * older events may come first). */
+hb_err_t hb_store_replay_mark_reset(struct hb_store *st, const char *owner, int64_t event_ms);
+
 /* owner's replay mark into *out, fallback when there is none. A replica (a writer set)
- * reads its own mark, or when it has none the newest of the other replicas'. */
+ * reads its own mark, or when it has none the oldest of the other replicas'. */
 hb_err_t hb_store_replay_mark_get(struct hb_store *st, const char *owner, int64_t fallback,
                                   int64_t *out);
 
