@@ -327,36 +327,41 @@ hb_err_t hb_store_outbox_each(struct hb_store *st, int64_t after_id, int limit,
     return rc;
 }
 
+/* Upserts owner's replay mark: this replica's (a writer set) or the component's; only
+ * raising it, or to event_ms whatever it was. */
+static hb_err_t put_replay_mark(struct hb_store *st, const char *owner, int64_t event_ms,
+                                bool only_higher)
+{
+    static const char replica_sql[] =
+        "INSERT INTO hb_replica_marks(instance, owner, event_ms) VALUES(?1, ?2, ?3)"
+        " ON CONFLICT(instance, owner) DO UPDATE SET event_ms = excluded.event_ms";
+    static const char replica_raise_sql[] =
+        "INSERT INTO hb_replica_marks(instance, owner, event_ms) VALUES(?1, ?2, ?3)"
+        " ON CONFLICT(instance, owner) DO UPDATE SET event_ms = excluded.event_ms"
+        " WHERE hb_replica_marks.event_ms < excluded.event_ms";
+    static const char component_sql[] =
+        "INSERT INTO hb_replay_mark(owner, event_ms) VALUES(?1, ?2)"
+        " ON CONFLICT(owner) DO UPDATE SET event_ms = excluded.event_ms";
+    static const char component_raise_sql[] =
+        "INSERT INTO hb_replay_mark(owner, event_ms) VALUES(?1, ?2)"
+        " ON CONFLICT(owner) DO UPDATE SET event_ms = excluded.event_ms"
+        " WHERE hb_replay_mark.event_ms < excluded.event_ms";
+    if (!st->writer[0]) {
+        return hb_store_run(st, only_higher ? component_raise_sql : component_sql,
+                            HB_ARGS(HB_TEXT(owner), HB_INT(event_ms)));
+    }
+    return hb_store_run(st, only_higher ? replica_raise_sql : replica_sql,
+                        HB_ARGS(HB_TEXT(st->writer), HB_TEXT(owner), HB_INT(event_ms)));
+}
+
 hb_err_t hb_store_replay_mark(struct hb_store *st, const char *owner, int64_t event_ms)
 {
-    if (st->writer[0]) {
-        return hb_store_run(st,
-                            "INSERT INTO hb_replica_marks(instance, owner, event_ms)"
-                            " VALUES(?1, ?2, ?3) ON CONFLICT(instance, owner) DO UPDATE"
-                            " SET event_ms = excluded.event_ms"
-                            " WHERE hb_replica_marks.event_ms < excluded.event_ms",
-                            HB_ARGS(HB_TEXT(st->writer), HB_TEXT(owner), HB_INT(event_ms)));
-    }
-    return hb_store_run(st,
-                        "INSERT INTO hb_replay_mark(owner, event_ms) VALUES(?, ?)"
-                        " ON CONFLICT(owner) DO UPDATE SET event_ms = excluded.event_ms"
-                        " WHERE hb_replay_mark.event_ms < excluded.event_ms",
-                        HB_ARGS(HB_TEXT(owner), HB_INT(event_ms)));
+    return put_replay_mark(st, owner, event_ms, true);
 }
 
 hb_err_t hb_store_replay_mark_reset(struct hb_store *st, const char *owner, int64_t event_ms)
 {
-    if (st->writer[0]) {
-        return hb_store_run(st,
-                            "INSERT INTO hb_replica_marks(instance, owner, event_ms)"
-                            " VALUES(?1, ?2, ?3) ON CONFLICT(instance, owner) DO UPDATE"
-                            " SET event_ms = excluded.event_ms",
-                            HB_ARGS(HB_TEXT(st->writer), HB_TEXT(owner), HB_INT(event_ms)));
-    }
-    return hb_store_run(st,
-                        "INSERT INTO hb_replay_mark(owner, event_ms) VALUES(?, ?)"
-                        " ON CONFLICT(owner) DO UPDATE SET event_ms = excluded.event_ms",
-                        HB_ARGS(HB_TEXT(owner), HB_INT(event_ms)));
+    return put_replay_mark(st, owner, event_ms, false);
 }
 
 hb_err_t hb_store_replay_mark_start(struct hb_store *st, const char *owner, int64_t event_ms)
