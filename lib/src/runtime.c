@@ -292,6 +292,17 @@ static void note_replay_mark(struct runtime *rt, const char *topic, const struct
     }
 }
 
+/* The mark last written for owner by this process, or NULL. */
+static struct replay_mark *written_mark(struct runtime *rt, const char *owner)
+{
+    for (size_t k = 0; k < rt->n_marks_written; k++) {
+        if (strcmp(rt->marks_written[k].owner, owner) == 0) {
+            return &rt->marks_written[k];
+        }
+    }
+    return NULL;
+}
+
 /* In the open batch: writes the marks it moved by REPLAY_MARK_STEP_MS or more, and notes
  * them written (forgotten again if the batch does not commit). */
 static hb_err_t write_replay_marks(struct runtime *rt)
@@ -299,10 +310,7 @@ static hb_err_t write_replay_marks(struct runtime *rt)
     hb_err_t rc = HB_OK;
     for (size_t i = 0; i < rt->n_marks && rc == HB_OK; i++) {
         const struct replay_mark *m = &rt->marks[i];
-        struct replay_mark *w = NULL;
-        for (size_t k = 0; k < rt->n_marks_written && !w; k++) {
-            w = strcmp(rt->marks_written[k].owner, m->owner) == 0 ? &rt->marks_written[k] : NULL;
-        }
+        struct replay_mark *w = written_mark(rt, m->owner);
         if (w && m->event_ms < w->event_ms + REPLAY_MARK_STEP_MS) {
             continue;
         }
@@ -652,10 +660,6 @@ static hb_err_t put_replay_request(struct runtime *rt, const char *owner, int64_
     return rc;
 }
 
-/* Asks every component whose events we consume to announce again what changed since a
- * little before the last message we handled. libmosquitto acknowledges a message before
- * we commit it, and a broker killed between two autosaves forgets what it queued for us:
- * after either, this is how the lost events come back. */
 /* The components whose events def consumes (not itself), each once: at most
  * REPLAY_OWNERS_MAX. Returns how many are in owners. */
 static size_t consumed_owners(const struct hb_component *def,
@@ -686,6 +690,10 @@ static hb_err_t replay_from(struct runtime *rt, const char *owner, int64_t event
     return put_replay_request(rt, owner, since_ms < 0 ? 0 : since_ms);
 }
 
+/* Asks every component whose events we consume to announce again what changed since a
+ * little before the last message we handled. libmosquitto acknowledges a message before
+ * we commit it, and a broker killed between two autosaves forgets what it queued for us:
+ * after either, this is how the lost events come back. */
 static void request_replays(struct runtime *rt)
 {
     /* Before hb_replay_mark (an older database), and for an owner never heard from: our
@@ -1051,8 +1059,6 @@ static hb_err_t replica_names(const struct hb_component *def, const struct hb_co
     return HB_OK;
 }
 
-/* A replica's beat, in a transaction of its own: alive in hb_replicas, and the outbox
- * rows of replicas gone quiet taken over (the relay then reads from the start). */
 /* hb_store_lost_replica_marks' callback: what a replica that is gone had acknowledged and
  * not committed, or had in flight, is asked for again from its own mark. */
 static hb_err_t replay_lost(void *arg, const char *owner, int64_t event_ms)
@@ -1079,17 +1085,16 @@ static hb_err_t keep_own_marks(struct runtime *rt)
     size_t n_owners = consumed_owners(rt->def, owners);
     hb_err_t rc = HB_OK;
     for (size_t i = 0; i < n_owners && rc == HB_OK; i++) {
-        int64_t ms = rt->marks_started_ms;
-        for (size_t k = 0; k < rt->n_marks_written; k++) {
-            if (strcmp(rt->marks_written[k].owner, owners[i]) == 0) {
-                ms = rt->marks_written[k].event_ms;
-            }
-        }
-        rc = hb_store_replay_mark_start(rt->ctx.store, owners[i], ms);
+        const struct replay_mark *w = written_mark(rt, owners[i]);
+        rc = hb_store_replay_mark_start(rt->ctx.store, owners[i],
+                                        w ? w->event_ms : rt->marks_started_ms);
     }
     return rc;
 }
 
+/* A replica's beat, in a transaction of its own: alive in hb_replicas, and the outbox
+ * rows of replicas gone quiet taken over (the relay then reads from the start); the marks of
+ * replicas gone replayed, and this one's own kept. */
 static hb_err_t replica_beat(struct runtime *rt)
 {
     int64_t adopted = 0;

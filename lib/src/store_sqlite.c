@@ -35,15 +35,22 @@ struct sqlite_engine {
  * checkpoints only at the ceiling, under load that leaves no idle moment. */
 #define IDLE_CHECKPOINT_FRAMES 256
 
+static void checkpoint(struct sqlite_engine *e)
+{
+    sqlite3_wal_checkpoint_v2(e->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    e->wal_frames = 0;
+}
+
 /* sqlite's WAL hook after each commit; it replaces sqlite's own autocheckpoint, which
  * did the same at the ceiling without telling us the WAL's size. */
 static int wal_committed(void *arg, sqlite3 *db, const char *name, int frames)
 {
+    (void)db;
+    (void)name; /* "main": the one database of a store */
     struct sqlite_engine *e = arg;
     e->wal_frames = frames;
     if (frames >= e->wal_ceiling) {
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        e->wal_frames = 0;
+        checkpoint(e);
     }
     return SQLITE_OK;
 }
@@ -294,12 +301,11 @@ static const struct hb_store_sql sqlite_sql = {
     .list_close = ']',
 };
 
+/* Outside a transaction: hb_store_idle sees to it. */
 static void sqlite_idle(struct hb_store *st)
 {
-    struct sqlite_engine *e = engine(st);
-    if (e->wal_frames >= IDLE_CHECKPOINT_FRAMES && sqlite3_get_autocommit(e->db)) {
-        sqlite3_wal_checkpoint_v2(e->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        e->wal_frames = 0;
+    if (engine(st)->wal_frames >= IDLE_CHECKPOINT_FRAMES) {
+        checkpoint(engine(st));
     }
 }
 
