@@ -195,25 +195,30 @@ const char *hb_json_scan_string(const unsigned char *t, size_t len, size_t start
     }
 }
 
-/* Decodes the string whose opening quote is at t[*pos] into a cJSON_malloc'd C string and
- * moves *pos past the closing quote. Returns NULL when it is not valid (see
- * hb_json_scan_string)
- * or memory ran out. */
-static char *parse_string(const unsigned char *t, size_t len, size_t *pos)
+/* A string of the text, checked (hb_json_scan_string): its opening quote at t[open], its
+ * closing one at t[close], decoded bytes and whether it has any escape. */
+struct text_string {
+    size_t open;
+    size_t close;
+    size_t decoded;
+    bool escaped;
+};
+
+/* Checks the string whose opening quote is at t[pos] into s. False when it is not valid. */
+static bool scan_string(const unsigned char *t, size_t len, size_t pos, struct text_string *s)
 {
-    size_t close = 0;
-    size_t decoded = 0;
-    bool escaped = false;
-    if (hb_json_scan_string(t, len, *pos, &close, &decoded, &escaped)) {
-        return NULL;
-    }
-    unsigned char *out = cJSON_malloc(decoded + 1);
-    if (!out) {
-        return NULL;
-    }
-    size_t i = *pos + 1;
-    if (!escaped) {
-        memcpy(out, t + i, decoded);
+    s->open = pos;
+    return hb_json_scan_string(t, len, pos, &s->close, &s->decoded, &s->escaped) == NULL;
+}
+
+/* Writes s decoded, and a NUL, to out (s->decoded + 1 bytes); returns out. */
+static char *decode_string(const unsigned char *t, const struct text_string *s,
+                           unsigned char *out)
+{
+    size_t i = s->open + 1;
+    size_t close = s->close;
+    if (!s->escaped) {
+        memcpy(out, t + i, s->decoded);
     } else {
         unsigned char *w = out;
         while (i < close) {
@@ -235,8 +240,7 @@ static char *parse_string(const unsigned char *t, size_t len, size_t *pos)
             }
         }
     }
-    out[decoded] = '\0';
-    *pos = close + 1;
+    out[s->decoded] = '\0';
     return (char *)out;
 }
 
@@ -376,7 +380,7 @@ static bool parse_number(const unsigned char *t, size_t len, size_t *pos, cJSON 
         }
         p = start + taken;
     }
-    node->type = cJSON_Number;
+    node->type |= cJSON_Number;
     node->valuedouble = value;
     /* cJSON saturates valueint */
     node->valueint = value >= INT_MAX            ? INT_MAX
@@ -386,33 +390,29 @@ static bool parse_number(const unsigned char *t, size_t len, size_t *pos, cJSON 
     return true;
 }
 
-/* A scalar value (anything but an array or object) at t[*pos] into node, moving *pos past
- * it. cJSON takes the literals by their letters alone: what follows is the caller's. */
+/* A number or literal at t[*pos] into node, moving *pos past it (a string is the
+ * caller's: it lives in the node's own block). cJSON takes the literals by their letters
+ * alone: what follows is the caller's. */
 static bool parse_scalar(const unsigned char *t, size_t len, size_t *pos, cJSON *node)
 {
     size_t p = *pos;
     unsigned char c = t[p];
-    if (c == '"') {
-        node->valuestring = parse_string(t, len, pos);
-        node->type = cJSON_String;
-        return node->valuestring != NULL;
-    }
     if (c == '-' || is_digit(c)) {
         return parse_number(t, len, pos, node);
     }
     if (c == 'n' && len - p >= 4 && memcmp(t + p, "null", 4) == 0) {
-        node->type = cJSON_NULL;
+        node->type |= cJSON_NULL;
         *pos = p + 4;
         return true;
     }
     if (c == 't' && len - p >= 4 && memcmp(t + p, "true", 4) == 0) {
-        node->type = cJSON_True;
+        node->type |= cJSON_True;
         node->valueint = 1;
         *pos = p + 4;
         return true;
     }
     if (c == 'f' && len - p >= 5 && memcmp(t + p, "false", 5) == 0) {
-        node->type = cJSON_False;
+        node->type |= cJSON_False;
         *pos = p + 5;
         return true;
     }
@@ -444,11 +444,33 @@ static void append(cJSON *container, cJSON *node)
     first->prev = node;
 }
 
-static cJSON *new_node(void)
+/* A node with its member name and its string value, when it has them, in one block:
+ * decoded after the cJSON struct, flagged so that cJSON_Delete frees the block alone
+ * (cJSON_StringIsConst: the name is not freed on its own; cJSON_IsReference, on a string
+ * without children: neither is the value). One allocation per value instead of up to three.
+ * cJSON's other functions treat the flags as they must: cJSON_AddItemToObject and
+ * cJSON_ReplaceItemInObject give the node a name of its own and never free the inline
+ * one, cJSON_Duplicate copies the value. Only cJSON_Duplicate's copy of a member shares
+ * its name with the original (as with any cJSON_StringIsConst name), so a copy of a parsed
+ * member must not outlive the tree it was copied from. NULL when memory ran out. */
+static cJSON *new_node(const unsigned char *t, const struct text_string *name,
+                       const struct text_string *value)
 {
-    cJSON *node = cJSON_malloc(sizeof(*node));
-    if (node) {
-        *node = (cJSON){0};
+    size_t extra = (name ? name->decoded + 1 : 0) + (value ? value->decoded + 1 : 0);
+    cJSON *node = cJSON_malloc(sizeof(*node) + extra);
+    if (!node) {
+        return NULL;
+    }
+    *node = (cJSON){0};
+    unsigned char *text = (unsigned char *)(node + 1);
+    if (name) {
+        node->string = decode_string(t, name, text);
+        node->type |= cJSON_StringIsConst;
+        text += name->decoded + 1;
+    }
+    if (value) {
+        node->valuestring = decode_string(t, value, text);
+        node->type |= cJSON_String | cJSON_IsReference;
     }
     return node;
 }
@@ -467,39 +489,43 @@ cJSON *hb_json_parse_value(const char *text, size_t len, size_t *stop)
     pos = skip_space(t, len, pos);
     for (;;) {
         /* A value starts at pos, after its member name when in an object. */
-        cJSON *node = new_node();
-        if (!node) {
-            goto fail;
-        }
-        if (depth == 0) {
-            root = node;
-        } else {
-            cJSON *parent = open[depth - 1];
-            append(parent, node);
-            if (parent->type == cJSON_Object) {
-                if (pos >= len || t[pos] != '"') {
-                    goto fail;
-                }
-                node->string = parse_string(t, len, &pos);
-                if (!node->string) {
-                    goto fail;
-                }
-                pos = skip_space(t, len, pos);
-                if (pos >= len || t[pos] != ':') {
-                    goto fail;
-                }
-                pos = skip_space(t, len, pos + 1);
+        cJSON *parent = depth > 0 ? open[depth - 1] : NULL;
+        struct text_string name, value;
+        bool named = parent && (parent->type & 0xff) == cJSON_Object;
+        if (named) {
+            if (pos >= len || t[pos] != '"' || !scan_string(t, len, pos, &name)) {
+                goto fail;
             }
+            pos = skip_space(t, len, name.close + 1);
+            if (pos >= len || t[pos] != ':') {
+                goto fail;
+            }
+            pos = skip_space(t, len, pos + 1);
         }
         if (pos >= len) {
             goto fail;
         }
         unsigned char c = t[pos];
-        if (c == '[' || c == '{') {
+        bool string = c == '"';
+        if (string && !scan_string(t, len, pos, &value)) {
+            goto fail;
+        }
+        cJSON *node = new_node(t, named ? &name : NULL, string ? &value : NULL);
+        if (!node) {
+            goto fail;
+        }
+        if (parent) {
+            append(parent, node);
+        } else {
+            root = node;
+        }
+        if (string) {
+            pos = value.close + 1;
+        } else if (c == '[' || c == '{') {
             if (depth == HB_JSON_DEPTH_MAX) {
                 goto fail; /* hb_json_text_check's limit, named by it */
             }
-            node->type = c == '[' ? cJSON_Array : cJSON_Object;
+            node->type |= c == '[' ? cJSON_Array : cJSON_Object;
             open[depth++] = node;
             pos = skip_space(t, len, pos + 1);
             if (pos >= len || t[pos] != (c == '[' ? ']' : '}')) {
@@ -521,7 +547,7 @@ cJSON *hb_json_parse_value(const char *text, size_t len, size_t *stop)
                 pos = skip_space(t, len, pos + 1);
                 break;
             }
-            char close = open[depth - 1]->type == cJSON_Object ? '}' : ']';
+            char close = (open[depth - 1]->type & 0xff) == cJSON_Object ? '}' : ']';
             if (pos >= len || t[pos] != close) {
                 goto fail;
             }

@@ -16,7 +16,12 @@
  * CVE-2023-26819, which lifted the old 63-byte cut), strings checked as
  * hb_json_text_check checks them, at most HB_JSON_DEPTH_MAX levels of nesting. The tree is
  * the one cJSON builds (types, valueint, valuedouble, strings, member order, prev/next
- * links), every node and string allocated with cJSON_malloc, so cJSON_Delete frees it.
+ * links), except that each node holds its member name and string value in its own
+ * cJSON_malloc'd block, flagged cJSON_StringIsConst and cJSON_IsReference (in the bits
+ * above 0xff, which cJSON_Is* and the printer ignore) so that cJSON_Delete frees it: one
+ * allocation per value. A cJSON_Duplicate of a member shares its name with the original,
+ * so it must not outlive the tree; cJSON_SetValuestring refuses a parsed string (set a
+ * new item instead).
  * No lock, no recursion. On success sets *stop to the offset just after the value (bytes
  * after it are not looked at) and returns the tree; returns NULL when the value is not
  * valid or memory ran out (*stop then unchanged). The caller finds the reason with

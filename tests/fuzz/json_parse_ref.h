@@ -173,15 +173,18 @@ static inline bool json_ref_same_string(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* True when a and b are the same cJSON tree field for field: type bits, valueint, the
- * valuedouble's bits, valuestring and string bytes, child order and the prev links (the
- * first child's prev is the last). Recursive: for trees of bounded depth. */
+/* True when a and b are the same cJSON tree field for field: type bits (but the storage
+ * flags), valueint, the valuedouble's bits, valuestring and string bytes, child order and
+ * the prev links (the first child's prev is the last). Recursive: for trees of bounded
+ * depth. */
 static inline bool json_ref_identical(const cJSON *a, const cJSON *b)
 {
     if (!a || !b) {
         return a == b;
     }
-    if (a->type != b->type || a->valueint != b->valueint ||
+    /* hb_json_parse flags where a node's name and string live (json_parse_int.h) */
+    const int storage = cJSON_StringIsConst | cJSON_IsReference;
+    if ((a->type & ~storage) != (b->type & ~storage) || a->valueint != b->valueint ||
         memcmp(&a->valuedouble, &b->valuedouble, sizeof(a->valuedouble)) != 0 ||
         !json_ref_same_string(a->valuestring, b->valuestring) ||
         !json_ref_same_string(a->string, b->string)) {
