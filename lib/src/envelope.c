@@ -337,3 +337,28 @@ hb_err_t hb_json_str(const cJSON *obj, const char *name, size_t max_len, const c
     *out = item->valuestring;
     return HB_OK;
 }
+
+/* Adds item (NULL when its creation failed) under the uncopied name. */
+static bool put_item(cJSON *obj, const char *name, cJSON *item)
+{
+    if (!item || !cJSON_AddItemToObjectCS(obj, name, item)) {
+        cJSON_Delete(item);
+        return false;
+    }
+    return true;
+}
+
+bool hb_json_put_int(cJSON *obj, const char *name, int64_t value)
+{
+    return put_item(obj, name, cJSON_CreateNumber((double)value));
+}
+
+bool hb_json_put_text(cJSON *obj, const char *name, const char *text)
+{
+    return put_item(obj, name, cJSON_CreateString(text));
+}
+
+bool hb_json_put_null(cJSON *obj, const char *name)
+{
+    return put_item(obj, name, cJSON_CreateNull());
+}

@@ -899,10 +899,31 @@ static void clocks_move_forward(void **state)
     assert_true(hb_now_ms() >= mono);
 }
 
+/* Members put under a literal name keep that name uncopied and print like cJSON's own. */
+static void members_put_under_literal_names(void **state)
+{
+    (void)state;
+    static const char name[] = "orderId";
+    cJSON *obj = cJSON_CreateObject();
+    assert_non_null(obj);
+    assert_true(hb_json_put_int(obj, name, 42));
+    assert_true(hb_json_put_text(obj, "status", "PAID"));
+    assert_true(hb_json_put_null(obj, "reason"));
+    assert_ptr_equal(cJSON_GetObjectItem(obj, "orderId")->string, name);
+    char *text = hb_json_print(obj);
+    assert_string_equal(text, "{\"orderId\":42,\"status\":\"PAID\",\"reason\":null}");
+    free(text);
+    cJSON *outer = cJSON_CreateObject(); /* moved under a name of its own, then freed */
+    assert_non_null(outer);
+    assert_true(cJSON_AddItemToObject(outer, "data", obj));
+    cJSON_Delete(outer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_event_decodes_with_all_fields_and_owned_data),
+        cmocka_unit_test(members_put_under_literal_names),
         cmocka_unit_test(optional_time_and_subject_may_be_absent),
         cmocka_unit_test(every_malformed_fixture_is_a_decode_error_with_a_reason),
         cmocka_unit_test(malformed_event_without_reason_pointer_is_still_refused),

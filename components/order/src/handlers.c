@@ -292,11 +292,10 @@ static hb_err_t record_step(struct hb_ctx *ctx, int64_t order_id, const char *st
     return fresh ? record_step_latency(ctx, order_id, step, at) : HB_OK;
 }
 
-/* Adds text under key, or null for "" (the columns store NULLIF(text, '')). */
+/* Adds text under key, a literal, or null for "" (the columns store NULLIF(text, '')). */
 static bool add_text_or_null(cJSON *obj, const char *key, const char *text)
 {
-    return text[0] ? cJSON_AddStringToObject(obj, key, text) != NULL
-                   : cJSON_AddNullToObject(obj, key) != NULL;
+    return text[0] ? hb_json_put_text(obj, key, text) : hb_json_put_null(obj, key);
 }
 
 /* The order's snapshot as its events carry it: ORDER_FIELDS("orderId") in its order,
@@ -305,17 +304,16 @@ static bool add_text_or_null(cJSON *obj, const char *key, const char *text)
 static cJSON *order_snapshot(const struct order *o)
 {
     cJSON *d = cJSON_CreateObject();
-    bool ok = d && cJSON_AddNumberToObject(d, "orderId", (double)o->id) &&
-              cJSON_AddNumberToObject(d, "productId", (double)o->product_id) &&
+    bool ok = d && hb_json_put_int(d, "orderId", o->id) &&
+              hb_json_put_int(d, "productId", o->product_id) &&
               add_text_or_null(d, "productName", o->product_name) &&
-              cJSON_AddNumberToObject(d, "qty", (double)o->qty) &&
-              cJSON_AddNumberToObject(d, "userId", (double)o->user_id) &&
-              cJSON_AddNumberToObject(d, "amount", (double)o->amount) &&
-              cJSON_AddStringToObject(d, "status", o->status) &&
+              hb_json_put_int(d, "qty", o->qty) && hb_json_put_int(d, "userId", o->user_id) &&
+              hb_json_put_int(d, "amount", o->amount) &&
+              hb_json_put_text(d, "status", o->status) &&
               add_text_or_null(d, "reason", o->reason) &&
-              (o->delivery_id ? cJSON_AddNumberToObject(d, "deliveryId", (double)o->delivery_id)
-                              : cJSON_AddNullToObject(d, "deliveryId")) &&
-              cJSON_AddNumberToObject(d, "version", (double)o->version);
+              (o->delivery_id ? hb_json_put_int(d, "deliveryId", o->delivery_id)
+                              : hb_json_put_null(d, "deliveryId")) &&
+              hb_json_put_int(d, "version", o->version);
     if (!ok) {
         cJSON_Delete(d);
         return NULL;
@@ -419,8 +417,8 @@ static hb_err_t reply_status(struct hb_reply *reply, int code, const struct orde
 {
     reply->code = code;
     reply->body = cJSON_CreateObject();
-    if (!reply->body || !cJSON_AddNumberToObject(reply->body, "id", (double)o->id) ||
-        !cJSON_AddStringToObject(reply->body, "status", o->status)) {
+    if (!reply->body || !hb_json_put_int(reply->body, "id", o->id) ||
+        !hb_json_put_text(reply->body, "status", o->status)) {
         return HB_ERR_NOMEM;
     }
     snprintf(reply->location, sizeof(reply->location), "/orders/%lld", (long long)o->id);

@@ -2,6 +2,7 @@
 #ifndef HAUSBUS_ENVELOPE_H
 #define HAUSBUS_ENVELOPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -136,5 +137,13 @@ hb_err_t hb_json_int(const cJSON *obj, const char *name, int64_t min, int64_t ma
 /* Reads a string member of obj of 1..max_len bytes. Returns HB_ERR_DECODE when
  * missing, not a string, empty or too long. *out points into obj. */
 hb_err_t hb_json_str(const cJSON *obj, const char *name, size_t max_len, const char **out);
+
+/* Add a member to obj under name, a string literal (or other text that outlives obj): it
+ * is not copied (cJSON_AddItemToObjectCS), one allocation less per member on a path that
+ * builds an event for every change. hb_json_put_text copies text. Return false when
+ * memory ran out (obj is then unchanged). */
+bool hb_json_put_int(cJSON *obj, const char *name, int64_t value);
+bool hb_json_put_text(cJSON *obj, const char *name, const char *text);
+bool hb_json_put_null(cJSON *obj, const char *name);
 
 #endif
