@@ -450,9 +450,10 @@ static void append(cJSON *container, cJSON *node)
  * without children: neither is the value). One allocation per value instead of up to three.
  * cJSON's other functions treat the flags as they must: cJSON_AddItemToObject and
  * cJSON_ReplaceItemInObject give the node a name of its own and never free the inline
- * one, cJSON_Duplicate copies the value. Only cJSON_Duplicate's copy of a member shares
- * its name with the original (as with any cJSON_StringIsConst name), so a copy of a parsed
- * member must not outlive the tree it was copied from. NULL when memory ran out. */
+ * one, cJSON_Duplicate copies the value. cJSON_Duplicate keeps a cJSON_StringIsConst name
+ * as it is, so every member of a copy of a parsed tree (or of any part of it) names itself
+ * with text in the original: such a copy must not outlive the tree it came from. NULL when
+ * memory ran out. */
 static cJSON *new_node(const unsigned char *t, const struct text_string *name,
                        const struct text_string *value)
 {
@@ -490,7 +491,7 @@ cJSON *hb_json_parse_value(const char *text, size_t len, size_t *stop)
     for (;;) {
         /* A value starts at pos, after its member name when in an object. */
         cJSON *parent = depth > 0 ? open[depth - 1] : NULL;
-        struct text_string name, value;
+        struct text_string name = {0}, value = {0};
         bool named = parent && (parent->type & 0xff) == cJSON_Object;
         if (named) {
             if (pos >= len || t[pos] != '"' || !scan_string(t, len, pos, &name)) {

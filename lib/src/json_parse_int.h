@@ -19,9 +19,10 @@
  * links), except that each node holds its member name and string value in its own
  * cJSON_malloc'd block, flagged cJSON_StringIsConst and cJSON_IsReference (in the bits
  * above 0xff, which cJSON_Is* and the printer ignore) so that cJSON_Delete frees it: one
- * allocation per value. A cJSON_Duplicate of a member shares its name with the original,
- * so it must not outlive the tree; cJSON_SetValuestring refuses a parsed string (set a
- * new item instead).
+ * allocation per value. cJSON_Duplicate of a parsed tree, or of any part of it, keeps
+ * every copied member's name pointing into the original, so a copy must not outlive the
+ * tree it came from; cJSON_SetValuestring refuses a parsed string (set a new item
+ * instead).
  * No lock, no recursion. On success sets *stop to the offset just after the value (bytes
  * after it are not looked at) and returns the tree; returns NULL when the value is not
  * valid or memory ran out (*stop then unchanged). The caller finds the reason with
