@@ -332,20 +332,20 @@ hb_err_t hb_store_outbox_each(struct hb_store *st, int64_t after_id, int limit,
 static hb_err_t put_replay_mark(struct hb_store *st, const char *owner, int64_t event_ms,
                                 bool only_higher)
 {
-    static const char replica_sql[] =
-        "INSERT INTO hb_replica_marks(instance, owner, event_ms) VALUES(?1, ?2, ?3)"
-        " ON CONFLICT(instance, owner) DO UPDATE SET event_ms = excluded.event_ms";
+#define REPLICA_MARK_UPSERT                                                                    \
+    "INSERT INTO hb_replica_marks(instance, owner, event_ms) VALUES(?1, ?2, ?3)"               \
+    " ON CONFLICT(instance, owner) DO UPDATE SET event_ms = excluded.event_ms"
+#define COMPONENT_MARK_UPSERT                                                                  \
+    "INSERT INTO hb_replay_mark(owner, event_ms) VALUES(?1, ?2)"                               \
+    " ON CONFLICT(owner) DO UPDATE SET event_ms = excluded.event_ms"
+    static const char replica_sql[] = REPLICA_MARK_UPSERT;
     static const char replica_raise_sql[] =
-        "INSERT INTO hb_replica_marks(instance, owner, event_ms) VALUES(?1, ?2, ?3)"
-        " ON CONFLICT(instance, owner) DO UPDATE SET event_ms = excluded.event_ms"
-        " WHERE hb_replica_marks.event_ms < excluded.event_ms";
-    static const char component_sql[] =
-        "INSERT INTO hb_replay_mark(owner, event_ms) VALUES(?1, ?2)"
-        " ON CONFLICT(owner) DO UPDATE SET event_ms = excluded.event_ms";
+        REPLICA_MARK_UPSERT " WHERE hb_replica_marks.event_ms < excluded.event_ms";
+    static const char component_sql[] = COMPONENT_MARK_UPSERT;
     static const char component_raise_sql[] =
-        "INSERT INTO hb_replay_mark(owner, event_ms) VALUES(?1, ?2)"
-        " ON CONFLICT(owner) DO UPDATE SET event_ms = excluded.event_ms"
-        " WHERE hb_replay_mark.event_ms < excluded.event_ms";
+        COMPONENT_MARK_UPSERT " WHERE hb_replay_mark.event_ms < excluded.event_ms";
+#undef REPLICA_MARK_UPSERT
+#undef COMPONENT_MARK_UPSERT
     if (!st->writer[0]) {
         return hb_store_run(st, only_higher ? component_raise_sql : component_sql,
                             HB_ARGS(HB_TEXT(owner), HB_INT(event_ms)));

@@ -509,8 +509,9 @@ static hb_err_t pg_commit(struct hb_store *st)
     engine(st)->in_tx = false;
     engine(st)->savepoint_at_begin = false;
     PGresult *res = libpq.PQexec(engine(st)->conn, "COMMIT");
-    if (libpq.PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(libpq.PQcmdStatus(res), "COMMIT") != 0) {
-        if (libpq.PQresultStatus(res) == PGRES_COMMAND_OK) {
+    ExecStatusType status = libpq.PQresultStatus(res);
+    if (status != PGRES_COMMAND_OK || strcmp(libpq.PQcmdStatus(res), "COMMIT") != 0) {
+        if (status == PGRES_COMMAND_OK) {
             HB_LOGE(0, "postgresql commit: the transaction had failed and was rolled back");
             libpq.PQclear(res);
             return HB_ERR_DB;
@@ -572,7 +573,8 @@ static hb_err_t pg_savepoint_rollback(struct hb_store *st)
 /* Releases the lock pg_open took for the migrations. */
 static void pg_migrated(struct hb_store *st)
 {
-    libpq.PQclear(libpq.PQexec(engine(st)->conn, "SELECT pg_advisory_unlock(hashtext(current_schema()))"));
+    libpq.PQclear(libpq.PQexec(engine(st)->conn,
+                               "SELECT pg_advisory_unlock(hashtext(current_schema()))"));
 }
 
 static const struct hb_store_sql pg_sql = {
